@@ -1,0 +1,44 @@
+//! The vocabulary that Seawall's layers share.
+//!
+//! Every resilience layer has to answer the same few questions, and answering them the same
+//! way everywhere is what lets the layers compose:
+//!
+//! - **Did the call work?** [`Classify`] turns a `&Result<Res, Err>` into an [`Outcome`]:
+//!   success, failure, or ignored (a result that says nothing about the callee's health,
+//!   such as a caller-side cancellation). Closures implement it.
+//! - **Why did a layer refuse?** A layer that refuses work returns one of the typed
+//!   rejections in [`rejection`]; each implements [`Rejection`], which carries an optional
+//!   retry-after hint and says whether a retry is worth it. [`find_rejection`] finds one
+//!   inside a `BoxError`, however deep.
+//! - **What happened lately?** [`RollingCounter`] counts events over a sliding window of
+//!   time with a handful of atomic operations and no locks; the circuit breaker, the retry
+//!   budget and the client throttle all count with it.
+//! - **Who should hear about it?** [`Events`] reports a layer's notable moments (a retry,
+//!   a trip, a shed request) as tracing events and, with the `metrics` feature, as metrics.
+//!
+//! Nothing here knows about HTTP; that lives in `seawall-http`.
+//!
+//! ```
+//! use seawall_core::{Classify, Outcome};
+//!
+//! // A classifier that treats timeouts as failures and everything else as a success.
+//! let classify = |result: &Result<u16, &str>| match result {
+//!     Err(e) if *e == "timeout" => Outcome::Failure,
+//!     _ => Outcome::Success,
+//! };
+//! assert_eq!(classify.classify(&Err("timeout")), Outcome::Failure);
+//! assert_eq!(classify.classify(&Ok(200)), Outcome::Success);
+//! ```
+
+mod classify;
+mod events;
+pub mod rejection;
+mod window;
+
+pub use classify::{Classify, ErrorsAreFailures, Outcome};
+pub use events::Events;
+pub use rejection::{find_rejection, Rejection, RejectionKind};
+pub use window::{RollingCounter, WindowError};
+
+/// The error type of type-erased services: what `tower::BoxError` is.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

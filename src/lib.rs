@@ -1,0 +1,25 @@
+//! Seawall: resilience layers for tower HTTP services.
+//!
+//! Failures are certain in a distributed system — latency spikes, transient faults,
+//! restarting hosts, overloaded dependencies — and at scale partial failure is the normal
+//! mode. Seawall is a set of [`tower::Layer`](https://docs.rs/tower/latest/tower/trait.Layer.html)s
+//! that keep an axum server or a hyper/reqwest client working through them: retry budgets,
+//! circuit breaking, load shedding with adaptive concurrency, hedged requests, deadlines and
+//! fault injection.
+//!
+//! This crate is the facade: it re-exports the member crates, each behind its own feature
+//! (`full` turns on all of them).
+//!
+//! | module | feature | what it is |
+//! |---|---|---|
+//! | [`core`] | always | classification, typed rejections, rolling windows, events |
+//! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries |
+//!
+//! The crate graph and the reasons for it are in `docs/architecture.md`.
+
+#[doc(inline)]
+pub use seawall_core as core;
+
+#[cfg(feature = "sim")]
+#[doc(inline)]
+pub use seawall_sim as sim;
