@@ -42,6 +42,12 @@
 //! capacity, seed 0) and [`Load::builder`] (100 requests/s for 10 s, evenly spaced, no
 //! client timeout).
 //!
+//! # Resolution
+//!
+//! tokio's timer fires on millisecond ticks: a sleep ends at the first tick at or after its
+//! deadline. Simulated latencies are therefore rounded up to the millisecond, exactly as
+//! every timer in a real tokio program is. Model service times in milliseconds or more.
+//!
 //! # Determinism
 //!
 //! Results depend only on the seeds and on the order in which calls reach the upstream. On

@@ -93,9 +93,48 @@ pub struct Summary {
     pub series: Vec<Second>,
 }
 
-fn histogram() -> Histogram<u64> {
-    // 1 µs to one hour at 3 significant digits; the bounds are valid constants.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|_| unreachable!())
+/// A latency histogram in microseconds that also keeps the exact sum and maximum, so a
+/// constant 10 ms reads as 10.000 and not as the top of its histogram bucket.
+struct Latencies {
+    histogram: Histogram<u64>,
+    sum: u64,
+    max: u64,
+}
+
+impl Latencies {
+    fn new() -> Self {
+        Self {
+            // 1 µs to one hour at 3 significant digits; the bounds are valid constants.
+            histogram: Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .unwrap_or_else(|_| unreachable!()),
+            sum: 0,
+            max: 0,
+        }
+    }
+
+    fn record(&mut self, micros: u64) {
+        self.histogram.saturating_record(micros);
+        self.sum = self.sum.saturating_add(micros);
+        self.max = self.max.max(micros);
+    }
+
+    fn percentiles(&self) -> Percentiles {
+        let h = &self.histogram;
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        // A quantile reads as the top of its bucket (at most 0.1% high), but never above the
+        // exact maximum, so a constant 10 ms reads as 10.000.
+        let q = |q: f64| ms(h.value_at_quantile(q).min(self.max) as f64);
+        Percentiles {
+            mean: ms(self.sum as f64 / h.len() as f64),
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: ms(self.max as f64),
+        }
+    }
 }
 
 fn micros(d: Duration) -> u64 {
@@ -105,20 +144,6 @@ fn micros(d: Duration) -> u64 {
 /// Rounds to microseconds so the JSON stays short and stable.
 fn ms(micros: f64) -> f64 {
     (micros).round() / 1000.0
-}
-
-fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    if h.is_empty() {
-        return Percentiles::default();
-    }
-    Percentiles {
-        mean: ms(h.mean()),
-        p50: ms(h.value_at_quantile(0.5) as f64),
-        p90: ms(h.value_at_quantile(0.9) as f64),
-        p99: ms(h.value_at_quantile(0.99) as f64),
-        p999: ms(h.value_at_quantile(0.999) as f64),
-        max: ms(h.max() as f64),
-    }
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -136,8 +161,8 @@ impl Summary {
         attempts: &[Duration],
         rate: f64,
     ) -> Self {
-        let mut all = histogram();
-        let mut ok = histogram();
+        let mut all = Latencies::new();
+        let mut ok = Latencies::new();
         let last_sent = records.iter().map(|r| r.sent.as_secs()).max().unwrap_or(0);
         let last_attempt = attempts.iter().map(|t| t.as_secs()).max().unwrap_or(0);
         let seconds = (duration.as_secs_f64().ceil() as u64)
@@ -149,18 +174,18 @@ impl Summary {
                 ..Second::default()
             })
             .collect();
-        let mut per_second: Vec<Histogram<u64>> = (0..seconds).map(|_| histogram()).collect();
+        let mut per_second: Vec<Latencies> = (0..seconds).map(|_| Latencies::new()).collect();
         let (mut succeeded, mut failed, mut timed_out) = (0, 0, 0);
         for r in records {
             let us = micros(r.latency);
-            all.saturating_record(us);
+            all.record(us);
             let s = r.sent.as_secs() as usize;
-            per_second[s].saturating_record(us);
+            per_second[s].record(us);
             let second = &mut series[s];
             second.sent += 1;
             match r.outcome {
                 RequestOutcome::Succeeded => {
-                    ok.saturating_record(us);
+                    ok.record(us);
                     succeeded += 1;
                     second.succeeded += 1;
                 }
@@ -178,7 +203,7 @@ impl Summary {
             series[t.as_secs() as usize].upstream_attempts += 1;
         }
         for (second, h) in series.iter_mut().zip(&per_second) {
-            let p = percentiles(h);
+            let p = h.percentiles();
             second.mean_ms = p.mean;
             second.p99_ms = p.p99;
         }
@@ -197,8 +222,8 @@ impl Summary {
             } else {
                 0.0
             },
-            latency_ms: percentiles(&all),
-            success_latency_ms: percentiles(&ok),
+            latency_ms: all.percentiles(),
+            success_latency_ms: ok.percentiles(),
             upstream_attempts: attempts.len() as u64,
             amplification: ratio(attempts.len() as u64, requests),
             series,

@@ -1,0 +1,94 @@
+//! The lab's scenarios. Each one is a situation a real service meets, sized so that its
+//! figures are stable from seed to seed.
+
+use seawall_sim::{Arrivals, Capacity, ConfigError, Latency, Load, Upstream};
+
+use crate::{erase, ms, secs, LabService, Scenario, Stack};
+
+/// Every scenario, in the order the lab runs them.
+pub fn all() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "steady",
+            about: "healthy upstream: log-normal latency (median 20 ms), 0.1% errors, 1000 req/s for 60 s",
+            upstream: |seed| {
+                Upstream::builder()
+                    .latency(Latency::log_normal(ms(20), 0.5))
+                    .failure_rate(0.001)
+                    .capacity(Capacity::workers(100).queue(1000))
+                    .seed(seed)
+                    .build()
+            },
+            load: |seed| poisson(1000.0, 60, 1000, seed),
+            stacks: baseline(),
+        },
+        Scenario {
+            name: "outage",
+            about: "upstream fails every request (fast, in 1 ms) from 20 s to 30 s, then recovers; 1000 req/s for 60 s",
+            upstream: |seed| {
+                Upstream::builder()
+                    .latency(Latency::uniform(ms(8), ms(12)))
+                    .capacity(Capacity::workers(100).queue(1000))
+                    .seed(seed)
+                    .at(secs(20), |p| p.failure_rate(1.0).latency(Latency::constant(ms(1))))
+                    .at(secs(30), |p| p.failure_rate(0.0).latency(Latency::uniform(ms(8), ms(12))))
+                    .build()
+            },
+            load: |seed| poisson(1000.0, 60, 1000, seed),
+            stacks: baseline(),
+        },
+        Scenario {
+            name: "heavy-tail",
+            about: "98% of calls take ~10 ms, 2% take ~1 s; 1000 req/s for 60 s, client timeout 2 s",
+            upstream: |seed| {
+                Upstream::builder()
+                    .latency(Latency::mixture([
+                        (0.98, Latency::uniform(ms(8), ms(12))),
+                        (0.02, Latency::uniform(ms(900), ms(1100))),
+                    ]))
+                    .seed(seed)
+                    .build()
+            },
+            load: |seed| poisson(1000.0, 60, 2000, seed),
+            stacks: baseline(),
+        },
+        Scenario {
+            name: "overload",
+            about: "capacity halves at 20 s (40 → 20 workers at 20 ms: 2000 → 1000 req/s) under 1500 req/s; restored at 40 s",
+            upstream: |seed| {
+                Upstream::builder()
+                    .latency(Latency::log_normal(ms(20), 0.3))
+                    .capacity(Capacity::workers(40).queue(2000))
+                    .seed(seed)
+                    .at(secs(20), |p| p.capacity(Capacity::workers(20).queue(2000)))
+                    .at(secs(40), |p| p.capacity(Capacity::workers(40).queue(2000)))
+                    .build()
+            },
+            load: |seed| poisson(1500.0, 60, 1000, seed),
+            stacks: baseline(),
+        },
+    ]
+}
+
+fn poisson(rate: f64, seconds: u64, timeout_ms: u64, seed: u64) -> Result<Load, ConfigError> {
+    Load::builder()
+        .rate(rate)
+        .duration(secs(seconds))
+        .arrivals(Arrivals::Poisson)
+        .timeout(ms(timeout_ms))
+        .seed(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .build()
+}
+
+/// The stacks every scenario compares; later layers add their columns here.
+fn baseline() -> Vec<Stack> {
+    vec![Stack {
+        name: "none",
+        build: none,
+    }]
+}
+
+/// No resilience layer at all: the client calls the upstream directly.
+fn none(upstream: Upstream) -> LabService {
+    erase(upstream)
+}
