@@ -149,10 +149,6 @@ fn as_rejection<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a dyn Rejection> {
     if let Some(r) = e.downcast_ref::<DeadlineExceeded>() {
         return Some(r);
     }
-    // A `BoxError` that was boxed again hides its contents behind one more layer.
-    if let Some(inner) = e.downcast_ref::<crate::BoxError>() {
-        return as_rejection(inner.as_ref());
-    }
     None
 }
 
