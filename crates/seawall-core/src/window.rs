@@ -98,7 +98,9 @@ impl RollingCounter {
         let mut current = slot.load(Ordering::Relaxed);
         loop {
             let next = if current >> 32 == u64::from(seq) {
-                let count = (current & COUNT_MASK).saturating_add(u64::from(n)).min(COUNT_MASK);
+                let count = (current & COUNT_MASK)
+                    .saturating_add(u64::from(n))
+                    .min(COUNT_MASK);
                 (current & !COUNT_MASK) | count
             } else {
                 (u64::from(seq) << 32) | u64::from(n)

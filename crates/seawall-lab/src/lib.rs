@@ -32,9 +32,7 @@ where
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
 {
-    BoxCloneService::new(
-        ServiceExt::<Request>::map_response(service, |_| ()).map_err(Into::into),
-    )
+    BoxCloneService::new(ServiceExt::<Request>::map_response(service, |_| ()).map_err(Into::into))
 }
 
 /// A way of calling the upstream: a column in the lab's tables.

@@ -6,17 +6,24 @@ use seawall_sim::Summary;
 
 use crate::LabReport;
 
-/// The rows of every table: a label and how to read the figure from a summary.
-const ROWS: &[(&str, fn(&Summary) -> String)] = &[
+/// A table row: its label and how to read the figure from a summary.
+type Row = (&'static str, fn(&Summary) -> String);
+
+/// The rows of every table.
+const ROWS: &[Row] = &[
     ("requests", |s| s.requests.to_string()),
-    ("success rate", |s| format!("{:.2}%", s.success_rate * 100.0)),
+    ("success rate", |s| {
+        format!("{:.2}%", s.success_rate * 100.0)
+    }),
     ("goodput (req/s)", |s| format!("{:.1}", s.goodput_rps)),
     ("failed", |s| s.failed.to_string()),
     ("timed out", |s| s.timed_out.to_string()),
     ("latency p50 (ms)", |s| format!("{:.1}", s.latency_ms.p50)),
     ("latency p90 (ms)", |s| format!("{:.1}", s.latency_ms.p90)),
     ("latency p99 (ms)", |s| format!("{:.1}", s.latency_ms.p99)),
-    ("latency p99.9 (ms)", |s| format!("{:.1}", s.latency_ms.p999)),
+    ("latency p99.9 (ms)", |s| {
+        format!("{:.1}", s.latency_ms.p999)
+    }),
     ("latency max (ms)", |s| format!("{:.1}", s.latency_ms.max)),
     ("upstream attempts", |s| s.upstream_attempts.to_string()),
     ("upstream load (x)", |s| format!("{:.2}", s.amplification)),

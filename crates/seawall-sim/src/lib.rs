@@ -65,7 +65,9 @@ mod upstream;
 pub use latency::{Latency, MAX_LATENCY};
 pub use load::{Arrivals, Load, LoadBuilder, Request};
 pub use summary::{Percentiles, Second, Summary};
-pub use upstream::{Capacity, Phase, Reply, Upstream, UpstreamBuilder, UpstreamError, UpstreamStats};
+pub use upstream::{
+    Capacity, Phase, Reply, Upstream, UpstreamBuilder, UpstreamError, UpstreamStats,
+};
 
 /// A simulation was configured with a value it cannot use; the message names the field.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -246,6 +246,9 @@ pub struct UpstreamStats {
 /// Clones share one upstream. Every call is counted; [`stats`](Self::stats) and
 /// [`attempt_times`](Self::attempt_times) tell what reached it.
 ///
+/// Because it serves any request type, name the type when you put a `ServiceExt`
+/// combinator directly on it: `ServiceExt::<Request>::map_err(upstream, ...)`.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
@@ -309,7 +312,8 @@ impl State {
     }
 
     fn enter_phase(&mut self, now: Instant, origin: Instant) {
-        while self.current + 1 < self.phases.len() && origin + self.phases[self.current + 1].0 <= now
+        while self.current + 1 < self.phases.len()
+            && origin + self.phases[self.current + 1].0 <= now
         {
             self.current += 1;
             let start = origin + self.phases[self.current].0;

@@ -34,7 +34,10 @@ fn half_capacity_shows_no_queueing() {
     assert_eq!(summary.requests, 10_000);
     assert_eq!(summary.succeeded, 10_000);
     assert_eq!(stats.max_queue, 0, "nothing ever waited for a worker");
-    assert_eq!(summary.latency_ms.max, 10.0, "every request took exactly the service time");
+    assert_eq!(
+        summary.latency_ms.max, 10.0,
+        "every request took exactly the service time"
+    );
     assert_eq!(summary.latency_ms.p50, 10.0);
 }
 
@@ -118,13 +121,20 @@ fn bounded_queue_rejects_the_excess_and_timeouts_fire() {
             .duration(Duration::from_secs(5))
             .build()
             .unwrap();
-        (load.run(&upstream, upstream.clone()).await, upstream.stats())
+        (
+            load.run(&upstream, upstream.clone()).await,
+            upstream.stats(),
+        )
     });
     // One worker serves 100/s; the queue holds 5, so about half the requests are refused.
     assert_eq!(stats.max_queue, 5);
     assert!((490..=510).contains(&stats.succeeded), "{stats:?}");
     assert_eq!(stats.rejected + stats.succeeded, 1000);
-    assert!(summary.latency_ms.max <= 60.0, "queue of 5 bounds the wait: {:?}", summary.latency_ms);
+    assert!(
+        summary.latency_ms.max <= 60.0,
+        "queue of 5 bounds the wait: {:?}",
+        summary.latency_ms
+    );
 
     let (summary, stats) = run_paused(async {
         let upstream = Upstream::builder()
@@ -137,7 +147,10 @@ fn bounded_queue_rejects_the_excess_and_timeouts_fire() {
             .duration(Duration::from_secs(5))
             .build()
             .unwrap();
-        (load.run(&upstream, upstream.clone()).await, upstream.stats())
+        (
+            load.run(&upstream, upstream.clone()).await,
+            upstream.stats(),
+        )
     });
     assert!(stats.queue_timeouts > 400, "{stats:?}");
     assert!(summary.latency_ms.max <= 110.0, "{:?}", summary.latency_ms);
@@ -201,7 +214,11 @@ where
 #[test]
 fn amplification_counts_every_attempt() {
     let summary = run_paused(async {
-        let upstream = Upstream::builder().failure_rate(0.3).seed(2).build().unwrap();
+        let upstream = Upstream::builder()
+            .failure_rate(0.3)
+            .seed(2)
+            .build()
+            .unwrap();
         let load = Load::builder()
             .rate(123.0)
             .duration(Duration::from_secs(7))
@@ -243,7 +260,11 @@ fn scripted_phases_change_behaviour_on_time() {
     assert_eq!((s[0].succeeded, s[1].succeeded), (50, 50));
     assert_eq!((s[2].failed, s[3].failed), (50, 50), "outage");
     assert_eq!(s[2].mean_ms, 1.0, "an outage that fails fast");
-    assert_eq!((s[4].succeeded, s[5].succeeded), (50, 50), "brownout: slow but up");
+    assert_eq!(
+        (s[4].succeeded, s[5].succeeded),
+        (50, 50),
+        "brownout: slow but up"
+    );
     assert_eq!(s[4].mean_ms, 200.0);
     // One worker at 200 ms serves 5/s against 50/s offered: most requests time out.
     assert!(s[7].timed_out > 40, "{:?}", s[7]);
@@ -320,7 +341,11 @@ fn a_minute_at_a_thousand_per_second_is_quick_in_paused_time() {
         assert!(began.elapsed() >= Duration::from_secs(60));
         s
     });
-    assert!((59_000..=61_000).contains(&summary.requests), "{}", summary.requests);
+    assert!(
+        (59_000..=61_000).contains(&summary.requests),
+        "{}",
+        summary.requests
+    );
     assert!(summary.series.len() >= 60);
     assert!(summary.success_rate > 0.99, "{}", summary.success_rate);
 }

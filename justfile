@@ -1,0 +1,27 @@
+# Conveniences for developers; CI and the README's commands do not need `just`.
+
+default: ci
+
+fmt:
+    cargo fmt --all
+
+check-fmt:
+    cargo fmt --all -- --check
+
+clippy:
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+doc:
+    RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --all-features --no-deps
+
+test:
+    cargo test --workspace --all-features
+
+lab *ARGS:
+    cargo run --release -p seawall-lab -- {{ARGS}}
+
+bench:
+    cargo bench --all-features
+
+ci:
+    bash .ci/run
