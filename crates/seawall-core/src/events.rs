@@ -100,3 +100,75 @@ impl Events {
         let _ = value;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    /// Collects the `layer`, `name` and `event` fields of every event.
+    #[derive(Default)]
+    struct Collect {
+        seen: Mutex<Vec<(tracing::Level, String)>>,
+        next_id: AtomicUsize,
+    }
+
+    struct Fields(String);
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() != "message" {
+                self.0.push_str(&format!("{}={} ", field.name(), value));
+            }
+        }
+        fn record_debug(&mut self, _field: &Field, _value: &dyn std::fmt::Debug) {}
+    }
+
+    impl Subscriber for &'static Collect {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(self.next_id.fetch_add(1, Ordering::Relaxed) as u64 + 1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut fields = Fields(String::new());
+            event.record(&mut fields);
+            self.seen
+                .lock()
+                .unwrap()
+                .push((*event.metadata().level(), fields.0.trim_end().to_owned()));
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    #[test]
+    fn events_are_tracing_events_with_layer_name_and_event() {
+        let collect: &'static Collect = Box::leak(Box::default());
+        tracing::subscriber::with_default(collect, || {
+            let events = Events::new("breaker").named("payments");
+            events.emit(tracing::Level::WARN, "opened");
+            events.emit(tracing::Level::DEBUG, "rejected");
+        });
+        let seen = collect.seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    tracing::Level::WARN,
+                    "layer=breaker name=payments event=opened".to_owned()
+                ),
+                (
+                    tracing::Level::DEBUG,
+                    "layer=breaker name=payments event=rejected".to_owned()
+                ),
+            ]
+        );
+    }
+}
