@@ -14,6 +14,7 @@
 //! |---|---|---|
 //! | [`core`] | always | classification, typed rejections, rolling windows, events |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries |
+//! | `http` | `http` | replayable bodies, `Retry-After`, HTTP classification, rejections as responses, client adapters |
 //!
 //! The crate graph and the reasons for it are in `docs/architecture.md`.
 
@@ -23,3 +24,7 @@ pub use seawall_core as core;
 #[cfg(feature = "sim")]
 #[doc(inline)]
 pub use seawall_sim as sim;
+
+#[cfg(feature = "http")]
+#[doc(inline)]
+pub use seawall_http as http;

@@ -1,0 +1,107 @@
+use std::task::{Context, Poll};
+
+use http::Request;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::body::{ReplayableBody, DEFAULT_REPLAY_CAP};
+
+/// Makes the body of every request replayable before it reaches the inner service.
+///
+/// Put it above the layers that may send a request more than once (retries, hedging), so
+/// they can [`try_clone_request`](super::try_clone_request).
+///
+/// ```
+/// use seawall_http::replay::ReplayableBodyLayer;
+/// use tower::ServiceBuilder;
+///
+/// let layer = ReplayableBodyLayer::new(16 * 1024);
+/// # let svc = tower::service_fn(|_req: http::Request<seawall_http::replay::ReplayableBody<http_body_util::Empty<bytes::Bytes>>>| async {
+/// #     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+/// # });
+/// let service = ServiceBuilder::new().layer(layer).service(svc);
+/// # let _ = service;
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ReplayableBodyLayer {
+    cap: usize,
+}
+
+impl ReplayableBodyLayer {
+    /// Keeps up to `cap` bytes of each request body.
+    pub fn new(cap: usize) -> Self {
+        Self { cap }
+    }
+
+    /// The cap in bytes.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+}
+
+impl Default for ReplayableBodyLayer {
+    /// Keeps up to [`DEFAULT_REPLAY_CAP`] (64 KiB) of each request body.
+    fn default() -> Self {
+        Self::new(DEFAULT_REPLAY_CAP)
+    }
+}
+
+impl<S> Layer<S> for ReplayableBodyLayer {
+    type Service = ReplayableBodyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ReplayableBodyService {
+            inner,
+            cap: self.cap,
+        }
+    }
+}
+
+/// The service of [`ReplayableBodyLayer`].
+#[derive(Clone, Debug)]
+pub struct ReplayableBodyService<S> {
+    inner: S,
+    cap: usize,
+}
+
+impl<S> ReplayableBodyService<S> {
+    /// Wraps `inner`, keeping up to `cap` bytes of each request body.
+    pub fn new(inner: S, cap: usize) -> Self {
+        Self { inner, cap }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for ReplayableBodyService<S>
+where
+    S: Service<Request<ReplayableBody<B>>>,
+    B: http_body::Body,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let cap = self.cap;
+        self.inner
+            .call(request.map(|body| ReplayableBody::new(body, cap)))
+    }
+}

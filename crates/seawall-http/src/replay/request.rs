@@ -1,0 +1,70 @@
+use http::Request;
+
+use super::body::ReplayableBody;
+use super::error::NotReplayable;
+
+/// Makes `request`'s body replayable, keeping up to `cap` bytes of it.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+/// use seawall_http::replay::{make_replayable, try_clone_request, DEFAULT_REPLAY_CAP};
+///
+/// let request = http::Request::post("http://localhost/orders")
+///     .header("content-type", "application/json")
+///     .body(Full::new(Bytes::from_static(b"{\"id\":1}")))
+///     .unwrap();
+/// let request = make_replayable(request, DEFAULT_REPLAY_CAP);
+/// let again = try_clone_request(&request).expect("a small body is replayable");
+/// assert_eq!(again.method(), request.method());
+/// assert_eq!(again.headers(), request.headers());
+/// ```
+pub fn make_replayable<B>(request: Request<B>, cap: usize) -> Request<ReplayableBody<B>>
+where
+    B: http_body::Body,
+{
+    request.map(|body| ReplayableBody::new(body, cap))
+}
+
+/// Whether `request`'s body can (still) be sent again.
+pub fn is_replayable<B>(request: &Request<ReplayableBody<B>>) -> bool {
+    request.body().is_replayable()
+}
+
+/// A copy of `request` for another attempt: the same method, URI, version, headers and
+/// extensions, and a replay of its body from the first byte.
+///
+/// # Errors
+///
+/// When the body can no longer be replayed: it is larger than the buffer's cap or it failed
+/// while being read. The request must then not be sent again, and this function says so in a
+/// `DEBUG` tracing event, so a layer that retries or hedges only through it needs no event of
+/// its own.
+pub fn try_clone_request<B>(
+    request: &Request<ReplayableBody<B>>,
+) -> Result<Request<ReplayableBody<B>>, NotReplayable> {
+    let body = match request.body().try_clone() {
+        Some(body) => body,
+        None => {
+            let reason = match request.body().replay_status() {
+                Err(reason) => reason,
+                // The status can only move from replayable to not, never back.
+                Ok(()) => NotReplayable::SourceFailed,
+            };
+            tracing::debug!(
+                method = %request.method(),
+                uri = %request.uri(),
+                %reason,
+                "request body is not replayable; the request will not be sent again"
+            );
+            return Err(reason);
+        }
+    };
+    let mut clone = Request::new(body);
+    *clone.method_mut() = request.method().clone();
+    *clone.uri_mut() = request.uri().clone();
+    *clone.version_mut() = request.version();
+    *clone.headers_mut() = request.headers().clone();
+    *clone.extensions_mut() = request.extensions().clone();
+    Ok(clone)
+}
