@@ -15,6 +15,7 @@
 //! | [`core`] | always | classification, typed rejections, rolling windows, events |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries |
 //! | `http` | `http` | replayable bodies, `Retry-After`, HTTP classification, rejections as responses, client adapters |
+//! | `retry` | `retry` | retries with a lock-free budget, backoff with jitter, `Retry-After`, do-not-retry across tiers |
 //!
 //! The crate graph and the reasons for it are in `docs/architecture.md`.
 
@@ -28,3 +29,7 @@ pub use seawall_sim as sim;
 #[cfg(feature = "http")]
 #[doc(inline)]
 pub use seawall_http as http;
+
+#[cfg(feature = "retry")]
+#[doc(inline)]
+pub use seawall_retry as retry;

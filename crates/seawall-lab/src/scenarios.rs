@@ -35,7 +35,11 @@ pub fn all() -> Vec<Scenario> {
                     .build()
             },
             load: |seed| poisson(1000.0, 60, 1000, seed),
-            stacks: baseline(),
+            stacks: {
+                let mut stacks = baseline();
+                stacks.extend(retry_stacks());
+                stacks
+            },
         },
         Scenario {
             name: "heavy-tail",
@@ -91,4 +95,54 @@ fn baseline() -> Vec<Stack> {
 /// No resilience layer at all: the client calls the upstream directly.
 fn none(upstream: Upstream) -> LabService {
     erase(upstream)
+}
+
+/// Retries: tower's `Retry` with a policy that counts only attempts (3 retries), and
+/// Seawall's retry layer at its defaults (3 attempts, 20% + 10/s budget).
+fn retry_stacks() -> Vec<Stack> {
+    vec![
+        Stack {
+            name: "tower Retry (attempts only)",
+            build: tower_retry_attempts,
+        },
+        Stack {
+            name: "Seawall retry",
+            build: seawall_retry,
+        },
+    ]
+}
+
+/// tower's retry policy as most code writes it: retry any error, up to `.0` more times.
+#[derive(Clone, Copy)]
+struct Attempts(u32);
+
+impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for Attempts {
+    type Future = std::future::Ready<()>;
+
+    fn retry(&mut self, _: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
+        if result.is_err() && self.0 > 0 {
+            self.0 -= 1;
+            Some(std::future::ready(()))
+        } else {
+            None
+        }
+    }
+
+    fn clone_request(&mut self, request: &Req) -> Option<Req> {
+        Some(request.clone())
+    }
+}
+
+fn tower_retry_attempts(upstream: Upstream) -> LabService {
+    erase(tower::retry::Retry::new(Attempts(3), upstream))
+}
+
+fn seawall_retry(upstream: Upstream) -> LabService {
+    let layer = seawall_retry::RetryLayer::builder()
+        .seed(1)
+        .build()
+        .unwrap_or_else(|e| unreachable!("the defaults are valid: {e}"));
+    let upstream =
+        tower::ServiceExt::<seawall_sim::Request>::map_err(upstream, tower::BoxError::from);
+    erase(tower::Layer::layer(&layer, upstream))
 }

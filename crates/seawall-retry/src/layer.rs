@@ -1,0 +1,216 @@
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use seawall_core::Events;
+use tower_layer::Layer;
+
+use crate::{Backoff, ConfigError, Retry, RetryBudget, RetryErrors};
+
+/// What every service of one layer shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff: Backoff,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) budget: Option<Arc<RetryBudget>>,
+    pub(crate) events: Events,
+    pub(crate) seed: u64,
+    /// Hands each retrying request its own jitter stream; touched only on the retry path.
+    pub(crate) streams: AtomicU64,
+}
+
+/// Retries failed calls with backoff, within a shared [`RetryBudget`].
+///
+/// Build one with [`RetryLayer::builder`]; see the [crate docs](crate) for the why and the
+/// knobs.
+///
+/// # Clone
+///
+/// Clones share the configuration and the budget.
+pub struct RetryLayer<P = RetryErrors> {
+    shared: Arc<Shared>,
+    policy: P,
+}
+
+impl<P: Clone> Clone for RetryLayer<P> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+impl<P: fmt::Debug> fmt::Debug for RetryLayer<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryLayer")
+            .field("max_attempts", &self.shared.max_attempts)
+            .field("backoff", &self.shared.backoff)
+            .field("max_retry_after", &self.shared.max_retry_after)
+            .field("budget", &self.shared.budget)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl RetryLayer {
+    /// Starts building a layer: 3 attempts, [`Backoff::default`] (exponential from 50 ms,
+    /// capped at 3 s, full jitter), `Retry-After` honoured up to 10 s, a fresh
+    /// [`RetryBudget::default`] (20% plus 10/s over 10 s), [`RetryErrors`] as the policy, a
+    /// random seed.
+    pub fn builder() -> RetryLayerBuilder<RetryErrors> {
+        RetryLayerBuilder {
+            max_attempts: 3,
+            backoff: Backoff::default(),
+            max_retry_after: Duration::from_secs(10),
+            budget: BudgetChoice::Fresh,
+            events: Events::new("retry"),
+            seed: None,
+            policy: RetryErrors::new(),
+        }
+    }
+}
+
+impl<P> RetryLayer<P> {
+    /// The budget the layer's services draw on, if any.
+    pub fn budget(&self) -> Option<&Arc<RetryBudget>> {
+        self.shared.budget.as_ref()
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+}
+
+impl<S, P: Clone> Layer<S> for RetryLayer<P> {
+    type Service = Retry<S, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Retry::new(inner, self.policy.clone(), self.shared.clone())
+    }
+}
+
+#[derive(Clone, Debug)]
+enum BudgetChoice {
+    Fresh,
+    Shared(Arc<RetryBudget>),
+    Unlimited,
+}
+
+/// Builds a [`RetryLayer`]; see [`RetryLayer::builder`] for the defaults.
+#[derive(Clone, Debug)]
+pub struct RetryLayerBuilder<P> {
+    max_attempts: u32,
+    backoff: Backoff,
+    max_retry_after: Duration,
+    budget: BudgetChoice,
+    events: Events,
+    seed: Option<u64>,
+    policy: P,
+}
+
+impl<P> RetryLayerBuilder<P> {
+    /// Attempts per request, the first included, from 1 to 100 (default 3: two retries).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// The wait before each retry (default [`Backoff::default`]).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The longest wait a `Retry-After` hint can impose; a longer hint is cut to this
+    /// (default 10 s, at most 1 h).
+    pub fn max_retry_after(mut self, cap: Duration) -> Self {
+        self.max_retry_after = cap;
+        self
+    }
+
+    /// Draws on `budget`, shared with whoever else holds it (default: a fresh
+    /// [`RetryBudget::default`] for this layer and its clones).
+    pub fn budget(mut self, budget: Arc<RetryBudget>) -> Self {
+        self.budget = BudgetChoice::Shared(budget);
+        self
+    }
+
+    /// Retries with no budget: only [`max_attempts`](Self::max_attempts) bounds them. An
+    /// outage is then amplified `max_attempts` times; use with care.
+    pub fn unlimited_budget(mut self) -> Self {
+        self.budget = BudgetChoice::Unlimited;
+        self
+    }
+
+    /// Names this layer in its events (default: empty).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.events = self.events.named(name);
+        self
+    }
+
+    /// Seeds the jitter, for repeatable runs (default: a random seed).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Decides what is retried and how requests are replayed (default [`RetryErrors`]).
+    pub fn policy<Q>(self, policy: Q) -> RetryLayerBuilder<Q> {
+        RetryLayerBuilder {
+            max_attempts: self.max_attempts,
+            backoff: self.backoff,
+            max_retry_after: self.max_retry_after,
+            budget: self.budget,
+            events: self.events,
+            seed: self.seed,
+            policy,
+        }
+    }
+
+    /// Checks the configuration and builds the layer.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field: `max_attempts` in 1..=100, `max_retry_after` at
+    /// most 1 h, and the backoff's `factor` in 1..=100 and `cap` from the base to 1 h.
+    pub fn build(self) -> Result<RetryLayer<P>, ConfigError> {
+        if !(1..=100).contains(&self.max_attempts) {
+            return Err(ConfigError::new(format!(
+                "max_attempts must be in 1..=100, got {}",
+                self.max_attempts
+            )));
+        }
+        if self.max_retry_after > Duration::from_secs(3600) {
+            return Err(ConfigError::new(format!(
+                "max_retry_after must be at most 1h, got {:?}",
+                self.max_retry_after
+            )));
+        }
+        self.backoff.validate()?;
+        let budget = match self.budget {
+            BudgetChoice::Fresh => Some(Arc::new(RetryBudget::builder().build()?)),
+            BudgetChoice::Shared(b) => Some(b),
+            BudgetChoice::Unlimited => None,
+        };
+        let seed = self
+            .seed
+            .unwrap_or_else(|| RandomState::new().hash_one(0x5EA_3A11_u64));
+        Ok(RetryLayer {
+            shared: Arc::new(Shared {
+                max_attempts: self.max_attempts,
+                backoff: self.backoff,
+                max_retry_after: self.max_retry_after,
+                budget,
+                events: self.events,
+                seed,
+                streams: AtomicU64::new(0),
+            }),
+            policy: self.policy,
+        })
+    }
+}

@@ -1,0 +1,154 @@
+use std::time::Duration;
+
+use seawall_core::{find_rejection, BoxError};
+
+use crate::error::{has_do_not_retry, DoNotRetry};
+
+/// What a [`Policy`] makes of one attempt's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The result goes back to the caller: a success, or a failure no retry can help.
+    Done,
+    /// A failure worth another attempt, if attempts and budget allow; `after` is the wait
+    /// the callee asked for (`Retry-After`), which replaces the backoff.
+    Retry {
+        /// The wait the callee asked for, if any.
+        after: Option<Duration>,
+    },
+    /// A failure whose callee said "do not retry" (a Seawall rejection, a tier below that
+    /// already retried): it goes back to the caller untouched and an event is recorded.
+    DoNotRetry,
+}
+
+/// Decides which results are retried and how a request is replayed.
+///
+/// [`RetryErrors`] is the policy for services whose errors are `BoxError`s, `HttpPolicy`
+/// (feature `http`) the one for HTTP clients. Implement this trait for anything else.
+pub trait Policy<Req, Res, E> {
+    /// Classifies one attempt's result.
+    fn classify(&self, result: &Result<Res, E>) -> Verdict;
+
+    /// A copy of `request` to send again, or `None` when it cannot be replayed (the layer
+    /// then does not retry it). Called once per call before the first attempt, so on the
+    /// success path it should not allocate.
+    fn clone_request(&self, request: &Req) -> Option<Req>;
+
+    /// Whether a copy made earlier by [`clone_request`](Self::clone_request) can still be
+    /// sent, asked when a retry is due (a replayable body can stop being replayable while
+    /// the first attempt reads it). `true` by default.
+    fn can_replay(&self, replay: &Req) -> bool {
+        let _ = replay;
+        true
+    }
+
+    /// Readies a copy for attempt `attempt` (2 for the first retry): an HTTP policy adds
+    /// its attempt-number header here. Does nothing by default.
+    fn prepare_retry(&self, request: &mut Req, attempt: u32) {
+        let _ = (request, attempt);
+    }
+
+    /// Marks a failure the layer gives up on (attempts or budget exhausted) so that the tier
+    /// above does not retry it in turn. Returns it unchanged by default.
+    fn mark_give_up(&self, result: Result<Res, E>) -> Result<Res, E> {
+        result
+    }
+}
+
+/// The policy for services whose error type is `BoxError`: every error is retried, except
+/// those that say "do not retry" — a Seawall rejection whose
+/// [`retryable`](seawall_core::Rejection::retryable) is `false` ([`Overloaded`],
+/// [`CircuitOpen`], …) or a [`DoNotRetry`] mark from a retry layer below — and `Ok`
+/// responses are done. Requests are replayed with `Clone`.
+///
+/// With [`mark_give_ups`](Self::mark_give_ups), the failures this layer gives up on are
+/// wrapped in [`DoNotRetry`], so that a retry layer above (in this process, or across a
+/// service boundary that carries the mark) does not retry them: only the tier directly above
+/// a failure retries. It is off by default, so the caller gets the very error the service
+/// returned; turn it on where a tier's errors reach another retrying tier.
+///
+/// [`Overloaded`]: seawall_core::rejection::Overloaded
+/// [`CircuitOpen`]: seawall_core::rejection::CircuitOpen
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RetryErrors {
+    mark: bool,
+}
+
+impl RetryErrors {
+    /// Retries every error but the "do not retry" ones; does not mark give-ups.
+    pub fn new() -> Self {
+        Self { mark: false }
+    }
+
+    /// Wraps the failures this layer gives up on in [`DoNotRetry`] (default: off).
+    pub fn mark_give_ups(mut self, mark: bool) -> Self {
+        self.mark = mark;
+        self
+    }
+}
+
+impl<Req: Clone, Res> Policy<Req, Res, BoxError> for RetryErrors {
+    fn classify(&self, result: &Result<Res, BoxError>) -> Verdict {
+        match result {
+            Ok(_) => Verdict::Done,
+            Err(e) => {
+                let e: &(dyn std::error::Error + 'static) = e.as_ref();
+                if has_do_not_retry(e) {
+                    return Verdict::DoNotRetry;
+                }
+                match find_rejection(e) {
+                    Some(r) if !r.retryable() => Verdict::DoNotRetry,
+                    Some(r) => Verdict::Retry {
+                        after: r.retry_after(),
+                    },
+                    None => Verdict::Retry { after: None },
+                }
+            }
+        }
+    }
+
+    fn clone_request(&self, request: &Req) -> Option<Req> {
+        Some(request.clone())
+    }
+
+    fn mark_give_up(&self, result: Result<Res, BoxError>) -> Result<Res, BoxError> {
+        match result {
+            Err(e) if self.mark && !has_do_not_retry(e.as_ref()) => {
+                Err(Box::new(DoNotRetry::new(e)))
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seawall_core::rejection::{CircuitOpen, Overloaded};
+
+    fn classify(e: BoxError) -> Verdict {
+        Policy::<(), (), BoxError>::classify(&RetryErrors::new(), &Err(e))
+    }
+
+    #[test]
+    fn seawall_rejections_and_marks_are_not_retried() {
+        assert_eq!(classify("boom".into()), Verdict::Retry { after: None });
+        assert_eq!(classify(Overloaded::new(None).into()), Verdict::DoNotRetry);
+        assert_eq!(
+            classify(CircuitOpen::new(Some(Duration::from_secs(1))).into()),
+            Verdict::DoNotRetry
+        );
+        let marking = RetryErrors::new().mark_give_ups(true);
+        let marked =
+            Policy::<(), (), BoxError>::mark_give_up(&marking, Err("boom".into())).unwrap_err();
+        assert_eq!(
+            marked.to_string(),
+            "boom",
+            "the mark displays as the failure"
+        );
+        assert!(marked.is::<DoNotRetry>());
+        assert_eq!(classify(marked), Verdict::DoNotRetry);
+        let unmarked =
+            Policy::<(), (), BoxError>::mark_give_up(&RetryErrors::new(), Err("boom".into()));
+        assert!(!unmarked.unwrap_err().is::<DoNotRetry>(), "off by default");
+    }
+}
