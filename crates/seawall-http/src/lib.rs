@@ -48,6 +48,7 @@
 //! |---|---|
 //! | [`replay`] | replayable bodies, request cloning, [`ReplayableBodyLayer`] |
 //! | [`retry_after`] | parsing (both forms, capped) and formatting `Retry-After` |
+//! | [`retry_signal`] | the `seawall-retry: no` header by which a tier tells its caller not to retry |
 //! | [`classify`] | transient statuses and errors, idempotent requests, [`HttpClassifier`] |
 //! | [`rejection_response`] | Seawall rejections as 503/429/504 responses, [`RejectionResponseLayer`] |
 //! | [`client`] | hyper-util's and reqwest's clients as tower services (features `hyper`, `reqwest`) |
@@ -69,6 +70,7 @@ pub mod client;
 pub mod rejection_response;
 pub mod replay;
 pub mod retry_after;
+pub mod retry_signal;
 
 pub use classify::HttpClassifier;
 pub use rejection_response::{RejectionResponse, RejectionResponseLayer};

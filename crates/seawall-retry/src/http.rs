@@ -47,37 +47,19 @@
 use std::time::{Duration, SystemTime};
 
 use ::http::header::HeaderName;
-use ::http::{HeaderMap, HeaderValue, Request, Response};
+use ::http::{HeaderValue, Request, Response};
 use seawall_core::find_rejection;
 use seawall_http::classify::{is_idempotent, is_transient_error, is_transient_status, AsDynError};
 use seawall_http::replay::{try_clone_request, ReplayableBody};
 use seawall_http::retry_after::RetryAfterParser;
 
 use crate::error::has_do_not_retry;
-use crate::{Policy, Verdict, DO_NOT_RETRY_HEADER, DO_NOT_RETRY_VALUE};
+use crate::{Policy, Verdict};
 
 /// The default name of the attempt-number header on re-sent requests.
 pub const ATTEMPT_HEADER: HeaderName = HeaderName::from_static("seawall-attempt");
 
-/// Adds `seawall-retry: no` to `headers`: "do not retry this response".
-///
-/// A server that answers from an overloaded or open-circuit rejection, or that turns a
-/// failure its own retry layer gave up on into a response, calls this so that only the tier
-/// directly above a failure retries it.
-pub fn mark_do_not_retry(headers: &mut HeaderMap) {
-    headers.insert(
-        HeaderName::from_static(DO_NOT_RETRY_HEADER),
-        HeaderValue::from_static(DO_NOT_RETRY_VALUE),
-    );
-}
-
-/// Whether `headers` carry `seawall-retry: no`.
-pub fn is_marked_do_not_retry(headers: &HeaderMap) -> bool {
-    headers.get_all(DO_NOT_RETRY_HEADER).iter().any(|v| {
-        v.as_bytes()
-            .eq_ignore_ascii_case(DO_NOT_RETRY_VALUE.as_bytes())
-    })
-}
+pub use seawall_http::retry_signal::{is_marked_do_not_retry, mark_do_not_retry, DO_NOT_RETRY};
 
 /// The retry policy for HTTP clients: see the [module docs](self).
 #[derive(Clone, Debug)]

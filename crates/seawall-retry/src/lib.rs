@@ -77,7 +77,8 @@
 //! same signal is the response header **`seawall-retry: no`**: a service whose retry layer
 //! gave up on a failure, or that answers with an overloaded or open-circuit rejection, adds
 //! it to its response, and the caller's `HttpPolicy` (feature `http`) does not retry a response
-//! that carries it (`seawall_retry::http::mark_do_not_retry` sets it). Other clients may honour
+//! that carries it. The header belongs to `seawall-http` (`seawall_http::retry_signal`), whose
+//! `RejectionResponse` sets it on every rejection; `HttpPolicy` sets it on give-ups. Other clients may honour
 //! it too: it means "this failure was already retried as much as is wise below me; retrying it
 //! will only add load".
 //!
@@ -116,10 +117,3 @@ pub use service::Retry;
 
 #[cfg(feature = "http")]
 pub use crate::http::HttpPolicy;
-
-/// The response header by which a service tells its caller "do not retry this": `seawall-retry`
-/// with the value [`DO_NOT_RETRY_VALUE`] (`no`).
-pub const DO_NOT_RETRY_HEADER: &str = "seawall-retry";
-
-/// The value of [`DO_NOT_RETRY_HEADER`] that means "do not retry".
-pub const DO_NOT_RETRY_VALUE: &str = "no";

@@ -216,6 +216,32 @@ async fn a_response_marked_do_not_retry_is_passed_up_untouched() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_gateways_rejection_response_is_not_retried() {
+    // The tier below shed the request: its 503 comes from seawall-http's RejectionResponse.
+    let (svc, log) = upstream(vec![
+        || {
+            seawall_http::RejectionResponse::from(seawall_core::rejection::Overloaded::new(Some(
+                Duration::from_secs(1),
+            )))
+            .into_http_response::<Full<Bytes>>()
+            .map(|_| ())
+        },
+        ok,
+    ]);
+    let response = client(HttpPolicy::new(), svc)
+        .oneshot(request(Method::GET, ""))
+        .await
+        .unwrap();
+    assert_eq!(
+        log.lock().unwrap().len(),
+        1,
+        "an overloaded tier is not hit again"
+    );
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+}
+
+#[tokio::test(start_paused = true)]
 async fn give_ups_are_marked_so_the_tier_above_does_not_retry() {
     // Attempts exhausted.
     let (svc, log) = upstream(vec![unavailable]);

@@ -8,6 +8,7 @@ use seawall_core::rejection::{CircuitOpen, DeadlineExceeded, Overloaded, RateLim
 use seawall_core::{find_rejection, Rejection, RejectionKind};
 
 use crate::retry_after::format_retry_after;
+use crate::retry_signal::mark_do_not_retry;
 
 /// The response a client should see for a Seawall rejection.
 ///
@@ -16,6 +17,10 @@ use crate::retry_after::format_retry_after;
 /// | [`Overloaded`], [`CircuitOpen`] | 503 Service Unavailable | the hint, in whole seconds rounded up |
 /// | [`RateLimited`] | 429 Too Many Requests | the hint, in whole seconds rounded up |
 /// | [`DeadlineExceeded`] | 504 Gateway Timeout | none |
+///
+/// A rejection that says "do not retry" (all of Seawall's do) also carries the header
+/// `seawall-retry: no` (see [`retry_signal`](crate::retry_signal)), so that a Seawall retry
+/// layer in the caller passes the answer up instead of adding load where there is too much.
 ///
 /// The body is the rejection's message as `text/plain`. With the `axum` feature it
 /// implements `axum::response::IntoResponse`, so a handler can return
@@ -35,6 +40,7 @@ use crate::retry_after::format_retry_after;
 pub struct RejectionResponse {
     kind: RejectionKind,
     retry_after: Option<Duration>,
+    retryable: bool,
     message: String,
 }
 
@@ -44,6 +50,7 @@ impl RejectionResponse {
         Self {
             kind: rejection.kind(),
             retry_after: rejection.retry_after(),
+            retryable: rejection.retryable(),
             message: rejection.to_string(),
         }
     }
@@ -89,6 +96,9 @@ impl RejectionResponse {
         );
         if let Some(retry_after) = self.retry_after() {
             headers.insert(RETRY_AFTER, retry_after);
+        }
+        if !self.retryable {
+            mark_do_not_retry(headers);
         }
         response
     }
@@ -154,5 +164,11 @@ mod tests {
         let r = build(DeadlineExceeded::new(secs(1)));
         assert_eq!(r.status(), 504);
         assert!(r.headers().get(RETRY_AFTER).is_none());
+        // Every Seawall rejection says "do not retry", and its response says so too.
+        assert_eq!(r.headers()["seawall-retry"], "no");
+        assert_eq!(
+            build(Overloaded::new(None)).headers()["seawall-retry"],
+            "no"
+        );
     }
 }
