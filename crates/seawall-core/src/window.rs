@@ -126,8 +126,8 @@ impl RollingCounter {
             .map(|slot| {
                 let v = slot.load(Ordering::Acquire);
                 let slot_seq = (v >> 32) as u32;
-                // Sequence numbers start at 1, so an untouched slot (0) is never current.
-                if slot_seq != 0 && seq.wrapping_sub(slot_seq) < len {
+                // An untouched or cleared slot holds a count of 0, current or not.
+                if seq.wrapping_sub(slot_seq) < len {
                     v & COUNT_MASK
                 } else {
                     0
@@ -143,12 +143,15 @@ impl RollingCounter {
         }
     }
 
-    /// The bucket sequence number of `now`: 1 for the first bucket, wrapping after 2^32 - 1.
+    /// The bucket sequence number of `now`: the bucket's index since the origin, truncated to
+    /// 32 bits. Truncation is harmless: a slot is read only if its number is within the last
+    /// `buckets` of the current one, and a slot left untouched for a multiple of 2^32
+    /// buckets (49 days of 1 ms buckets) is the only one that could be misread.
     fn seq(&self, now: Instant) -> u32 {
         let elapsed = now.saturating_duration_since(self.origin).as_nanos();
-        let index = (elapsed / u128::from(self.bucket_nanos)) as u64;
-        // Skip 0 on wrap-around: it marks an empty slot.
-        ((index % u64::from(u32::MAX)) as u32).wrapping_add(1)
+        // 64-bit arithmetic: u128 division is a library call, several times slower.
+        let nanos = u64::try_from(elapsed).unwrap_or(u64::MAX);
+        (nanos / self.bucket_nanos) as u32
     }
 }
 
