@@ -16,6 +16,7 @@
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries |
 //! | `http` | `http` | replayable bodies, `Retry-After`, HTTP classification, rejections as responses, client adapters |
 //! | `retry` | `retry` | retries with a lock-free budget, backoff with jitter, `Retry-After`, do-not-retry across tiers |
+//! | `breaker` | `breaker` | a circuit breaker: every trip condition, exact half-open probes, per-key breakers |
 //!
 //! The crate graph and the reasons for it are in `docs/architecture.md`.
 
@@ -33,3 +34,7 @@ pub use seawall_http as http;
 #[cfg(feature = "retry")]
 #[doc(inline)]
 pub use seawall_retry as retry;
+
+#[cfg(feature = "breaker")]
+#[doc(inline)]
+pub use seawall_breaker as breaker;

@@ -38,6 +38,10 @@ pub fn all() -> Vec<Scenario> {
             stacks: {
                 let mut stacks = baseline();
                 stacks.extend(retry_stacks());
+                stacks.push(Stack {
+                    name: "Seawall breaker",
+                    build: seawall_breaker,
+                });
                 stacks
             },
         },
@@ -144,5 +148,15 @@ fn seawall_retry(upstream: Upstream) -> LabService {
         .unwrap_or_else(|e| unreachable!("the defaults are valid: {e}"));
     let upstream =
         tower::ServiceExt::<seawall_sim::Request>::map_err(upstream, tower::BoxError::from);
+    erase(tower::Layer::layer(&layer, upstream))
+}
+
+/// Seawall's circuit breaker at its defaults (20 failures in a row, or 50% of the last 100
+/// calls), with a fixed jitter seed so the lab's figures repeat.
+fn seawall_breaker(upstream: Upstream) -> LabService {
+    let layer = seawall_breaker::CircuitBreakerLayer::builder()
+        .seed(1)
+        .build()
+        .unwrap_or_else(|e| unreachable!("the defaults are valid: {e}"));
     erase(tower::Layer::layer(&layer, upstream))
 }

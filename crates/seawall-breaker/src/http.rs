@@ -1,0 +1,83 @@
+//! The HTTP policy: what counts against an upstream, and per-host or per-route keys.
+//!
+//! A breaker in front of an HTTP client should count what says the *upstream* is unwell:
+//! the transient statuses (408, 429, 5xx but 501 and 505) and transient errors (connect
+//! failures, resets, timeouts) that `seawall-http` defines for every Seawall layer. Other
+//! 4xx responses are the caller's mistakes and count as successes; Seawall rejections from
+//! layers below are ignored.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! use seawall_breaker::{http, KeyedBuilder, State};
+//! use tower::{service_fn, Layer, ServiceExt};
+//!
+//! let layer = KeyedBuilder::new(http::authority::<()>)
+//!     .breaker(http::builder().consecutive_failures(2))
+//!     .build()
+//!     .unwrap();
+//! let client = layer.layer(service_fn(|req: ::http::Request<()>| async move {
+//!     let status = if req.uri().host() == Some("down.example") { 503 } else { 404 };
+//!     Ok::<_, std::io::Error>(::http::Response::builder().status(status).body(()).unwrap())
+//! }));
+//! for host in ["down.example", "down.example", "up.example", "up.example"] {
+//!     let req = ::http::Request::get(format!("http://{host}/")).body(()).unwrap();
+//!     let _ = client.clone().oneshot(req).await;
+//! }
+//! assert_eq!(layer.handle(&"down.example".to_string()).unwrap().state(), State::Open);
+//! assert_eq!(layer.handle(&"up.example".to_string()).unwrap().state(), State::Closed, "404s are successes");
+//! # }
+//! ```
+
+use http::Request;
+pub use seawall_http::HttpClassifier;
+
+use crate::config::Builder;
+
+/// A breaker builder with the HTTP policy ([`HttpClassifier`]) and the default settings.
+pub fn builder() -> Builder<HttpClassifier> {
+    Builder::default().classify(HttpClassifier::new())
+}
+
+/// A request's authority (`host[:port]`, lowercased), from its URI or else its `Host`
+/// header; empty when it has neither. The key for one breaker per upstream host.
+pub fn authority<B>(request: &Request<B>) -> String {
+    let raw = match request.uri().authority() {
+        Some(authority) => authority.as_str(),
+        None => request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(""),
+    };
+    // Userinfo is not part of the host.
+    let host = raw.rsplit('@').next().unwrap_or(raw);
+    host.to_ascii_lowercase()
+}
+
+/// A request's method and path (`GET /users`), for one breaker per route. Paths with ids
+/// in them make unbounded keys; the keyed breaker's bound protects memory, but a route
+/// template from the router is a better key when there is one.
+pub fn route<B>(request: &Request<B>) -> String {
+    format!("{} {}", request.method(), request.uri().path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_from_requests() {
+        let r = Request::get("http://User@API.Example:8080/a?b")
+            .body(())
+            .unwrap();
+        assert_eq!(authority(&r), "api.example:8080");
+        let r = Request::post("/users/7")
+            .header("host", "Svc.Internal")
+            .body(())
+            .unwrap();
+        assert_eq!(authority(&r), "svc.internal");
+        assert_eq!(route(&r), "POST /users/7");
+        assert_eq!(authority(&Request::get("/").body(()).unwrap()), "");
+    }
+}

@@ -1,0 +1,149 @@
+//! A circuit breaker for tower services.
+//!
+//! # Why a breaker
+//!
+//! When a dependency is failing, every call sent to it costs the caller a wait (often the
+//! whole timeout) and costs the dependency load it cannot carry, which keeps it down for
+//! longer. A breaker notices the failures, stops sending work for a while and fails fast
+//! instead, then sends a few probe calls to find out whether the dependency has healed.
+//!
+//! Users of breakers report the same bugs again and again: half-open letting far more than
+//! the configured probes through under concurrency, half-open stuck forever because a probe
+//! never finished, and stale results from before a trip deciding what happens after it.
+//! This breaker is built so that none of those can happen:
+//!
+//! - **Exact probes.** Half-open hands out probe permits with a compare-and-swap on one
+//!   atomic word, so exactly `probes` calls go through, however many race. A probe's
+//!   future holds its permit and gives it back when dropped unfinished.
+//! - **Never stuck.** When every probe is out and none has finished for the
+//!   [probe timeout](Builder::probe_timeout), the next call reopens the breaker.
+//! - **Epochs.** Every transition bumps an epoch in the same word, and a call's outcome
+//!   counts only in the epoch it was admitted in.
+//! - **Fast.** A closed breaker admits a call with one atomic load and records a success
+//!   with a few more, without a lock or an allocation (see `docs/benchmarks.md`).
+//!
+//! A proptest drives the breaker and a small reference model with the same random
+//! sequences of calls, outcomes, clock advances and manual commands and checks that they
+//! agree on every decision.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! use std::time::Duration;
+//! use seawall_breaker::{CircuitBreakerLayer, State};
+//! use seawall_core::{find_rejection, RejectionKind};
+//! use tower::{service_fn, Layer, ServiceExt};
+//!
+//! let layer = CircuitBreakerLayer::builder()
+//!     .consecutive_failures(3)
+//!     .open_duration(Duration::from_secs(5))
+//!     .fixed_open_duration()
+//!     .build()
+//!     .unwrap();
+//! let handle = layer.handle();
+//! let svc = layer.layer(service_fn(|fail: bool| async move {
+//!     if fail { Err("upstream down") } else { Ok("fine") }
+//! }));
+//!
+//! for _ in 0..3 {
+//!     let _ = svc.clone().oneshot(true).await;
+//! }
+//! assert_eq!(handle.state(), State::Open);
+//!
+//! // Open: rejected at once, with the remaining open time as the retry-after hint.
+//! let err = svc.clone().oneshot(false).await.unwrap_err();
+//! let rejection = find_rejection(err.as_ref()).unwrap();
+//! assert_eq!(rejection.kind(), RejectionKind::CircuitOpen);
+//! assert_eq!(rejection.retry_after(), Some(Duration::from_secs(5)));
+//!
+//! // After the open time, probes go through; three successes close it.
+//! tokio::time::advance(Duration::from_secs(5)).await;
+//! for _ in 0..3 {
+//!     svc.clone().oneshot(false).await.unwrap();
+//! }
+//! assert_eq!(handle.state(), State::Closed);
+//! # }
+//! ```
+//!
+//! # Knobs and defaults
+//!
+//! | knob | default | |
+//! |---|---|---|
+//! | [`consecutive_failures`](Builder::consecutive_failures) | 20 | trips after this many failures in a row |
+//! | [`failure_rate`](Builder::failure_rate) | 0.5 | trips when this share of the window failed… |
+//! | [`count_window`](Builder::count_window) / [`time_window`](Builder::time_window) | last 100 calls | …over this window… |
+//! | [`min_calls`](Builder::min_calls) | 20 | …once it holds this many calls |
+//! | [`slow_calls`](Builder::slow_calls) | off | trips when this share of the window took this long or more |
+//! | [`open_duration`](Builder::open_duration) | 5 s | open time after a first trip |
+//! | [`open_backoff`](Builder::open_backoff) | ×2 up to 60 s | growth on trips that follow each other without closing |
+//! | [`jitter`](Builder::jitter) / [`seed`](Builder::seed) | 0.1, random seed | open times shortened by up to this share |
+//! | [`probes`](Builder::probes) | 3 | probe calls in half-open; all must succeed |
+//! | [`probe_timeout`](Builder::probe_timeout) | 10 s | half-open with no progress this long reopens |
+//! | [`classify`](Builder::classify) | errors are failures | any [`seawall_core::Classify`] |
+//!
+//! A success never trips the breaker; conditions are checked on each failure or slow call.
+//!
+//! ## Why these defaults
+//!
+//! Polly (v8) trips at a **10%** failure ratio over **30 s** with at least **100** calls
+//! and breaks for **5 s**; resilience4j trips at **50%** over the last **100** calls (at
+//! least 100) and stays open 60 s. 10% is a brownout threshold: a dependency that fails
+//! one call in ten still serves nine, and cutting it off turns a 10% error rate into a
+//! 100% one for the caller. So the default is resilience4j's **50%**: the breaker opens
+//! when calls fail more often than they succeed, when sending them does more harm than
+//! good. The window is the last **100** calls like both, but the minimum is **20** calls
+//! rather than 100, which is enough to tell "more than half fail" from a healthy few
+//! percent while letting a service with modest traffic trip in time. Because a count window
+//! full of old successes fills slowly at low traffic, **20 failures in a row** also trip it
+//! (Envoy and Finagle eject on 5, but they eject one host of many; a whole dependency
+//! deserves more evidence: with 1% background errors 20 in a row never happens, and even at
+//! 10% it is a one-in-10²⁰ event). The open time starts at Polly's **5 s** and doubles on
+//! each trip that follows another without closing, up to resilience4j's **60 s**, with 10%
+//! jitter so that many clients do not probe in lockstep. Half-open sends **3** probes
+//! (Polly sends 1, resilience4j 10): one lucky success should not close the breaker, and
+//! ten calls is a lot to send to something that may still be down.
+//!
+//! # Keyed breakers
+//!
+//! [`KeyedCircuitBreakerLayer`] keeps one breaker per key (a host, a route, anything a
+//! function of the request can name), with a bound on the number of keys.
+//!
+//! # HTTP
+//!
+//! With the `http` feature, [`http::builder`] gives a breaker whose failures are the
+//! transient statuses and errors of `seawall-http` (other 4xx count as successes), and
+//! [`http::authority`] / [`http::route`] key a [`KeyedCircuitBreakerLayer`] by host or route.
+//! A rejection's [`CircuitOpen`] carries the remaining open time, which `seawall-http`'s
+//! rejection response turns into `503` with `Retry-After`.
+//!
+//! # Observation
+//!
+//! [`BreakerHandle`] reads the state and the [`Metrics`] and steers the breaker by hand
+//! (force open, force closed, disabled, metrics-only, reset). Every transition is a
+//! tracing event and (feature `metrics`) a `seawall_events_total` counter through
+//! [`seawall_core::Events`] with `layer = "breaker"`, and a message on the handle's
+//! [`subscribe`](BreakerHandle::subscribe) channel.
+
+mod config;
+pub mod error;
+pub mod future;
+mod handle;
+#[cfg(feature = "http")]
+pub mod http;
+mod keyed;
+
+mod layer;
+mod service;
+mod shared;
+mod window;
+
+pub use config::{Builder, Window};
+pub use error::{CircuitOpen, ConfigError};
+pub use handle::BreakerHandle;
+
+pub use keyed::{KeyedBuilder, KeyedCircuitBreaker, KeyedCircuitBreakerLayer};
+pub use layer::CircuitBreakerLayer;
+pub use service::CircuitBreaker;
+pub use shared::{Metrics, State};

@@ -1,0 +1,146 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use seawall_core::rejection::CircuitOpen;
+use seawall_core::{BoxError, Classify, ErrorsAreFailures};
+use tower_service::Service;
+
+use crate::future::{Guard, ResponseFuture};
+use crate::handle::BreakerHandle;
+use crate::shared::{Admit, Kind, Shared, Ticket};
+
+/// A circuit breaker in front of a service; built by [`CircuitBreakerLayer`](crate::CircuitBreakerLayer).
+///
+/// `poll_ready` decides whether the next call may go through. If it may, `poll_ready`
+/// waits for the inner service; if not, it is ready at once and `call` fails with a
+/// [`CircuitOpen`] error without touching the inner service. It never returns an error of
+/// its own.
+///
+/// # Clone
+///
+/// Every clone shares the breaker. A clone starts without the reservation its original
+/// may hold (a half-open probe permit, say), so cloning per request, as axum does, is
+/// right.
+pub struct CircuitBreaker<S, C = ErrorsAreFailures> {
+    inner: S,
+    shared: Arc<Shared>,
+    classify: C,
+    pending: Option<Pending>,
+}
+
+/// What `poll_ready` decided for the next call.
+#[derive(Debug)]
+enum Pending {
+    /// Go through; nothing to give back if the call never happens.
+    Pass(Ticket),
+    /// Go through as a half-open probe, holding a permit.
+    Probe(Guard),
+    /// Rejected, with a retry-after hint.
+    Reject(Option<std::time::Duration>),
+}
+
+impl<S, C> CircuitBreaker<S, C> {
+    pub(crate) fn from_parts(inner: S, shared: Arc<Shared>, classify: C) -> Self {
+        Self {
+            inner,
+            shared,
+            classify,
+            pending: None,
+        }
+    }
+
+    /// The handle of the breaker this service reports to.
+    pub fn handle(&self) -> BreakerHandle {
+        BreakerHandle::new(self.shared.clone())
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service (giving back any reservation held).
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    fn decide(&self) -> Pending {
+        match self.shared.admit() {
+            Admit::Call(t) if t.kind == Kind::Probe => {
+                Pending::Probe(Guard::new(self.shared.clone(), t))
+            }
+            Admit::Call(t) => Pending::Pass(t),
+            Admit::Reject(after) => Pending::Reject(after),
+        }
+    }
+}
+
+impl<S, C, Req> Service<Req> for CircuitBreaker<S, C>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, S::Error> + Clone,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, C>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // A probe permit is kept until it is used; any other decision is taken afresh, so
+        // a service that waited on its inner service sees the breaker as it is now.
+        if !matches!(self.pending, Some(Pending::Probe(_))) {
+            self.pending = Some(self.decide());
+        }
+        match self.pending {
+            Some(Pending::Reject(_)) => Poll::Ready(Ok(())),
+            _ => self.inner.poll_ready(cx).map_err(Into::into),
+        }
+    }
+
+    #[inline]
+    fn call(&mut self, request: Req) -> Self::Future {
+        // Without `poll_ready` first (a broken caller), decide now.
+        let pending = match self.pending.take() {
+            Some(p) => p,
+            None => self.decide(),
+        };
+        let mut guard = match pending {
+            Pending::Pass(ticket) => Guard::new(self.shared.clone(), ticket),
+            Pending::Probe(guard) => guard,
+            Pending::Reject(after) => {
+                self.shared.rejected();
+                return ResponseFuture::rejected(CircuitOpen::new(after));
+            }
+        };
+        guard.started();
+        ResponseFuture::called(self.inner.call(request), guard, self.classify.clone())
+    }
+}
+
+impl<S: Clone, C: Clone> Clone for CircuitBreaker<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+            classify: self.classify.clone(),
+            pending: None,
+        }
+    }
+}
+
+impl<S: fmt::Debug, C> fmt::Debug for CircuitBreaker<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("inner", &self.inner)
+            .field("state", &self.shared.state())
+            .field("pending", &self.pending)
+            .finish()
+    }
+}

@@ -1,0 +1,607 @@
+//! The breaker as a user meets it: its decisions, its hints, its half-open probes, its
+//! manual controls, all in paused time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use seawall_breaker::{CircuitBreakerLayer, KeyedBuilder, State};
+use seawall_core::{find_rejection, BoxError, RejectionKind};
+use tokio::time::advance;
+use tokio_test::{assert_pending, assert_ready, assert_ready_ok};
+use tower::{service_fn, Layer, Service, ServiceExt};
+use tower_test::mock;
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn retry_after(err: &BoxError) -> Option<Duration> {
+    let r = find_rejection(err.as_ref()).expect("a rejection");
+    assert_eq!(r.kind(), RejectionKind::CircuitOpen);
+    r.retry_after()
+}
+
+/// A service that fails when asked to.
+fn flaky() -> impl Service<bool, Response = (), Error = &'static str, Future = impl Send> + Clone {
+    service_fn(|fail: bool| async move {
+        if fail {
+            Err("down")
+        } else {
+            Ok(())
+        }
+    })
+}
+
+fn consecutive(n: u32) -> seawall_breaker::Builder {
+    CircuitBreakerLayer::builder()
+        .consecutive_failures(n)
+        .failure_rate(None)
+        .open_duration(secs(5))
+        .fixed_open_duration()
+}
+
+#[test]
+fn bad_settings_are_errors_that_name_the_field() {
+    let cases: Vec<(seawall_breaker::Builder, &str)> = vec![
+        (
+            CircuitBreakerLayer::builder().failure_rate(1.5),
+            "failure_rate",
+        ),
+        (
+            CircuitBreakerLayer::builder().failure_rate(0.0),
+            "failure_rate",
+        ),
+        (
+            CircuitBreakerLayer::builder().consecutive_failures(0),
+            "consecutive_failures",
+        ),
+        (
+            CircuitBreakerLayer::builder().count_window(0),
+            "count_window",
+        ),
+        (
+            CircuitBreakerLayer::builder()
+                .count_window(10)
+                .min_calls(11),
+            "min_calls",
+        ),
+        (
+            CircuitBreakerLayer::builder().time_window(secs(1), 0),
+            "time_window",
+        ),
+        (
+            CircuitBreakerLayer::builder().open_duration(Duration::ZERO),
+            "open_duration",
+        ),
+        (
+            CircuitBreakerLayer::builder().open_backoff(2.0, secs(1)),
+            "max_open_duration",
+        ),
+        (
+            CircuitBreakerLayer::builder().open_backoff(0.5, secs(60)),
+            "open_multiplier",
+        ),
+        (CircuitBreakerLayer::builder().jitter(-0.1), "jitter"),
+        (CircuitBreakerLayer::builder().probes(0), "probes"),
+        (
+            CircuitBreakerLayer::builder().probe_timeout(Duration::ZERO),
+            "probe_timeout",
+        ),
+        (
+            CircuitBreakerLayer::builder().slow_calls(Duration::ZERO, 0.5),
+            "slow_call",
+        ),
+    ];
+    for (builder, field) in cases {
+        let err = builder.build().unwrap_err();
+        assert!(err.to_string().starts_with(field), "{field}: {err}");
+    }
+    let err = KeyedBuilder::new(|_: &()| ())
+        .max_keys(0)
+        .build::<()>()
+        .unwrap_err();
+    assert!(err.to_string().contains("max_keys"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_breaker_is_ready_at_once_and_rejects_without_touching_the_inner_service() {
+    let layer = consecutive(2).build().unwrap();
+    let handle = layer.handle();
+    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer);
+
+    // Closed: readiness is the inner service's.
+    inner.allow(0);
+    assert_pending!(svc.poll_ready());
+    inner.allow(2);
+    for _ in 0..2 {
+        assert_ready_ok!(svc.poll_ready());
+        let call = svc.call(());
+        let (_, respond) = inner.next_request().await.unwrap();
+        respond.send_error("down");
+        assert!(call.await.is_err());
+    }
+    assert_eq!(handle.state(), State::Open);
+
+    // Open: ready even though the inner service is not, and the call never reaches it.
+    inner.allow(0);
+    assert_ready_ok!(svc.poll_ready());
+    let err = svc.call(()).await.unwrap_err();
+    assert_eq!(retry_after(&err), Some(secs(5)));
+    assert_pending!(inner.poll_request());
+    assert_eq!(handle.metrics().rejected, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_hint_counts_down_and_repeated_trips_open_for_longer_up_to_the_cap() {
+    let layer = CircuitBreakerLayer::builder()
+        .consecutive_failures(1)
+        .failure_rate(None)
+        .open_duration(secs(5))
+        .open_backoff(2.0, secs(15))
+        .jitter(0.0)
+        .probes(1)
+        .build()
+        .unwrap();
+    let handle = layer.handle();
+    let svc = layer.layer(flaky());
+    let _ = svc.clone().oneshot(true).await;
+    advance(secs(2)).await;
+    let err = svc.clone().oneshot(false).await.unwrap_err();
+    assert_eq!(retry_after(&err), Some(secs(3)));
+
+    // Each failed probe reopens for twice as long, up to 15 s.
+    for expected in [10, 15, 15] {
+        advance(handle.remaining_open().unwrap()).await;
+        assert_eq!(handle.state(), State::HalfOpen);
+        assert!(svc.clone().oneshot(true).await.is_err(), "the probe fails");
+        assert_eq!(handle.remaining_open(), Some(secs(expected)));
+    }
+    // A successful probe closes it and the growth starts over.
+    advance(secs(15)).await;
+    svc.clone().oneshot(false).await.unwrap();
+    assert_eq!(handle.state(), State::Closed);
+    let _ = svc.clone().oneshot(true).await;
+    assert_eq!(handle.remaining_open(), Some(secs(5)));
+    assert_eq!(handle.metrics().trips, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_that_never_finishes_cannot_keep_half_open_stuck() {
+    let layer = consecutive(1)
+        .probes(1)
+        .probe_timeout(secs(10))
+        .build()
+        .unwrap();
+    let handle = layer.handle();
+    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer);
+    inner.allow(10);
+    assert_ready_ok!(svc.poll_ready());
+    let call = svc.call(());
+    inner.next_request().await.unwrap().1.send_error("down");
+    let _ = call.await;
+    advance(secs(5)).await;
+
+    // The one probe goes out and hangs.
+    assert_ready_ok!(svc.poll_ready());
+    let mut stuck = tokio_test::task::spawn(svc.call(()));
+    let (_, stuck_reply) = inner.next_request().await.unwrap();
+    assert_pending!(stuck.poll());
+    assert_eq!(handle.state(), State::HalfOpen);
+
+    // Others are turned away meanwhile...
+    advance(secs(9)).await;
+    assert_ready_ok!(svc.poll_ready());
+    assert_eq!(retry_after(&svc.call(()).await.unwrap_err()), None);
+    // ...until the probe has made no progress for the probe timeout: then it reopens.
+    advance(secs(1)).await;
+    assert_eq!(handle.state(), State::Open);
+    assert_ready_ok!(svc.poll_ready());
+    assert_eq!(retry_after(&svc.call(()).await.unwrap_err()), Some(secs(5)));
+
+    // The stuck probe finishing late counts for nothing.
+    stuck_reply.send_response(());
+    assert_ready_ok!(stuck.poll());
+    assert_eq!(handle.state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_probe_gives_its_permit_back() {
+    let layer = consecutive(1).probes(2).build().unwrap();
+    let handle = layer.handle();
+    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer);
+    inner.allow(100);
+    assert_ready_ok!(svc.poll_ready());
+    let call = svc.call(());
+    inner.next_request().await.unwrap().1.send_error("down");
+    let _ = call.await;
+    advance(secs(5)).await;
+
+    let first = admitted(&mut svc, &mut inner).await;
+    let second = admitted(&mut svc, &mut inner).await;
+    assert_ready_ok!(svc.poll_ready());
+    assert!(svc.call(()).await.is_err(), "both permits are out");
+    drop(first);
+    // The freed permit goes to the next call, which succeeds with the second probe.
+    let third = admitted(&mut svc, &mut inner).await;
+    for (mut call, reply) in [second, third] {
+        reply.send_response(());
+        assert_ready_ok!(call.poll());
+    }
+    assert_eq!(handle.state(), State::Closed);
+    assert_eq!(handle.metrics().probes, 3);
+}
+
+type Probe = (
+    tokio_test::task::Spawn<
+        seawall_breaker::future::ResponseFuture<
+            tower_test::mock::future::ResponseFuture<()>,
+            seawall_core::ErrorsAreFailures,
+        >,
+    >,
+    tower_test::mock::SendResponse<()>,
+);
+
+/// Sends one call that the breaker admits and that stays in flight.
+async fn admitted(
+    svc: &mut mock::Spawn<seawall_breaker::CircuitBreaker<mock::Mock<(), ()>>>,
+    inner: &mut mock::Handle<(), ()>,
+) -> Probe {
+    assert_ready_ok!(svc.poll_ready());
+    let mut call = tokio_test::task::spawn(svc.call(()));
+    let (_, reply) = inner
+        .next_request()
+        .await
+        .expect("the call reaches the inner service");
+    assert_pending!(call.poll());
+    (call, reply)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_from_before_the_trip_cannot_close_the_breaker() {
+    let layer = consecutive(1).probes(1).build().unwrap();
+    let handle = layer.handle();
+    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer);
+    inner.allow(100);
+    // A slow call is admitted while closed...
+    assert_ready_ok!(svc.poll_ready());
+    let mut old = tokio_test::task::spawn(svc.call(()));
+    let (_, old_reply) = inner.next_request().await.unwrap();
+    // ...another fails and trips the breaker...
+    assert_ready_ok!(svc.poll_ready());
+    let call = svc.call(());
+    inner.next_request().await.unwrap().1.send_error("down");
+    let _ = call.await;
+    advance(secs(5)).await;
+    // ...a probe goes out in half-open, and the old call succeeds meanwhile.
+    let (mut probe, probe_reply) = admitted(&mut svc, &mut inner).await;
+    old_reply.send_response(());
+    assert_ready_ok!(old.poll());
+    assert_eq!(
+        handle.state(),
+        State::HalfOpen,
+        "the old success is not a probe"
+    );
+    probe_reply.send_error("still down");
+    assert_ready!(probe.poll()).unwrap_err();
+    assert_eq!(handle.state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_failure_rate_trips_only_past_the_minimum_and_the_threshold() {
+    let layer = CircuitBreakerLayer::builder()
+        .consecutive_failures(None)
+        .failure_rate(0.5)
+        .count_window(10)
+        .min_calls(6)
+        .build()
+        .unwrap();
+    let handle = layer.handle();
+    let svc = layer.layer(flaky());
+    for fail in [false, false, true, true, true] {
+        let _ = svc.clone().oneshot(fail).await;
+    }
+    assert_eq!(
+        handle.state(),
+        State::Closed,
+        "3 of 5, but 5 calls are below the minimum of 6"
+    );
+    for fail in [false, false, false, false, false] {
+        let _ = svc.clone().oneshot(fail).await;
+    }
+    assert_eq!(handle.metrics().window_failures, 3);
+    // The oldest calls leave the window as new ones come: 4 of the last 10 failed...
+    let _ = svc.clone().oneshot(true).await;
+    assert_eq!(handle.metrics().window_failures, 4);
+    assert_eq!(handle.state(), State::Closed);
+    // ...then 5 of the last 10: 50% trips it.
+    let _ = svc.clone().oneshot(true).await;
+    assert_eq!(handle.state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_time_window_forgets_old_failures() {
+    let layer = CircuitBreakerLayer::builder()
+        .consecutive_failures(None)
+        .failure_rate(0.5)
+        .time_window(secs(10), 10)
+        .min_calls(4)
+        .build()
+        .unwrap();
+    let handle = layer.handle();
+    let svc = layer.layer(flaky());
+    for fail in [true, true, false] {
+        let _ = svc.clone().oneshot(fail).await;
+    }
+    advance(secs(10)).await;
+    for fail in [false, false, false, true] {
+        let _ = svc.clone().oneshot(fail).await;
+    }
+    assert_eq!(
+        handle.state(),
+        State::Closed,
+        "1 of 4 in the window; the old 2 are gone"
+    );
+    assert_eq!(handle.metrics().window_calls, 4);
+    let _ = svc.clone().oneshot(true).await;
+    let _ = svc.clone().oneshot(true).await;
+    assert_eq!(handle.state(), State::Open, "3 of 6");
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_calls_trip_the_breaker_and_a_slow_probe_fails() {
+    let layer = CircuitBreakerLayer::builder()
+        .consecutive_failures(None)
+        .failure_rate(None)
+        .slow_calls(Duration::from_millis(500), 0.5)
+        .count_window(4)
+        .min_calls(4)
+        .probes(1)
+        .fixed_open_duration()
+        .build()
+        .unwrap();
+    let handle = layer.handle();
+    let svc = layer.layer(service_fn(|ms: u64| async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok::<_, &str>(())
+    }));
+    for ms in [10, 600, 10, 600] {
+        svc.clone().oneshot(ms).await.unwrap();
+    }
+    assert_eq!(
+        handle.state(),
+        State::Open,
+        "half of the last 4 took 500 ms or more"
+    );
+    assert_eq!(handle.metrics().slow_calls, 2);
+    advance(secs(5)).await;
+    svc.clone().oneshot(700).await.unwrap();
+    assert_eq!(
+        handle.state(),
+        State::Open,
+        "a slow probe counts as a failed one"
+    );
+    advance(secs(5)).await;
+    svc.clone().oneshot(10).await.unwrap();
+    assert_eq!(handle.state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_transition_reaches_the_watch_channel_and_manual_modes_behave() {
+    let layer = consecutive(1).probes(1).build().unwrap();
+    let handle = layer.handle();
+    let mut changes = handle.subscribe();
+    let svc = layer.layer(flaky());
+    let mut seen = Vec::new();
+    fn note(rx: &mut tokio::sync::watch::Receiver<State>, seen: &mut Vec<State>) {
+        if rx.has_changed().unwrap() {
+            seen.push(*rx.borrow_and_update());
+        }
+    }
+    let _ = svc.clone().oneshot(true).await;
+    note(&mut changes, &mut seen);
+    advance(secs(5)).await;
+    svc.clone().oneshot(false).await.unwrap();
+    // The half-open and closed messages came in one go; the counter shows both happened.
+    note(&mut changes, &mut seen);
+    assert_eq!(seen, [State::Open, State::Closed]);
+    assert_eq!(handle.metrics().probes, 1);
+
+    handle.force_open();
+    note(&mut changes, &mut seen);
+    let err = svc.clone().oneshot(false).await.unwrap_err();
+    assert_eq!(
+        retry_after(&err),
+        None,
+        "forced open has no end to announce"
+    );
+
+    for (command, state) in [
+        (
+            &(|h: &seawall_breaker::BreakerHandle| h.force_closed()) as &dyn Fn(&_),
+            State::ForcedClosed,
+        ),
+        (
+            &|h: &seawall_breaker::BreakerHandle| h.disable(),
+            State::Disabled,
+        ),
+        (
+            &|h: &seawall_breaker::BreakerHandle| h.metrics_only(),
+            State::MetricsOnly,
+        ),
+    ] {
+        command(&handle);
+        note(&mut changes, &mut seen);
+        for _ in 0..5 {
+            assert!(svc.clone().oneshot(true).await.is_err());
+        }
+        assert_eq!(handle.state(), state, "never trips");
+        svc.clone().oneshot(false).await.expect("calls go through");
+    }
+    handle.reset();
+    note(&mut changes, &mut seen);
+    assert_eq!(
+        seen,
+        [
+            State::Open,
+            State::Closed,
+            State::ForcedOpen,
+            State::ForcedClosed,
+            State::Disabled,
+            State::MetricsOnly,
+            State::Closed
+        ]
+    );
+    let m = handle.metrics();
+    assert_eq!(
+        m.failures,
+        1 + 5 + 5,
+        "forced closed and metrics-only count; disabled does not"
+    );
+    let _ = svc.clone().oneshot(true).await;
+    assert_eq!(handle.state(), State::Open, "reset is back to normal");
+}
+
+/// Real threads race for the permits of a half-open breaker: exactly `probes` get through,
+/// every time; and when they are dropped unfinished, their permits come back.
+#[test]
+fn racing_threads_in_half_open_get_exactly_the_configured_probes() {
+    const PROBES: u32 = 3;
+    const THREADS: usize = 16;
+    // Outside a runtime the clock is the real one; a 1 µs open time has passed by the time
+    // the threads race, so no test ever sleeps.
+    let layer = CircuitBreakerLayer::builder()
+        .consecutive_failures(1)
+        .failure_rate(None)
+        .open_duration(Duration::from_micros(1))
+        .fixed_open_duration()
+        .probes(PROBES)
+        .build()
+        .unwrap();
+    let handle = layer.handle();
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    let svc = layer.layer(service_fn(move |fail: bool| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if fail {
+                Err::<(), &str>("down")
+            } else {
+                std::future::pending().await
+            }
+        }
+    }));
+    let cx = &mut Context::from_waker(Waker::noop());
+    for round in 0..200 {
+        handle.reset();
+        let mut trip = svc.clone();
+        assert!(trip.poll_ready(cx).is_ready());
+        let mut call = pin!(trip.call(true));
+        assert!(matches!(call.as_mut().poll(cx), Poll::Ready(Err(_))));
+        reached.store(0, Ordering::SeqCst);
+        let barrier = Arc::new(Barrier::new(THREADS));
+        let admitted: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    let mut svc = svc.clone();
+                    let barrier = barrier.clone();
+                    s.spawn(move || {
+                        let cx = &mut Context::from_waker(Waker::noop());
+                        barrier.wait();
+                        assert!(svc.poll_ready(cx).is_ready());
+                        let mut call = Box::pin(svc.call(false));
+                        let admitted = call.as_mut().poll(cx).is_pending();
+                        // Hold the permit until every thread has tried.
+                        barrier.wait();
+                        usize::from(admitted)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(
+            admitted,
+            PROBES as usize,
+            "round {round}: {:?}",
+            handle.metrics()
+        );
+        assert_eq!(
+            reached.load(Ordering::SeqCst),
+            PROBES as usize,
+            "round {round}"
+        );
+        // All the probe futures were dropped unfinished: their permits are free again.
+        assert_eq!(handle.state(), State::HalfOpen);
+        let mut next = Vec::new();
+        for _ in 0..PROBES + 1 {
+            let mut s = svc.clone();
+            assert!(s.poll_ready(cx).is_ready());
+            let mut call = Box::pin(s.call(false));
+            let admitted = call.as_mut().poll(cx).is_pending();
+            next.push((admitted, call));
+        }
+        assert_eq!(
+            next.iter().filter(|(a, _)| *a).count(),
+            PROBES as usize,
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn keyed_breakers_are_independent_and_bounded() {
+    let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+        .breaker(consecutive(1).probes(1))
+        .max_keys(2)
+        .idle_timeout(secs(60))
+        .build()
+        .unwrap();
+    let svc = layer.layer(service_fn(|(_, fail): (u32, bool)| async move {
+        if fail {
+            Err("down")
+        } else {
+            Ok(())
+        }
+    }));
+    // Key 1 trips; key 2 is unaffected.
+    let _ = svc.clone().oneshot((1, true)).await;
+    svc.clone().oneshot((2, false)).await.unwrap();
+    assert_eq!(layer.handle(&1).unwrap().state(), State::Open);
+    assert_eq!(layer.handle(&2).unwrap().state(), State::Closed);
+    assert_eq!(layer.len(), 2);
+
+    // Key 3 arrives with the table full: the closed, least recently used key 2 makes room;
+    // the open key 1 is never evicted.
+    svc.clone().oneshot((3, false)).await.unwrap();
+    assert_eq!(layer.len(), 2);
+    assert!(layer.handle(&2).is_none());
+    assert_eq!(layer.handle(&1).unwrap().state(), State::Open);
+
+    // Trip key 3 too: now every slot is open, and new keys share the overflow breaker.
+    let _ = svc.clone().oneshot((3, true)).await;
+    for key in 4..100 {
+        svc.clone().oneshot((key, false)).await.unwrap();
+    }
+    assert_eq!(layer.len(), 2, "a flood of keys does not grow the table");
+    assert!(layer.handle(&4).is_none());
+    let _ = svc.clone().oneshot((50, true)).await;
+    assert_eq!(layer.overflow_handle().state(), State::Open);
+    let err = svc.clone().oneshot((1000, false)).await.unwrap_err();
+    assert_eq!(
+        retry_after(&err),
+        Some(secs(5)),
+        "overflow keys share its state"
+    );
+
+    // Once key 1 and 3 heal and sit idle, new keys get their own breakers again.
+    advance(secs(5)).await;
+    svc.clone().oneshot((1, false)).await.unwrap();
+    svc.clone().oneshot((3, false)).await.unwrap();
+    advance(secs(60)).await;
+    let _ = svc.clone().oneshot((7, true)).await;
+    assert_eq!(layer.handle(&7).unwrap().state(), State::Open);
+}
