@@ -18,6 +18,12 @@
 //! | `retry` | `retry` | retries with a lock-free budget, backoff with jitter, `Retry-After`, do-not-retry across tiers |
 //! | `breaker` | `breaker` | a circuit breaker: every trip condition, exact half-open probes, per-key breakers |
 //!
+//! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
+//! for rejection responses, and hyper-util's and reqwest's clients as tower services.
+//! `tests/http_stack.rs` in the repository shows a whole stack: an axum server with a
+//! circuit breaker in `Router::layer` (open → 503 with `Retry-After`), called by a reqwest
+//! client with replayable bodies and budgeted retries.
+//!
 //! The crate graph and the reasons for it are in `docs/architecture.md`.
 
 #[doc(inline)]
