@@ -13,6 +13,8 @@
 //! - **What happened lately?** [`RollingCounter`] counts events over a sliding window of
 //!   time with a handful of atomic operations and no locks; the circuit breaker, the retry
 //!   budget and the client throttle all count with it.
+//! - **Was it set up right?** Every builder returns a [`ConfigError`] that names the field
+//!   and its range, once, instead of panicking at request time.
 //! - **Who should hear about it?** [`Events`] reports a layer's notable moments (a retry,
 //!   a trip, a shed request) as tracing events and, with the `metrics` feature, as metrics.
 //!
@@ -31,14 +33,16 @@
 //! ```
 
 mod classify;
+mod error;
 mod events;
 pub mod rejection;
 mod window;
 
 pub use classify::{Classify, ErrorsAreFailures, Outcome};
+pub use error::ConfigError;
 pub use events::Events;
 pub use rejection::{find_rejection, Rejection, RejectionKind};
-pub use window::{RollingCounter, WindowError};
+pub use window::RollingCounter;
 
 /// The error type of type-erased services: what `tower::BoxError` is.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::ConfigError;
+
 /// A count of events over a sliding window of time, kept in time buckets of atomic counters.
 ///
 /// The window is split into `buckets` equal buckets. Each bucket is one `AtomicU64` that
@@ -37,20 +39,6 @@ pub struct RollingCounter {
     slots: Box<[AtomicU64]>,
 }
 
-/// A rolling window was configured with values it cannot work with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WindowError {
-    message: String,
-}
-
-impl fmt::Display for WindowError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for WindowError {}
-
 const COUNT_MASK: u64 = u32::MAX as u64;
 
 impl RollingCounter {
@@ -60,19 +48,17 @@ impl RollingCounter {
     /// # Errors
     ///
     /// When `buckets` is outside 1..=1024 or `window / buckets` is shorter than 1 µs.
-    pub fn new(window: Duration, buckets: usize) -> Result<Self, WindowError> {
+    pub fn new(window: Duration, buckets: usize) -> Result<Self, ConfigError> {
         if !(1..=1024).contains(&buckets) {
-            return Err(WindowError {
-                message: format!("window buckets must be in 1..=1024, got {buckets}"),
-            });
+            return Err(ConfigError::new(format!(
+                "window buckets must be in 1..=1024, got {buckets}"
+            )));
         }
         let bucket_nanos = window.as_nanos() / buckets as u128;
         if bucket_nanos < 1_000 || bucket_nanos > u128::from(u64::MAX) {
-            return Err(WindowError {
-                message: format!(
-                    "window / buckets must be between 1µs and 584 years, got {window:?} / {buckets}"
-                ),
-            });
+            return Err(ConfigError::new(format!(
+                "window / buckets must be between 1µs and 584 years, got {window:?} / {buckets}"
+            )));
         }
         Ok(Self {
             origin: Instant::now(),

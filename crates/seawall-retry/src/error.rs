@@ -5,28 +5,7 @@ use std::fmt;
 
 use seawall_core::BoxError;
 
-/// A retry layer or budget was configured with a value it cannot use; the message names the
-/// field and the allowed range.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl Error for ConfigError {}
+pub use seawall_core::ConfigError;
 
 /// A failure that the tier above must not retry: a retry layer below already retried it as
 /// much as it could (attempts or budget exhausted), so retrying again would only multiply

@@ -54,7 +54,6 @@
 //! a current-thread runtime with paused time (what [`run_paused`] builds) that order is
 //! fixed, so runs repeat exactly. On a multi-threaded runtime they do not.
 
-use std::fmt;
 use std::future::Future;
 
 mod latency;
@@ -69,27 +68,7 @@ pub use upstream::{
     Capacity, Phase, Reply, Upstream, UpstreamBuilder, UpstreamError, UpstreamStats,
 };
 
-/// A simulation was configured with a value it cannot use; the message names the field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
+pub use seawall_core::ConfigError;
 
 /// Runs `future` to completion on a fresh current-thread runtime whose clock starts paused,
 /// so that sleeps complete instantly, in order, and repeatably.
