@@ -392,6 +392,8 @@ async fn slow_calls_trip_the_breaker_and_a_slow_probe_fails() {
 
 #[tokio::test(start_paused = true)]
 async fn every_transition_reaches_the_watch_channel_and_manual_modes_behave() {
+    let log = seawall_sim::EventLog::new();
+    let _events = log.install();
     let layer = consecutive(1).probes(1).build().unwrap();
     let handle = layer.handle();
     let mut changes = handle.subscribe();
@@ -464,6 +466,38 @@ async fn every_transition_reaches_the_watch_channel_and_manual_modes_behave() {
     );
     let _ = svc.clone().oneshot(true).await;
     assert_eq!(handle.state(), State::Open, "reset is back to normal");
+
+    // Every transition was also a tracing event, at WARN when the breaker opened.
+    let transitions: Vec<String> = log
+        .events()
+        .into_iter()
+        .filter(|e| e.layer == "breaker")
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        transitions,
+        [
+            "open",
+            "half_open",
+            "closed",
+            "forced_open",
+            "forced_closed",
+            "disabled",
+            "metrics_only",
+            // Metrics-only: each of the five failures would have tripped it.
+            "would_trip",
+            "would_trip",
+            "would_trip",
+            "would_trip",
+            "would_trip",
+            "closed",
+            "open"
+        ]
+    );
+    assert!(log
+        .events()
+        .iter()
+        .any(|e| e.event == "open" && e.level == tracing::Level::WARN));
 }
 
 /// Real threads race for the permits of a half-open breaker: exactly `probes` get through,

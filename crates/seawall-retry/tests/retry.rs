@@ -124,8 +124,11 @@ async fn an_empty_budget_returns_the_original_failure_and_counts_it() {
     );
     let layer = RetryLayer::builder()
         .budget(budget.clone())
+        .name("payments")
         .build()
         .unwrap();
+    let log = seawall_sim::EventLog::new();
+    let _events = log.install();
     let err = layer
         .layer(script.service(1, reset))
         .oneshot(1)
@@ -134,6 +137,12 @@ async fn an_empty_budget_returns_the_original_failure_and_counts_it() {
     assert_eq!(script.calls().len(), 1, "no retry without budget");
     assert!(err.downcast_ref::<Reset>().is_some(), "{err:?}");
     assert_eq!(budget.refused(), 1);
+    // ...and the exhaustion was reported, as a warning naming the layer instance.
+    let events = log.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].event, "budget_exhausted");
+    assert_eq!(events[0].name, "payments");
+    assert_eq!(events[0].level, tracing::Level::WARN);
 }
 
 #[tokio::test(start_paused = true)]

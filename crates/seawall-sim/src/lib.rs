@@ -38,6 +38,9 @@
 //! assert!(summary.latency_ms.p50 < 20.0);
 //! ```
 //!
+//! [`EventLog`] records the events Seawall's layers emit, for tests that assert a layer said
+//! what it did.
+//!
 //! The knobs and their defaults: [`Upstream::builder`] (10 ms, no failures, unlimited
 //! capacity, seed 0) and [`Load::builder`] (100 requests/s for 10 s, evenly spaced, no
 //! client timeout).
@@ -56,11 +59,13 @@
 
 use std::future::Future;
 
+mod events;
 mod latency;
 mod load;
 mod summary;
 mod upstream;
 
+pub use events::{EventLog, RecordedEvent};
 pub use latency::{Latency, MAX_LATENCY};
 pub use load::{Arrivals, Load, LoadBuilder, Request};
 pub use summary::{Percentiles, Second, Summary};
