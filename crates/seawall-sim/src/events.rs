@@ -1,9 +1,11 @@
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 
 /// One Seawall event as an [`EventLog`] recorded it.
@@ -23,7 +25,8 @@ pub struct RecordedEvent {
 /// assert that a layer said what it did: that a budget ran dry, that a breaker opened.
 ///
 /// Install it for the current thread with [`install`](Self::install) (paused-time tests run
-/// on one thread, so every layer's events reach it) and read it with
+/// on one thread, so every layer's events reach it; on a multi-threaded runtime, only the
+/// events of tasks that run on the installing thread do) and read it with
 /// [`events`](Self::events) or [`count`](Self::count). Only Seawall's events are kept (those
 /// with `layer` and `event` fields, as [`seawall_core::Events::emit`] writes them); other
 /// tracing events, and the trace-level duration records, are ignored.
@@ -56,9 +59,30 @@ impl EventLog {
         Self::default()
     }
 
-    /// Makes this log the current thread's subscriber until the guard is dropped.
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
-        tracing::subscriber::set_default(self.clone())
+    /// Makes this log the one that records the current thread's events, until the guard is
+    /// dropped.
+    ///
+    /// The first call installs a small process-wide subscriber that hands each event to the
+    /// log of the thread it happens on, and that tells tracing to ask about every call site
+    /// each time. (A thread-scoped subscriber is not enough when tests run in parallel:
+    /// tracing caches per call site whether anyone listens, and a call site first reached on
+    /// another thread can cache "no one" just as a log is installed here.) If the program
+    /// already has a global subscriber, the log is installed for this thread only instead.
+    pub fn install(&self) -> EventLogGuard {
+        let routed =
+            *ROUTER.get_or_init(|| tracing::subscriber::set_global_default(Router).is_ok());
+        if routed {
+            let previous = CURRENT.with(|c| c.replace(Some(self.clone())));
+            EventLogGuard {
+                previous: Some(previous),
+                _scoped: None,
+            }
+        } else {
+            EventLogGuard {
+                previous: None,
+                _scoped: Some(tracing::subscriber::set_default(self.clone())),
+            }
+        }
     }
 
     /// Every event recorded so far, in order.
@@ -80,6 +104,68 @@ impl EventLog {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Keeps an [`EventLog`] installed; dropping it restores what was there before.
+#[must_use = "the log records only while the guard lives"]
+pub struct EventLogGuard {
+    /// With the router: the thread's log before this one.
+    previous: Option<Option<EventLog>>,
+    /// Without it: tracing's own scoped guard.
+    _scoped: Option<tracing::subscriber::DefaultGuard>,
+}
+
+impl Drop for EventLogGuard {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            CURRENT.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+}
+
+impl fmt::Debug for EventLogGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLogGuard").finish_non_exhaustive()
+    }
+}
+
+static ROUTER: OnceLock<bool> = OnceLock::new();
+
+thread_local! {
+    static CURRENT: RefCell<Option<EventLog>> = const { RefCell::new(None) };
+}
+
+/// The process-wide subscriber: hands each event to the current thread's log, if any.
+struct Router;
+
+impl Subscriber for Router {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        // Never cache an answer: whether anyone listens depends on the thread.
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, _metadata: &Metadata<'_>) -> bool {
+        CURRENT.with(|c| c.borrow().is_some())
+    }
+
+    fn new_span(&self, _span: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &Id, _values: &Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let log = CURRENT.with(|c| c.borrow().clone());
+        if let Some(log) = log {
+            log.event(event);
+        }
+    }
+
+    fn enter(&self, _span: &Id) {}
+
+    fn exit(&self, _span: &Id) {}
 }
 
 impl fmt::Debug for EventLog {

@@ -65,7 +65,7 @@ mod load;
 mod summary;
 mod upstream;
 
-pub use events::{EventLog, RecordedEvent};
+pub use events::{EventLog, EventLogGuard, RecordedEvent};
 pub use latency::{Latency, MAX_LATENCY};
 pub use load::{Arrivals, Load, LoadBuilder, Request};
 pub use summary::{Percentiles, Second, Summary};
