@@ -10,8 +10,9 @@
 //!
 //! - **transient responses**: 408, 429, and every 5xx except 501 (Not Implemented) and 505
 //!   (HTTP Version Not Supported), which will not change on a retry — [`is_transient_status`];
-//! - **transient errors**: connect errors, connection resets and timeouts, found anywhere in
-//!   the error's source chain — [`is_transient_error`]. Seawall's own rejections are *not*
+//! - **transient errors**: connect errors, connection resets, connections closed before the
+//!   response completed, and timeouts, found anywhere in the error's source chain —
+//!   [`is_transient_error`]. Seawall's own rejections are *not*
 //!   transient: they say "do not retry";
 //! - **safe to repeat**: the idempotent methods of RFC 9110 (GET, HEAD, OPTIONS, TRACE, PUT,
 //!   DELETE), and POST only when it carries an `Idempotency-Key` header and the caller opted
@@ -68,8 +69,15 @@ pub fn is_transient_status(status: StatusCode) -> bool {
 ///
 /// It recognises `std::io::Error`s of kind `ConnectionRefused`, `ConnectionReset`,
 /// `ConnectionAborted`, `NotConnected`, `BrokenPipe` and `TimedOut`; tower's and tokio's
-/// `Elapsed`; with the `hyper` feature, hyper-util's connect errors and hyper's timeouts; with
-/// the `reqwest` feature, reqwest's connect errors and timeouts.
+/// `Elapsed`; with the `hyper` feature, hyper-util's connect errors; with the `hyper` or
+/// `reqwest` feature, hyper's timeouts and its "connection closed before message completed"
+/// ([`is_incomplete_message`](https://docs.rs/hyper/1/hyper/struct.Error.html#method.is_incomplete_message):
+/// the server closed a connection, often a kept-alive one it had timed out, before the
+/// response was complete) however deeply hyper-util's or reqwest's errors wrap them; with the
+/// `reqwest` feature, reqwest's connect errors and timeouts.
+///
+/// Like a reset connection, an incomplete message may come after the server processed the
+/// request: a layer should resend only a request that is safe to repeat ([`is_idempotent`]).
 ///
 /// A Seawall [rejection](seawall_core::rejection) is transient only if it says so
 /// ([`Rejection::retryable`](seawall_core::Rejection::retryable)); Seawall's own never do.
@@ -111,8 +119,15 @@ fn is_transient_here(error: &(dyn Error + 'static)) -> bool {
                 return true;
             }
         }
+    }
+    // reqwest's errors wrap hyper's, so the `reqwest` feature needs this check too.
+    #[cfg(any(feature = "hyper", feature = "reqwest"))]
+    {
         if let Some(e) = error.downcast_ref::<hyper::Error>() {
-            if e.is_timeout() {
+            // An incomplete message is a connection the server closed before the response
+            // was complete — typically a kept-alive connection it had just timed out. No
+            // `io::Error` lies under it.
+            if e.is_timeout() || e.is_incomplete_message() {
                 return true;
             }
         }

@@ -297,3 +297,95 @@ async fn connect_errors_are_transient_for_both_clients() {
     let boxed: BoxError = Box::new(io::Error::from(io::ErrorKind::ConnectionRefused));
     assert_eq!(classify_err(boxed), Outcome::Failure);
 }
+
+/// A keep-alive server that answers the first request on a connection, then reads the second
+/// and closes the connection without answering: what a server does when it times out a
+/// kept-alive connection just as the client reuses it.
+async fn closes_the_second_request() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match socket.read(&mut byte).await {
+                Ok(1) => head.push(byte[0]),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                if read_request(&mut socket).await {
+                    socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await
+                        .unwrap();
+                }
+                // The second request is read, then the connection is closed.
+                read_request(&mut socket).await;
+            });
+        }
+    });
+    addr
+}
+
+fn has_incomplete_message(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_closed_under_a_request_is_transient_for_both_clients() {
+    let addr = closes_the_second_request().await;
+    let url = format!("http://{addr}/");
+    let get = || Request::get(&url).body(Empty::<Bytes>::new()).unwrap();
+
+    let hyper = hyper_client::<Empty<Bytes>>();
+    let first = hyper.clone().oneshot(get()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    // Reading the whole response puts the connection back in the pool for the next request.
+    first.into_body().collect().await.unwrap();
+    let hyper_error = tokio::time::timeout(Duration::from_secs(10), hyper.oneshot(get()))
+        .await
+        .expect("the closed connection is noticed")
+        .unwrap_err();
+    assert!(
+        has_incomplete_message(&hyper_error),
+        "the test builds the error it means to: {hyper_error:?}"
+    );
+    assert!(!hyper_error.is_connect());
+    assert!(is_transient_error(&hyper_error));
+    assert_eq!(classify_err(hyper_error), Outcome::Failure);
+
+    let reqwest = ReqwestService::default();
+    let first = reqwest.clone().oneshot(get()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    first.into_body().collect().await.unwrap();
+    let reqwest_error = tokio::time::timeout(Duration::from_secs(10), reqwest.oneshot(get()))
+        .await
+        .expect("the closed connection is noticed")
+        .unwrap_err();
+    assert!(
+        has_incomplete_message(&reqwest_error),
+        "the test builds the error it means to: {reqwest_error:?}"
+    );
+    assert!(!reqwest_error.is_connect() && !reqwest_error.is_timeout());
+    assert!(is_transient_error(&reqwest_error));
+    assert_eq!(classify_err(reqwest_error), Outcome::Failure);
+}

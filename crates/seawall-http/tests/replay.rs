@@ -5,15 +5,15 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use proptest::prelude::*;
 use seawall_http::replay::{
     is_replayable, make_replayable, try_clone_request, NotReplayable, ReplayError, ReplayableBody,
@@ -331,6 +331,198 @@ fn bodies_are_send_sync_and_unpin_for_hyper_and_reqwest() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Memory: what a body holds is its buffer, and the buffer is bounded by the cap
+
+#[tokio::test]
+async fn kept_chunks_do_not_pin_the_read_buffer_they_were_sliced_from() {
+    // Like hyper: ten-byte chunks sliced out of one 256 KiB read buffer.
+    let mut read_buffer = Vec::with_capacity(256 * 1024);
+    read_buffer.extend((0..100u8).map(|i| b'a' + i % 26));
+    let read_buffer = Bytes::from(read_buffer);
+    let (tx, source) = channel_body();
+    for i in 0..10 {
+        tx.send(Ok(Frame::data(read_buffer.slice(i * 10..(i + 1) * 10))))
+            .unwrap();
+    }
+    drop(tx);
+
+    let first = ReplayableBody::new(source, 1024);
+    let replay = first.try_clone().unwrap();
+    let seen = read_all(first).await;
+    assert_eq!(seen.data, read_buffer.as_ref());
+    assert!(
+        read_buffer.is_unique(),
+        "the replay buffer keeps copies, not slices that pin 256 KiB for 100 bytes"
+    );
+    assert_eq!(replay.buffered_len(), 100);
+    assert!(replay.buffer_capacity() >= 100 && replay.buffer_capacity() <= 1024);
+    assert_eq!(read_all(replay).await.data, read_buffer.as_ref());
+}
+
+/// Reads every frame of `body`: how many data frames and how many bytes.
+async fn count_frames<B>(mut body: B) -> (usize, Vec<u8>)
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Debug,
+{
+    let (mut frames, mut data) = (0, Vec::new());
+    while let Some(frame) = body.frame().await {
+        if let Ok(d) = frame.unwrap().into_data() {
+            frames += 1;
+            data.extend_from_slice(&d);
+        }
+    }
+    (frames, data)
+}
+
+#[tokio::test]
+async fn empty_and_tiny_chunks_cost_no_more_than_their_bytes() {
+    // 100 000 empty chunks and 1 000 one-byte chunks: once each stored frame cost ~100 bytes
+    // whatever its length, and the empty ones were never counted against the cap.
+    let chunks = (0..101_000).map(|i| {
+        let chunk = if i % 101 == 0 {
+            Bytes::from_static(b"x")
+        } else {
+            Bytes::new()
+        };
+        Ok::<_, io::Error>(Frame::data(chunk))
+    });
+    let first = ReplayableBody::new(StreamBody::new(futures_util::stream::iter(chunks)), 1024);
+    let replay = first.try_clone().unwrap();
+    let (frames, data) = count_frames(first).await;
+    assert_eq!(frames, 101_000, "the first reader gets the source's frames");
+    assert_eq!(data.len(), 1000);
+    assert_eq!(replay.buffered_len(), 1000);
+    assert!(
+        replay.buffer_capacity() <= 1024,
+        "{}",
+        replay.buffer_capacity()
+    );
+
+    let (frames, data) = count_frames(replay).await;
+    assert_eq!(data, vec![b'x'; 1000]);
+    assert_eq!(
+        frames, 1,
+        "a replay of a whole body yields the kept bytes, not the empty frames"
+    );
+}
+
+#[tokio::test]
+async fn a_replay_reading_while_the_source_delivers_gets_every_byte_in_bounded_frames() {
+    let (tx, source) = channel_body();
+    let mut first = ReplayableBody::new(source, 64 * 1024);
+    let mut replay = first.try_clone().unwrap();
+    let chunk = Bytes::from(vec![5u8; 40 * 1024]);
+    tx.send(Ok(Frame::data(chunk.clone()))).unwrap();
+    let _ = first.frame().await.unwrap().unwrap();
+    // The source has not ended: the replay copies out of the growing buffer, 16 KiB at most.
+    let mut copied = Vec::new();
+    while copied.len() < chunk.len() {
+        let frame = replay.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert!(frame.len() <= 16 * 1024, "{}", frame.len());
+        copied.extend_from_slice(&frame);
+    }
+    assert_eq!(copied, chunk.as_ref());
+    drop(tx);
+    assert!(first.frame().await.is_none());
+    assert!(replay.frame().await.is_none());
+    assert!(replay.buffer_capacity() <= 64 * 1024);
+}
+
+// ---------------------------------------------------------------------------------------
+// Wakes: a reader is woken when it must be, and only then
+
+#[derive(Default)]
+struct CountWakes(AtomicUsize);
+
+impl Wake for CountWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<CountWakes>, Waker) {
+    let count = Arc::new(CountWakes::default());
+    (Arc::clone(&count), Waker::from(count))
+}
+
+#[test]
+fn a_reader_is_not_woken_for_the_frames_it_is_handed() {
+    let chunks = (0..100).map(|_| Ok::<_, io::Error>(Frame::data(Bytes::from_static(b"chunk"))));
+    let mut body = ReplayableBody::new(StreamBody::new(futures_util::stream::iter(chunks)), 1024);
+    let _replay = body.try_clone().unwrap();
+    let (wakes, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut frames = 0;
+    loop {
+        match Pin::new(&mut body).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(_))) => frames += 1,
+            Poll::Ready(None) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(frames, 100);
+    assert_eq!(
+        wakes.0.load(Ordering::SeqCst),
+        0,
+        "each wake would be one more poll of hyper's connection task"
+    );
+}
+
+/// A source that is not ready at its first poll, then ready at its second, and never wakes
+/// anyone: only another reader's poll can find its frame.
+struct ReadyOnSecondPoll {
+    polls: usize,
+}
+
+impl Body for ReadyOnSecondPoll {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        self.polls += 1;
+        match self.polls {
+            1 => Poll::Pending,
+            2 => Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"found"))))),
+            _ => Poll::Ready(None),
+        }
+    }
+}
+
+#[test]
+fn a_waiting_reader_is_woken_by_a_frame_another_reader_pulled_and_the_puller_is_not() {
+    let mut first = ReplayableBody::new(ReadyOnSecondPoll { polls: 0 }, 1024);
+    let mut replay = first.try_clone().unwrap();
+    let (replay_wakes, replay_waker) = counting_waker();
+    let (first_wakes, first_waker) = counting_waker();
+
+    let mut cx = Context::from_waker(&replay_waker);
+    assert!(Pin::new(&mut replay).poll_frame(&mut cx).is_pending());
+    let mut cx = Context::from_waker(&first_waker);
+    let frame = Pin::new(&mut first).poll_frame(&mut cx);
+    assert!(matches!(frame, Poll::Ready(Some(Ok(_)))));
+
+    assert_eq!(
+        replay_wakes.0.load(Ordering::SeqCst),
+        1,
+        "the waiting replay can now read the frame"
+    );
+    assert_eq!(
+        first_wakes.0.load(Ordering::SeqCst),
+        0,
+        "the puller got its frame"
+    );
+    let mut cx = Context::from_waker(&replay_waker);
+    let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut replay).poll_frame(&mut cx) else {
+        panic!("the frame is buffered");
+    };
+    assert_eq!(frame.into_data().unwrap(), "found");
+}
+
+// ---------------------------------------------------------------------------------------
 // The property: every replay yields exactly the original bytes
 
 /// One step of a scripted source body.
@@ -342,10 +534,14 @@ enum Step {
 }
 
 /// A source that yields its steps, then the trailers if any.
+///
+/// Like hyper, it hands out each chunk as a slice of a larger allocation; it keeps a handle
+/// on each allocation in `handed_out`, so the test can tell whether anything still pins it.
 struct Script {
     steps: VecDeque<Step>,
     trailers: Option<HeaderMap>,
     exact: Option<u64>,
+    handed_out: Arc<Mutex<Vec<Bytes>>>,
 }
 
 impl Body for Script {
@@ -361,7 +557,12 @@ impl Body for Script {
                 if let Some(exact) = self.exact.as_mut() {
                     *exact -= d.len() as u64;
                 }
-                Poll::Ready(Some(Ok(Frame::data(Bytes::from(d)))))
+                let mut read_buffer = Vec::with_capacity(d.len() + 4096);
+                read_buffer.extend_from_slice(&d);
+                let read_buffer = Bytes::from(read_buffer);
+                let chunk = read_buffer.slice(..d.len());
+                self.handed_out.lock().unwrap().push(read_buffer);
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
             Some(Step::Pending) => {
                 cx.waker().wake_by_ref();
@@ -483,7 +684,8 @@ proptest! {
     /// Whatever the chunking, the cap, the moment each replay is cut and the interleaving of
     /// the readers, every reader that finishes without an error yields exactly the original
     /// bytes and trailers; a reader that fails has yielded only a prefix of them; a body within
-    /// the cap never fails a reader; and the buffer never holds more than the cap.
+    /// the cap never fails a reader; and the buffer's allocation never exceeds the cap nor pins
+    /// the source's chunks.
     #[test]
     fn every_replay_yields_exactly_the_original_bytes(
         (body, steps) in scripted(),
@@ -493,10 +695,12 @@ proptest! {
         schedule in proptest::collection::vec(op(), 0..80),
     ) {
         let expected_trailers = with_trailers.then(trailers);
+        let handed_out = Arc::new(Mutex::new(Vec::new()));
         let source = Script {
             steps: steps.into(),
             trailers: expected_trailers.clone(),
             exact: exact_hint.then_some(body.len() as u64),
+            handed_out: Arc::clone(&handed_out),
         };
         let fits = body.len() <= cap;
         let original = ReplayableBody::new(source, cap);
@@ -527,7 +731,14 @@ proptest! {
                 Op::Drop(_) => {}
             }
             if let Some(b) = readers.iter().find_map(|r| r.body.as_ref()) {
-                prop_assert!(b.buffered_len() <= cap, "memory over the cap");
+                prop_assert!(b.buffered_len() <= b.buffer_capacity());
+                prop_assert!(b.buffer_capacity() <= cap, "memory over the cap");
+            }
+            // The readers drop every frame they are handed: only the buffer could still hold
+            // the source's chunks, and it must hold copies, not the read buffers they were
+            // sliced from.
+            for read_buffer in handed_out.lock().unwrap().iter() {
+                prop_assert!(read_buffer.is_unique(), "a kept chunk pins the source's read buffer");
             }
         }
 

@@ -38,4 +38,6 @@ mod reqwest;
 #[cfg(feature = "hyper")]
 pub use self::hyper::{hyper_client, HyperClient};
 #[cfg(feature = "reqwest")]
-pub use self::reqwest::{from_reqwest, to_reqwest, ReqwestFuture, ReqwestService};
+pub use self::reqwest::{
+    from_reqwest, to_reqwest, PolledAfterCompletion, ReqwestFuture, ReqwestService,
+};

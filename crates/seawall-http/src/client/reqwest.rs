@@ -96,6 +96,10 @@ where
 
 pin_project! {
     /// The response future of [`ReqwestService`].
+    ///
+    /// Polled again after it completed, it does not panic and does not hang: it yields at
+    /// once an error saying so (a `reqwest::Error` whose [`is_body`](reqwest::Error::is_body)
+    /// is true and whose source is [`PolledAfterCompletion`]), each time it is polled.
     pub struct ReqwestFuture {
         #[pin]
         state: State,
@@ -107,6 +111,52 @@ pin_project! {
     enum State {
         Sending { #[pin] pending: Pending },
         Failed { error: Option<reqwest::Error> },
+        Done,
+    }
+}
+
+/// The error a [`ReqwestFuture`] yields when it is polled again after it completed: a bug in
+/// the caller, reported rather than panicking or hanging.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PolledAfterCompletion;
+
+impl fmt::Display for PolledAfterCompletion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReqwestFuture polled after it completed")
+    }
+}
+
+impl std::error::Error for PolledAfterCompletion {}
+
+/// A body whose only frame is a [`PolledAfterCompletion`] error.
+struct Misused;
+
+impl Body for Misused {
+    type Data = Bytes;
+    type Error = PolledAfterCompletion;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, PolledAfterCompletion>>> {
+        Poll::Ready(Some(Err(PolledAfterCompletion)))
+    }
+}
+
+/// A `reqwest::Error` carrying [`PolledAfterCompletion`]. reqwest has no public constructor
+/// for its error; the one way to carry an error of our own in it is a body that fails, so
+/// this reads one.
+fn polled_after_completion(cx: &mut Context<'_>) -> Poll<reqwest::Error> {
+    let mut body = reqwest::Body::wrap(Misused);
+    match Pin::new(&mut body).poll_frame(cx) {
+        Poll::Ready(Some(Err(error))) => Poll::Ready(error),
+        // Unreachable: `Misused` fails at its first poll, and reqwest passes the error on.
+        // Should a reqwest release ever behave otherwise, retrying at once beats hanging.
+        _ => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
     }
 }
 
@@ -114,14 +164,20 @@ impl Future for ReqwestFuture {
     type Output = Result<http::Response<reqwest::Body>, reqwest::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Sending { pending } => pending.poll(cx).map_ok(http::Response::from),
+        let mut state = self.project().state;
+        let output = match state.as_mut().project() {
+            StateProj::Sending { pending } => {
+                std::task::ready!(pending.poll(cx)).map(http::Response::from)
+            }
             StateProj::Failed { error } => match error.take() {
-                Some(error) => Poll::Ready(Err(error)),
-                // Polled again after completion: stay pending rather than panic.
-                None => Poll::Pending,
+                Some(error) => Err(error),
+                None => return polled_after_completion(cx).map(Err),
             },
-        }
+            StateProj::Done => return polled_after_completion(cx).map(Err),
+        };
+        // reqwest's own future panics if it is polled again: never poll it after this.
+        state.set(State::Done);
+        Poll::Ready(output)
     }
 }
 
@@ -154,6 +210,53 @@ mod tests {
         assert_eq!(back.headers()["content-type"], "text/plain");
         let body = back.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body, "payload");
+    }
+
+    fn is_polled_after_completion(error: &reqwest::Error) -> bool {
+        error.is_body()
+            && std::error::Error::source(error)
+                .is_some_and(|source| source.is::<PolledAfterCompletion>())
+    }
+
+    /// Polls `future` once more after it completed: it must answer at once, with the error.
+    async fn poll_again(future: &mut ReqwestFuture) {
+        for _ in 0..2 {
+            let again =
+                std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *future).poll(cx))).await;
+            match again {
+                Poll::Ready(Err(error)) => {
+                    assert!(is_polled_after_completion(&error), "{error:?}");
+                    assert!(!crate::classify::is_transient_error(&error));
+                }
+                other => panic!("polled after completion: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn polling_after_completion_is_an_error_in_every_state() {
+        // Completed with a conversion error (the `Failed` state).
+        let request = http::Request::get("/relative")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let mut future = ReqwestService::default().call(request);
+        let error = (&mut future).await.unwrap_err();
+        assert!(error.is_builder());
+        poll_again(&mut future).await;
+
+        // Completed with reqwest's own answer (the `Sending` state): nothing listens there.
+        let port = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let request = http::Request::get(format!("http://{port}/"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let mut future = ReqwestService::default().call(request);
+        let error = (&mut future).await.unwrap_err();
+        assert!(error.is_connect());
+        poll_again(&mut future).await;
     }
 
     #[test]

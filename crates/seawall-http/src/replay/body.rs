@@ -1,5 +1,6 @@
 use std::fmt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -13,30 +14,51 @@ use super::error::{NotReplayable, ReplayError};
 /// The default cap of a replay buffer: 64 KiB.
 pub const DEFAULT_REPLAY_CAP: usize = 64 * 1024;
 
+/// The most a replay copies out of a buffer that is still growing, per frame.
+const REPLAY_COPY_MAX: usize = 16 * 1024;
+
+/// The smallest allocation the buffer grows to, so that a body of tiny chunks does not
+/// reallocate on each of them.
+const MIN_GROWTH: usize = 64;
+
 /// A request body that keeps its bytes as they stream, up to a cap, so that the request can
 /// be sent again.
 ///
 /// The wrapped body (the *source*) moves into state shared by the body and all its replays
-/// ([`try_clone`](Self::try_clone)). Every frame the source yields is appended to a shared
-/// buffer, whichever reader pulled it; each reader has its own cursor into that buffer and
-/// pulls from the source only once it has read everything buffered. So:
+/// ([`try_clone`](Self::try_clone)). Every data byte the source yields is appended to a
+/// shared buffer, whichever reader pulled it; each reader has its own offset into that buffer
+/// and pulls from the source only once it has read everything buffered. So:
 ///
 /// - a replay made after the first attempt stopped reading early (say, the response arrived
 ///   before the body was sent) reads the buffered bytes and then goes on pulling from the
 ///   source: it carries the whole body;
 /// - a replay made while the first attempt is still reading sees every byte, whoever reads
 ///   first;
-/// - trailers are buffered and replayed like data; an empty body stays empty and an exact
+/// - trailers are kept and replayed after the data; an empty body stays empty and an exact
 ///   [`size_hint`](Body::size_hint) stays exact.
 ///
-/// # The cap
+/// A replay yields the same bytes in the same order, but not necessarily cut into the same
+/// frames: HTTP gives frame boundaries no meaning.
 ///
-/// At most `cap` bytes of data are buffered. When the body turns out larger — or its size
-/// hint says in advance that it will be — the buffer is dropped and the reader that crossed
-/// the cap streams the rest straight from the source: the body still arrives whole at that
+/// # The cap, and the memory a body holds
+///
+/// At most `cap` bytes of data are kept. When the body turns out larger — or its size hint
+/// says in advance that it will be — the buffer is dropped and the reader that crossed the
+/// cap streams the rest straight from the source: the body still arrives whole at that
 /// reader, but it can no longer be replayed. [`try_clone`](Self::try_clone) then returns
-/// `None` and [`is_replayable`](Self::is_replayable) `false`. Memory held per body never
-/// exceeds the cap plus the one chunk in flight.
+/// `None` and [`is_replayable`](Self::is_replayable) `false`.
+///
+/// The data is kept in one allocation that the body owns, never in the source's chunks: the
+/// reader that pulls a chunk gets the chunk itself, and a copy of its bytes is appended to
+/// the buffer. So a kept chunk never pins the larger buffer it may be a slice of (hyper's read
+/// buffer, up to hundreds of KiB), and empty chunks and frame boundaries cost nothing. The
+/// buffer's capacity — [`buffer_capacity`](Self::buffer_capacity), the figure the cap bounds
+/// — never exceeds the cap. A replay reading bytes that the source is still delivering gets
+/// copies of them (at most 16 KiB per frame); once the source has ended, replays share the
+/// buffer without copying. Beyond the buffer, a body holds a fixed-size state, the trailers if
+/// the source sent any (not counted against the cap), and a waker per reader waiting for the
+/// source. So the memory held per body never exceeds the cap plus the one chunk in flight,
+/// plus those fixed costs.
 ///
 /// # Errors
 ///
@@ -67,10 +89,12 @@ pub struct ReplayableBody<B> {
     shared: Arc<Shared<B>>,
     /// Tells this reader apart from the others when the cap is crossed.
     id: u64,
-    /// The index of the next buffered frame this reader yields.
-    cursor: usize,
-    /// Data bytes this reader has yielded.
+    /// The buffered data bytes this reader has yielded: its offset into the buffer.
+    offset: usize,
+    /// Data bytes this reader has yielded, including any streamed past the cap.
     read: u64,
+    /// This reader has yielded the trailers (or there will be none for it to yield).
+    trailers_sent: bool,
     /// This reader has yielded its end (or an error).
     finished: bool,
 }
@@ -84,16 +108,60 @@ struct Shared<B> {
     wake_all: Waker,
 }
 
+/// The readers waiting for the source.
 #[derive(Default)]
 struct Waiters {
+    /// Bumped by every wake from the source, so that a reader registering after its poll of
+    /// the source returned `Pending` can tell whether it missed a wake in between.
+    wakes: AtomicU64,
+    /// Whether `wakers` may hold any waker, so that a ready frame with nobody waiting
+    /// takes no lock. Only changed with `wakers` locked.
+    waiting: AtomicBool,
     wakers: Mutex<Vec<Waker>>,
 }
 
 impl Waiters {
-    fn register(&self, waker: &Waker) {
+    /// Registers a reader whose poll of the source returned `Pending`; `seen` is the count
+    /// of wakes read before that poll.
+    fn register(&self, waker: &Waker, seen: u64) {
+        {
+            let mut wakers = lock(&self.wakers);
+            if !wakers.iter().any(|w| w.will_wake(waker)) {
+                wakers.push(waker.clone());
+            }
+            self.waiting.store(true, Ordering::SeqCst);
+        }
+        if self.wakes.load(Ordering::SeqCst) != seen {
+            // The source woke us between the poll and the registration: the wake took a
+            // list we were not in yet.
+            waker.wake_by_ref();
+        }
+    }
+
+    fn wakes(&self) -> u64 {
+        self.wakes.load(Ordering::SeqCst)
+    }
+
+    fn take(&self) -> Vec<Waker> {
         let mut wakers = lock(&self.wakers);
-        if !wakers.iter().any(|w| w.will_wake(waker)) {
-            wakers.push(waker.clone());
+        self.waiting.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *wakers)
+    }
+
+    /// After a reader's poll of the source returned a frame (or its end): wakes the other
+    /// readers waiting for the source, which can now make progress. The reader itself is
+    /// being answered, so it is not woken.
+    ///
+    /// Called with the body's state locked, which every registration also holds: a reader
+    /// cannot register between the check of `waiting` and the wakes.
+    fn wake_others(&self, me: &Waker) {
+        if !self.waiting.load(Ordering::SeqCst) {
+            return;
+        }
+        for waker in self.take() {
+            if !waker.will_wake(me) {
+                waker.wake();
+            }
         }
     }
 }
@@ -104,8 +172,8 @@ impl Wake for Waiters {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let wakers = std::mem::take(&mut *lock(&self.wakers));
-        for waker in wakers {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+        for waker in self.take() {
             waker.wake();
         }
     }
@@ -113,7 +181,7 @@ impl Wake for Waiters {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
-    /// Every frame the source has yielded is in `frames`.
+    /// Every data byte the source has yielded is in the buffer.
     Buffering,
     /// The body crossed the cap: nothing is buffered any more and only the reader `owner`
     /// reads on, straight from the source.
@@ -122,20 +190,83 @@ enum Mode {
     Failed,
 }
 
-enum Stored {
-    Data(Bytes),
-    Trailers(HeaderMap),
+/// The data bytes kept for replays, in one allocation of at most the cap.
+enum Kept {
+    /// The source is still delivering: its bytes are appended here.
+    Growing(Vec<u8>),
+    /// The source has ended or failed: the same allocation, now shared with the frames
+    /// handed to replays. `capacity` is its size.
+    Frozen { bytes: Bytes, capacity: usize },
+}
+
+impl Kept {
+    fn len(&self) -> usize {
+        match self {
+            Self::Growing(vec) => vec.len(),
+            Self::Frozen { bytes, .. } => bytes.len(),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            Self::Growing(vec) => vec.capacity(),
+            Self::Frozen { capacity, .. } => *capacity,
+        }
+    }
+
+    /// Appends `chunk`, growing the allocation to at most `cap`. The caller has checked
+    /// that the chunk fits under the cap; `expected` is how many bytes the source announced
+    /// at least.
+    fn push(&mut self, chunk: &[u8], cap: usize, expected: usize) {
+        let Self::Growing(vec) = self else {
+            // Unreachable: a frozen buffer's source is gone.
+            return;
+        };
+        let needed = vec.len().saturating_add(chunk.len());
+        if needed > vec.capacity() {
+            let target = needed
+                .max(vec.capacity().saturating_mul(2))
+                .max(expected)
+                .max(MIN_GROWTH)
+                .min(cap)
+                .max(needed);
+            vec.reserve_exact(target - vec.len());
+        }
+        vec.extend_from_slice(chunk);
+    }
+
+    /// No more bytes will come: share the allocation from now on.
+    fn freeze(&mut self) {
+        if let Self::Growing(vec) = self {
+            let capacity = vec.capacity();
+            // No copy and no reallocation, even when the vector is not full.
+            let bytes = Bytes::from(std::mem::take(vec));
+            *self = Self::Frozen { bytes, capacity };
+        }
+    }
+
+    /// The buffered bytes from `offset` on (which must be fewer than `len`), or the first
+    /// 16 KiB of them while the buffer is still growing.
+    fn chunk_from(&self, offset: usize) -> Bytes {
+        match self {
+            Self::Growing(vec) => {
+                let end = vec.len().min(offset.saturating_add(REPLAY_COPY_MAX));
+                Bytes::copy_from_slice(vec.get(offset..end).unwrap_or_default())
+            }
+            Self::Frozen { bytes, .. } => bytes.slice(offset.min(bytes.len())..),
+        }
+    }
 }
 
 struct State<B> {
     /// `None` once the source has ended or failed.
     source: Option<Pin<Box<B>>>,
-    frames: Vec<Stored>,
-    /// Data bytes in `frames`.
-    buffered: usize,
+    kept: Kept,
+    /// The source's trailers, which end the body.
+    trailers: Option<HeaderMap>,
     cap: usize,
     mode: Mode,
-    /// The source has yielded its end: `frames` holds the whole body.
+    /// The source has yielded its end: the buffer and the trailers hold the whole body.
     complete: bool,
     /// The source's size hint before anything was read.
     hint: SizeHint,
@@ -169,8 +300,8 @@ impl<B> ReplayableBody<B> {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     source,
-                    frames: Vec::new(),
-                    buffered: 0,
+                    kept: Kept::Growing(Vec::new()),
+                    trailers: None,
                     cap,
                     mode,
                     complete,
@@ -181,8 +312,9 @@ impl<B> ReplayableBody<B> {
                 wake_all,
             }),
             id: 0,
-            cursor: 0,
+            offset: 0,
             read: 0,
+            trailers_sent: false,
             finished: false,
         }
     }
@@ -209,8 +341,9 @@ impl<B> ReplayableBody<B> {
         Some(Self {
             shared: Arc::clone(&self.shared),
             id,
-            cursor: 0,
+            offset: 0,
             read: 0,
+            trailers_sent: false,
             finished: false,
         })
     }
@@ -236,7 +369,13 @@ impl<B> ReplayableBody<B> {
 
     /// The data bytes buffered right now (at most the cap).
     pub fn buffered_len(&self) -> usize {
-        lock(&self.shared.state).buffered
+        lock(&self.shared.state).kept.len()
+    }
+
+    /// The bytes of memory the replay buffer holds right now: the size of its allocation,
+    /// which is at least [`buffered_len`](Self::buffered_len) and at most the cap.
+    pub fn buffer_capacity(&self) -> usize {
+        lock(&self.shared.state).kept.capacity()
     }
 }
 
@@ -247,6 +386,18 @@ impl<B> State<B> {
             Mode::Streaming { .. } => Some(NotReplayable::TooLarge { cap: self.cap }),
             Mode::Failed => Some(NotReplayable::SourceFailed),
         }
+    }
+
+    /// The source has ended: the buffer holds the whole body.
+    fn complete(&mut self) {
+        self.source = None;
+        self.complete = true;
+        self.kept.freeze();
+    }
+
+    /// How many bytes the source announced at least, if that fits under the cap.
+    fn expected(&self) -> usize {
+        usize::try_from(self.hint.lower()).map_or(self.cap, |lower| lower.min(self.cap))
     }
 }
 
@@ -285,32 +436,45 @@ where
         }
     }
 
-    /// Pulls the next frame from the source into the buffer. The caller has read everything
-    /// buffered.
+    /// Pulls the next frame from the source, keeping a copy of it. The caller has read
+    /// everything buffered.
     fn poll_source(&mut self, state: &mut State<B>, cx: &mut Context<'_>) -> PolledFrame {
         let Some(source) = state.source.as_mut() else {
             // Unreachable while buffering: the source is only dropped on its end or failure.
             self.finished = true;
             return Poll::Ready(None);
         };
-        self.shared.waiters.register(cx.waker());
-        let mut wake_all = Context::from_waker(&self.shared.wake_all);
-        let polled = source.as_mut().poll_frame(&mut wake_all);
-        if polled.is_ready() {
-            // Whatever happened, the readers waiting for the source can now make progress.
-            self.shared.wake_all.wake_by_ref();
-        }
+        let waiters = &self.shared.waiters;
+        let seen = waiters.wakes();
+        let polled = source
+            .as_mut()
+            .poll_frame(&mut Context::from_waker(&self.shared.wake_all));
+        let Poll::Ready(polled) = polled else {
+            waiters.register(cx.waker(), seen);
+            return Poll::Pending;
+        };
+        let frame = self.keep(state, polled);
+        // Whatever happened, the other readers waiting for the source can now make progress.
+        self.shared.waiters.wake_others(cx.waker());
+        frame
+    }
+
+    /// Updates the state with what the source yielded, and answers the reader that pulled it.
+    fn keep(
+        &mut self,
+        state: &mut State<B>,
+        polled: Option<Result<Frame<B::Data>, B::Error>>,
+    ) -> PolledFrame {
         match polled {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(None) => {
-                state.source = None;
-                state.complete = true;
+            None => {
+                state.complete();
                 self.finished = true;
                 Poll::Ready(None)
             }
-            Poll::Ready(Some(Err(e))) => {
+            Some(Err(e)) => {
                 state.source = None;
                 state.mode = Mode::Failed;
+                state.kept.freeze();
                 self.finished = true;
                 tracing::debug!(
                     cap = state.cap,
@@ -318,15 +482,14 @@ where
                 );
                 Poll::Ready(Some(Err(e.into())))
             }
-            Poll::Ready(Some(Ok(frame))) => {
+            Some(Ok(frame)) => {
                 let frame = match frame.into_data() {
                     Ok(mut data) => {
                         let data = data.copy_to_bytes(data.remaining());
                         self.read += data.len() as u64;
-                        if state.buffered.saturating_add(data.len()) > state.cap {
+                        if state.kept.len().saturating_add(data.len()) > state.cap {
                             // Crossing the cap: drop the buffer and stream on from here.
-                            state.frames = Vec::new();
-                            state.buffered = 0;
+                            state.kept = Kept::Growing(Vec::new());
                             state.mode = Mode::Streaming { owner: self.id };
                             tracing::debug!(
                                 cap = state.cap,
@@ -334,13 +497,21 @@ where
                             );
                             return Poll::Ready(Some(Ok(Frame::data(data))));
                         }
-                        state.buffered += data.len();
-                        state.frames.push(Stored::Data(data.clone()));
+                        // An empty chunk is passed on but not kept: it carries nothing.
+                        if !data.is_empty() {
+                            let expected = state.expected();
+                            state.kept.push(&data, state.cap, expected);
+                            self.offset += data.len();
+                        }
                         Frame::data(data)
                     }
                     Err(frame) => match frame.into_trailers() {
                         Ok(trailers) => {
-                            state.frames.push(Stored::Trailers(trailers.clone()));
+                            // Trailers end a body: nothing the source might yield after them
+                            // is read.
+                            state.trailers = Some(trailers.clone());
+                            state.complete();
+                            self.trailers_sent = true;
                             Frame::trailers(trailers)
                         }
                         // http-body 1 has only data and trailers frames; pass anything
@@ -352,12 +523,10 @@ where
                         }
                     },
                 };
-                self.cursor += 1;
                 if state.source.as_ref().is_some_and(|s| s.is_end_stream()) {
                     // Known to be over without another poll: say so at once (hyper uses it to
                     // finish the request without waiting for one more poll of the body).
-                    state.source = None;
-                    state.complete = true;
+                    state.complete();
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -391,18 +560,19 @@ where
                 Poll::Ready(Some(Err(ReplayError::new(reason).into())))
             }
             Mode::Buffering | Mode::Failed => {
-                if let Some(stored) = state.frames.get(this.cursor) {
-                    let frame = match stored {
-                        Stored::Data(data) => {
-                            this.read += data.len() as u64;
-                            Frame::data(data.clone())
-                        }
-                        Stored::Trailers(trailers) => Frame::trailers(trailers.clone()),
-                    };
-                    this.cursor += 1;
-                    return Poll::Ready(Some(Ok(frame)));
+                if this.offset < state.kept.len() {
+                    let data = state.kept.chunk_from(this.offset);
+                    this.offset += data.len();
+                    this.read += data.len() as u64;
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 if state.complete {
+                    if !this.trailers_sent {
+                        this.trailers_sent = true;
+                        if let Some(trailers) = &state.trailers {
+                            return Poll::Ready(Some(Ok(Frame::trailers(trailers.clone()))));
+                        }
+                    }
                     this.finished = true;
                     return Poll::Ready(None);
                 }
@@ -426,7 +596,11 @@ where
                 state.source.as_ref().is_none_or(|s| s.is_end_stream())
             }
             Mode::Streaming { .. } => false,
-            Mode::Buffering | Mode::Failed => state.complete && self.cursor >= state.frames.len(),
+            Mode::Buffering | Mode::Failed => {
+                state.complete
+                    && self.offset >= state.kept.len()
+                    && (self.trailers_sent || state.trailers.is_none())
+            }
         }
     }
 
@@ -439,7 +613,7 @@ where
                 .map_or_else(|| SizeHint::with_exact(0), |s| s.size_hint()),
             Mode::Streaming { .. } => SizeHint::default(),
             Mode::Buffering | Mode::Failed if state.complete => {
-                SizeHint::with_exact((state.buffered as u64).saturating_sub(self.read))
+                SizeHint::with_exact(state.kept.len().saturating_sub(self.offset) as u64)
             }
             Mode::Buffering | Mode::Failed => {
                 let mut hint = SizeHint::new();
@@ -459,7 +633,8 @@ impl<B> fmt::Debug for ReplayableBody<B> {
         let state = lock(&self.shared.state);
         f.debug_struct("ReplayableBody")
             .field("cap", &state.cap)
-            .field("buffered", &state.buffered)
+            .field("buffered", &state.kept.len())
+            .field("buffer_capacity", &state.kept.capacity())
             .field("complete", &state.complete)
             .field("replayable", &state.not_replayable().is_none())
             .field("read", &self.read)
