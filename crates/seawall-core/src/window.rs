@@ -49,6 +49,42 @@ impl RollingCounter {
     ///
     /// When `buckets` is outside 1..=1024 or `window / buckets` is shorter than 1 µs.
     pub fn new(window: Duration, buckets: usize) -> Result<Self, ConfigError> {
+        Self::starting_at(Instant::now(), window, buckets)
+    }
+
+    /// Creates a window like [`new`](Self::new) whose buckets start at `origin`: bucket `k`
+    /// covers `origin + k × window / buckets` up to the next. Events counted before `origin`
+    /// fall in its first bucket.
+    ///
+    /// Counters that are read together should share one origin (see
+    /// [`origin`](Self::origin)): counters made one after the other with `new` each read
+    /// the clock, so their bucket edges differ by the nanoseconds in between, and for that
+    /// moment an event counted in both at one instant can be in the window of one and out of
+    /// the other's.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use seawall_core::RollingCounter;
+    /// use tokio::time::Instant;
+    ///
+    /// let origin = Instant::now();
+    /// let requests = RollingCounter::starting_at(origin, Duration::from_secs(10), 10).unwrap();
+    /// let failures = RollingCounter::starting_at(origin, Duration::from_secs(10), 10).unwrap();
+    /// assert_eq!(requests.origin(), failures.origin());
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new): when `buckets` is outside 1..=1024 or `window / buckets` is
+    /// shorter than 1 µs.
+    pub fn starting_at(
+        origin: Instant,
+        window: Duration,
+        buckets: usize,
+    ) -> Result<Self, ConfigError> {
         if !(1..=1024).contains(&buckets) {
             return Err(ConfigError::new(format!(
                 "window buckets must be in 1..=1024, got {buckets}"
@@ -61,10 +97,16 @@ impl RollingCounter {
             )));
         }
         Ok(Self {
-            origin: Instant::now(),
+            origin,
             bucket_nanos: bucket_nanos as u64,
             slots: (0..buckets).map(|_| AtomicU64::new(0)).collect(),
         })
+    }
+
+    /// The instant the first bucket starts at: when the counter was made with
+    /// [`new`](Self::new), or the origin given to [`starting_at`](Self::starting_at).
+    pub fn origin(&self) -> Instant {
+        self.origin
     }
 
     /// The length of the window.
@@ -180,6 +222,21 @@ mod tests {
         assert_eq!(w.sum(), 1);
         w.clear();
         assert_eq!(w.sum(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn buckets_start_at_the_given_origin() {
+        let origin = Instant::now();
+        tokio::time::advance(Duration::from_millis(300)).await;
+        let w = RollingCounter::starting_at(origin, Duration::from_secs(10), 10).unwrap();
+        assert_eq!(w.origin(), origin);
+        // Counted 300 ms into the first bucket, which starts at the origin, not now...
+        w.add(1);
+        tokio::time::advance(Duration::from_millis(9_700)).await;
+        // ...so it leaves the window 10 s after the origin: 9.7 s from now.
+        assert_eq!(w.sum(), 0);
+        let late = RollingCounter::new(Duration::from_secs(10), 10).unwrap();
+        assert_eq!(late.origin(), Instant::now(), "new starts its buckets now");
     }
 
     #[tokio::test(start_paused = true)]

@@ -137,8 +137,11 @@ impl RetryBudgetBuilder {
                 self.ttl
             )));
         }
+        // One origin for the three windows, so that their buckets turn over at the same
+        // instants and a refund never outlives the withdrawal it takes back.
+        let origin = Instant::now();
         let window = |field: &str| {
-            RollingCounter::new(self.ttl, BUCKETS)
+            RollingCounter::starting_at(origin, self.ttl, BUCKETS)
                 .map_err(|e| ConfigError::new(format!("ttl: {field} window: {e}")))
         };
         Ok(RetryBudget {
@@ -197,6 +200,19 @@ impl RetryBudget {
         }
     }
 
+    /// Whether a withdrawal would succeed right now, without taking one; a `false` counts
+    /// as [refused](Self::refused). The layer asks this when a retry is decided, so that a
+    /// request finding the budget empty fails at once instead of after its backoff, and
+    /// withdraws only when the retry is sent.
+    pub(crate) fn has_room(&self) -> bool {
+        if self.remaining() > 0 {
+            true
+        } else {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
+
     /// The retries the budget allows right now.
     pub fn remaining(&self) -> u64 {
         let now = Instant::now();
@@ -208,7 +224,7 @@ impl RetryBudget {
         u64::try_from(allowed.saturating_sub(taken) / UNIT).unwrap_or(u64::MAX)
     }
 
-    /// How many withdrawals found the budget empty since it was built.
+    /// How many retries found the budget empty since it was built.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }
@@ -349,6 +365,28 @@ mod tests {
         let b = RetryBudget::builder().build().unwrap();
         assert_eq!((d.ratio, d.reserve), (b.ratio, b.reserve));
         assert_eq!(d.remaining(), 100);
+    }
+
+    #[test]
+    fn the_three_windows_share_one_origin() {
+        // Real clock: three separate readings of it would differ by nanoseconds.
+        let b = budget(0.2, 10);
+        assert_eq!(b.deposits.origin(), b.withdrawals.origin());
+        assert_eq!(b.deposits.origin(), b.refunds.origin());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn has_room_peeks_and_counts_a_refusal() {
+        let b = budget(0.0, 0);
+        b.deposit();
+        assert!(!b.has_room());
+        assert_eq!(b.refused(), 1);
+        let b = budget(1.0, 0);
+        b.deposit();
+        assert!(b.has_room());
+        assert!(b.has_room(), "a peek takes nothing");
+        assert!(b.try_withdraw());
+        assert!(!b.has_room());
     }
 
     #[test]

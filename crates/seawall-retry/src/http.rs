@@ -20,6 +20,26 @@
 //!   layer gives up on (attempts or budget exhausted) get that header, so that the tier
 //!   above does not retry them again.
 //!
+//! A body that becomes unreplayable while the abandoned first attempt still reads it (an
+//! HTTP/1 connection still uploading it during the backoff) is checked again just before
+//! the retry: the caller then gets the first attempt's response, and no retry is drawn from
+//! the budget.
+//!
+//! # Settings and defaults
+//!
+//! | setting | default |
+//! |---|---|
+//! | [`allow_keyed_post`](HttpPolicy::allow_keyed_post) | off: POSTs are never retried |
+//! | [`attempt_header`](HttpPolicy::attempt_header) | `Some(`[`ATTEMPT_HEADER`]`)`: `seawall-attempt: 2`, `3`, … on re-sent requests; `None` sends none |
+//! | [`mark_give_ups`](HttpPolicy::mark_give_ups) | on: responses given up on get `seawall-retry: no` |
+//! | the replay cap | 64 KiB, set on [`ReplayableBodyLayer::new`](seawall_http::ReplayableBodyLayer::new), not here |
+//! | the longest `Retry-After` honoured | the layer's [`max_retry_after`](crate::RetryLayerBuilder::max_retry_after) (10 s) |
+//!
+//! Attempts, backoff and budget are the [layer's](crate::RetryLayerBuilder). Errors are
+//! classified by [`seawall_http::classify::is_transient_error`]: transient ones (connect,
+//! reset, timeout) are retried, others are not; an error that says "do not retry" (a Seawall
+//! rejection, a [`DoNotRetry`](crate::DoNotRetry) mark) never is.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() {

@@ -9,9 +9,9 @@ use tower_layer::Layer;
 
 use crate::{Backoff, ConfigError, Retry, RetryBudget, RetryErrors};
 
-/// What every service of one layer shares.
+/// What every service of one layer, and every response future, shares.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct Shared<P> {
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
     pub(crate) max_retry_after: Duration,
@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) seed: u64,
     /// Hands each retrying request its own jitter stream; touched only on the retry path.
     pub(crate) streams: AtomicU64,
+    /// Shared rather than cloned per call: its methods take `&self`.
+    pub(crate) policy: P,
 }
 
 /// Retries failed calls with backoff, within a shared [`RetryBudget`].
@@ -29,17 +31,15 @@ pub(crate) struct Shared {
 ///
 /// # Clone
 ///
-/// Clones share the configuration and the budget.
+/// Clones share the configuration, the policy and the budget.
 pub struct RetryLayer<P = RetryErrors> {
-    shared: Arc<Shared>,
-    policy: P,
+    shared: Arc<Shared<P>>,
 }
 
-impl<P: Clone> Clone for RetryLayer<P> {
+impl<P> Clone for RetryLayer<P> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
-            policy: self.policy.clone(),
         }
     }
 }
@@ -51,7 +51,7 @@ impl<P: fmt::Debug> fmt::Debug for RetryLayer<P> {
             .field("backoff", &self.shared.backoff)
             .field("max_retry_after", &self.shared.max_retry_after)
             .field("budget", &self.shared.budget)
-            .field("policy", &self.policy)
+            .field("policy", &self.shared.policy)
             .finish()
     }
 }
@@ -82,15 +82,15 @@ impl<P> RetryLayer<P> {
 
     /// The policy.
     pub fn policy(&self) -> &P {
-        &self.policy
+        &self.shared.policy
     }
 }
 
-impl<S, P: Clone> Layer<S> for RetryLayer<P> {
+impl<S, P> Layer<S> for RetryLayer<P> {
     type Service = Retry<S, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Retry::new(inner, self.policy.clone(), self.shared.clone())
+        Retry::new(inner, self.shared.clone())
     }
 }
 
@@ -160,6 +160,9 @@ impl<P> RetryLayerBuilder<P> {
     }
 
     /// Decides what is retried and how requests are replayed (default [`RetryErrors`]).
+    ///
+    /// One policy serves every service of the layer and every call, through a shared
+    /// reference: it is not cloned per call.
     pub fn policy<Q>(self, policy: Q) -> RetryLayerBuilder<Q> {
         RetryLayerBuilder {
             max_attempts: self.max_attempts,
@@ -209,8 +212,8 @@ impl<P> RetryLayerBuilder<P> {
                 events: self.events,
                 seed,
                 streams: AtomicU64::new(0),
+                policy: self.policy,
             }),
-            policy: self.policy,
         })
     }
 }

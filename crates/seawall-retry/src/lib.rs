@@ -84,15 +84,23 @@
 //!
 //! # Events
 //!
-//! Through [`seawall_core::Events`] with layer `retry`: `retry` (debug, with the backoff
-//! as the duration `backoff`), `budget_exhausted` (warn), `give_up` when attempts run out,
-//! `not_replayable`, `do_not_retry` (debug). Nothing on the success path.
+//! Through [`seawall_core::Events`] with layer `retry`: `retry` (debug, when a retry is
+//! sent; the wait before it is recorded as the duration `backoff` when it is decided),
+//! `budget_exhausted` (warn), `give_up` when attempts run out, `not_replayable` (when a
+//! retry is due, or when it is about to be sent after its backoff), `do_not_retry` (debug).
+//! Nothing on the success path.
+//!
+//! A retry is drawn from the budget when it is sent. While it waits out its backoff the
+//! layer holds the failure being retried (for HTTP, the response with its unread body): if
+//! the request stopped being replayable meanwhile, or the budget ran dry, that failure is
+//! what the caller gets, and nothing is drawn.
 //!
 //! # Cost
 //!
 //! The success path (the first attempt succeeds) is one budget deposit (one atomic
 //! compare-and-swap), one clone of the request through the policy (free for `Copy`
-//! requests), and one clone of the inner service, with no allocation of its own; see
+//! requests) and, only when that clone can be retried, one clone of the inner service, with
+//! no allocation of its own (the policy is shared, not cloned); see
 //! `docs/benchmarks.md`. (An HTTP request's copy clones its headers, which allocates; its
 //! body is shared, not copied.) The retry path allocates nothing either: the backoff timer
 //! lives inside the response future.

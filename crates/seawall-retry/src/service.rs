@@ -13,22 +13,17 @@ use crate::{Policy, RetryBudget};
 ///
 /// # Clone
 ///
-/// Clones share the layer's configuration and budget; the inner service and the policy are
-/// cloned. A clone starts as its inner service's clone does (a tower service must be polled
-/// ready before each call).
+/// Clones share the layer's configuration, policy and budget; the inner service is cloned.
+/// A clone starts as its inner service's clone does (a tower service must be polled ready
+/// before each call).
 pub struct Retry<S, P> {
     inner: S,
-    policy: P,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<P>>,
 }
 
 impl<S, P> Retry<S, P> {
-    pub(crate) fn new(inner: S, policy: P, shared: Arc<Shared>) -> Self {
-        Self {
-            inner,
-            policy,
-            shared,
-        }
+    pub(crate) fn new(inner: S, shared: Arc<Shared<P>>) -> Self {
+        Self { inner, shared }
     }
 
     /// The inner service.
@@ -52,11 +47,10 @@ impl<S, P> Retry<S, P> {
     }
 }
 
-impl<S: Clone, P: Clone> Clone for Retry<S, P> {
+impl<S: Clone, P> Clone for Retry<S, P> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            policy: self.policy.clone(),
             shared: self.shared.clone(),
         }
     }
@@ -66,7 +60,7 @@ impl<S: fmt::Debug, P: fmt::Debug> fmt::Debug for Retry<S, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
             .field("inner", &self.inner)
-            .field("policy", &self.policy)
+            .field("policy", &self.shared.policy)
             .field("max_attempts", &self.shared.max_attempts)
             .finish_non_exhaustive()
     }
@@ -75,7 +69,7 @@ impl<S: fmt::Debug, P: fmt::Debug> fmt::Debug for Retry<S, P> {
 impl<S, P, Req> Service<Req> for Retry<S, P>
 where
     S: Service<Req> + Clone,
-    P: Policy<Req, S::Response, S::Error> + Clone,
+    P: Policy<Req, S::Response, S::Error>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -90,20 +84,14 @@ where
             budget.deposit();
         }
         let replay = if self.shared.max_attempts > 1 {
-            self.policy.clone_request(&request)
+            self.shared.policy.clone_request(&request)
         } else {
             None
         };
         // The ready service makes the first attempt; a clone (polled ready before use)
-        // makes any retry.
-        let retries = self.inner.clone();
+        // makes any retry, and is made only when a retry is possible.
+        let retries = replay.as_ref().map(|_| self.inner.clone());
         let future = self.inner.call(request);
-        ResponseFuture::new(
-            future,
-            replay,
-            retries,
-            self.policy.clone(),
-            self.shared.clone(),
-        )
+        ResponseFuture::new(future, replay, retries, self.shared.clone())
     }
 }

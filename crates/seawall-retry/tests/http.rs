@@ -6,17 +6,21 @@
     clippy::type_complexity
 )]
 
+use std::convert::Infallible;
+use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body::Frame;
+use http_body_util::{BodyExt, Full, StreamBody};
+use seawall_core::rejection::Overloaded;
 use seawall_core::BoxError;
 use seawall_http::replay::ReplayableBody;
 use seawall_http::ReplayableBodyLayer;
 use seawall_retry::http::{is_marked_do_not_retry, mark_do_not_retry};
-use seawall_retry::{Backoff, HttpPolicy, RetryBudget, RetryLayer};
+use seawall_retry::{Backoff, HttpPolicy, Jitter, Policy, RetryBudget, RetryErrors, RetryLayer};
 use tokio::time::Instant;
 use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
 
@@ -312,4 +316,208 @@ fn the_header_is_matched_case_insensitively() {
     assert!(!is_marked_do_not_retry(&headers));
     headers.insert("seawall-retry", "No".parse().unwrap());
     assert!(is_marked_do_not_retry(&headers));
+}
+
+/// A body that sends "abcd" at once and "efghijkl" 20 ms later.
+fn trickling_body() -> StreamBody<
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>> + Send>>,
+> {
+    let chunks = futures_util::stream::unfold(0, |n| async move {
+        match n {
+            0 => Some((Ok(Frame::data(Bytes::from_static(b"abcd"))), 1)),
+            1 => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Some((Ok(Frame::data(Bytes::from_static(b"efghijkl"))), 2))
+            }
+            _ => None,
+        }
+    });
+    StreamBody::new(Box::pin(chunks))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_outgrows_its_replay_buffer_during_the_backoff_gets_the_original_failure() {
+    // The upstream answers 503 after the first 4 bytes and reads on in the background, as an
+    // HTTP/1 connection still uploading does: during the 50 ms backoff the body crosses the
+    // replay cap of 8 bytes, so the retry cannot be sent.
+    type Trickle = ReplayableBody<
+        StreamBody<
+            std::pin::Pin<
+                Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>> + Send>,
+            >,
+        >,
+    >;
+    let attempts = Arc::new(Mutex::new(0));
+    let upstream = {
+        let attempts = attempts.clone();
+        service_fn(move |req: Request<Trickle>| {
+            let attempts = attempts.clone();
+            async move {
+                *attempts.lock().unwrap() += 1;
+                let mut body = req.into_body();
+                if body.frame().await.transpose()?.is_some() {
+                    // The rest is read after the answer.
+                    tokio::spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
+                }
+                Ok::<_, BoxError>(unavailable())
+            }
+        })
+    };
+    let budget = Arc::new(RetryBudget::default());
+    let client = ServiceBuilder::new()
+        .layer(ReplayableBodyLayer::new(8))
+        .layer(
+            RetryLayer::builder()
+                .policy(HttpPolicy::new())
+                .backoff(Backoff::constant(Duration::from_millis(50)).jitter(Jitter::None))
+                .budget(budget.clone())
+                .build()
+                .unwrap(),
+        )
+        .service(upstream);
+    let log = seawall_sim::EventLog::new();
+    let _events = log.install();
+    let request = Request::put("http://upstream/")
+        .body(trickling_body())
+        .unwrap();
+    let response = client
+        .oneshot(request)
+        .await
+        .expect("the original response");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        !is_marked_do_not_retry(response.headers()),
+        "not given up on here: a tier above may replay it"
+    );
+    assert_eq!(
+        *attempts.lock().unwrap(),
+        1,
+        "no attempt with a broken body"
+    );
+    assert_eq!(
+        budget.remaining(),
+        RetryBudget::default().remaining(),
+        "no retry was charged"
+    );
+    assert_eq!(
+        log.count("retry", "not_replayable"),
+        1,
+        "{:?}",
+        log.events()
+    );
+    assert_eq!(log.count("retry", "retry"), 0);
+}
+
+/// An upstream that fails its first call with `error()` and answers 200 after.
+fn failing_once(
+    error: fn() -> BoxError,
+) -> (
+    impl Service<Request<Body>, Response = Response<()>, Error = BoxError> + Clone,
+    Arc<Mutex<usize>>,
+) {
+    let calls = Arc::new(Mutex::new(0));
+    let svc = {
+        let calls = calls.clone();
+        service_fn(move |_: Request<Body>| {
+            let n = {
+                let mut calls = calls.lock().unwrap();
+                *calls += 1;
+                *calls
+            };
+            async move {
+                if n == 1 {
+                    Err(error())
+                } else {
+                    Ok(ok())
+                }
+            }
+        })
+    };
+    (svc, calls)
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_errors_are_retried_and_other_errors_are_not() {
+    let cases: [(&str, fn() -> BoxError, usize); 5] = [
+        (
+            "reset",
+            || io::Error::from(io::ErrorKind::ConnectionReset).into(),
+            2,
+        ),
+        (
+            "refused",
+            || io::Error::from(io::ErrorKind::ConnectionRefused).into(),
+            2,
+        ),
+        ("not transient", || "invalid header".into(), 1),
+        (
+            "given up below",
+            || {
+                let marking = RetryErrors::new().mark_give_ups(true);
+                let reset: BoxError = io::Error::from(io::ErrorKind::ConnectionReset).into();
+                Policy::<(), (), BoxError>::mark_give_up(&marking, Err(reset)).unwrap_err()
+            },
+            1,
+        ),
+        (
+            "a seawall rejection",
+            || Overloaded::new(Some(Duration::from_secs(1))).into(),
+            1,
+        ),
+    ];
+    for (what, error, attempts) in cases {
+        let (svc, calls) = failing_once(error);
+        let result = client(HttpPolicy::new(), svc)
+            .oneshot(request(Method::GET, ""))
+            .await;
+        assert_eq!(*calls.lock().unwrap(), attempts, "{what}");
+        if attempts == 2 {
+            assert_eq!(result.unwrap().status(), StatusCode::OK, "{what}");
+        } else {
+            let err = result.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                error().to_string(),
+                "{what}: the very error"
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transient_error_on_a_post_is_not_retried() {
+    let (svc, calls) = failing_once(|| io::Error::from(io::ErrorKind::ConnectionReset).into());
+    let err = client(HttpPolicy::new(), svc)
+        .oneshot(request(Method::POST, "pay"))
+        .await
+        .unwrap_err();
+    assert_eq!(*calls.lock().unwrap(), 1);
+    assert!(err.downcast_ref::<io::Error>().is_some(), "{err:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_http_date_retry_after_replaces_the_backoff() {
+    // The date is read against the wall clock (it has to be), the wait in paused time: the
+    // date is 5 s ahead at one-second resolution, so the retry comes 4 to 5 s later.
+    let (svc, log) = upstream(vec![
+        || {
+            let at = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
+            Response::builder()
+                .status(503)
+                .header("retry-after", at)
+                .body(())
+                .unwrap()
+        },
+        ok,
+    ]);
+    let response = client(HttpPolicy::new(), svc)
+        .oneshot(request(Method::GET, ""))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let retried_at = log.lock().unwrap()[1].at;
+    assert!(
+        (Duration::from_secs(4)..=Duration::from_secs(5)).contains(&retried_at),
+        "{retried_at:?}, not the 10 ms backoff"
+    );
 }

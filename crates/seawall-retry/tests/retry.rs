@@ -402,3 +402,144 @@ fn bad_configs_are_errors_that_name_the_field() {
         assert!(err.to_string().starts_with(field), "{err}");
     }
 }
+
+/// A policy for `u32` requests whose copies stop being replayable when `replayable` is
+/// cleared, as a replayable body does when the first attempt reads past its cap.
+#[derive(Clone)]
+struct Flag {
+    replayable: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Policy<u32, u32, BoxError> for Flag {
+    fn classify(&self, result: &Result<u32, BoxError>) -> Verdict {
+        Policy::<u32, u32, BoxError>::classify(&RetryErrors::new(), result)
+    }
+    fn clone_request(&self, request: &u32) -> Option<u32> {
+        Some(*request)
+    }
+    fn can_replay(&self, _: &u32) -> bool {
+        self.replayable.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    fn mark_give_up(&self, result: Result<u32, BoxError>) -> Result<u32, BoxError> {
+        Policy::<u32, u32, BoxError>::mark_give_up(&RetryErrors::new().mark_give_ups(true), result)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_that_cannot_be_sent_after_the_backoff_returns_the_original_failure() {
+    let flag = Flag {
+        replayable: Arc::new(true.into()),
+    };
+    let budget = Arc::new(
+        RetryBudget::builder()
+            .percent_can_retry(0.0)
+            .min_per_second(1)
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(budget.remaining(), 10);
+    let layer = RetryLayer::builder()
+        .policy(flag.clone())
+        .backoff(no_jitter(50))
+        .budget(budget.clone())
+        .build()
+        .unwrap();
+    let log = seawall_sim::EventLog::new();
+    let _events = log.install();
+
+    // The copy stops being replayable during the backoff.
+    let script = Script::new();
+    let mut call = tokio_test::task::spawn(layer.layer(script.service(1, reset)).oneshot(1));
+    tokio_test::assert_pending!(call.poll());
+    flag.replayable
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    tokio::time::advance(ms(50)).await;
+    let err = tokio_test::assert_ready_err!(call.poll());
+    assert!(
+        err.downcast_ref::<Reset>().is_some(),
+        "the original failure: {err:?}"
+    );
+    assert!(
+        !err.is::<DoNotRetry>(),
+        "not given up on: a tier above may replay it"
+    );
+    assert_eq!(script.calls().len(), 1);
+    assert_eq!(budget.remaining(), 10, "no retry was charged");
+    assert_eq!(log.count("retry", "not_replayable"), 1);
+
+    // The budget runs dry during the backoff.
+    flag.replayable
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let script = Script::new();
+    let mut call = tokio_test::task::spawn(layer.layer(script.service(1, reset)).oneshot(1));
+    tokio_test::assert_pending!(call.poll());
+    while budget.try_withdraw() {}
+    tokio::time::advance(ms(50)).await;
+    let err = tokio_test::assert_ready_err!(call.poll());
+    assert!(err.is::<DoNotRetry>(), "given up on, and marked: {err:?}");
+    assert_eq!(script.calls().len(), 1);
+    assert_eq!(budget.refused(), 2, "the drain's last try, then the retry");
+    assert_eq!(log.count("retry", "budget_exhausted"), 1);
+    assert_eq!(log.count("retry", "retry"), 0);
+}
+
+/// A service that counts its clones.
+struct Counted {
+    clones: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        self.clones
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            clones: self.clones.clone(),
+        }
+    }
+}
+
+impl Service<u32> for Counted {
+    type Response = u32;
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<u32, BoxError>>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, request: u32) -> Self::Future {
+        std::future::ready(Ok(request))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_inner_service_is_cloned_only_when_a_retry_is_possible() {
+    let clones = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = |layer: RetryLayer<Hinted>| {
+        let clones = clones.clone();
+        async move {
+            let mut svc = layer.layer(Counted {
+                clones: clones.clone(),
+            });
+            let before = clones.load(std::sync::atomic::Ordering::Relaxed);
+            svc.ready().await.unwrap();
+            assert_eq!(svc.call(1).await.unwrap(), 1);
+            clones.load(std::sync::atomic::Ordering::Relaxed) - before
+        }
+    };
+    let layer = |replay: bool, attempts: u32| {
+        RetryLayer::builder()
+            .policy(hinted(None, replay))
+            .max_attempts(attempts)
+            .build()
+            .unwrap()
+    };
+    assert_eq!(count(layer(true, 3)).await, 1, "a replayable request");
+    assert_eq!(
+        count(layer(false, 3)).await,
+        0,
+        "a request that cannot be replayed"
+    );
+    assert_eq!(count(layer(true, 1)).await, 0, "a single attempt");
+}
