@@ -259,6 +259,13 @@ impl<C> Builder<C> {
     /// How long half-open waits for its probes to make progress (default 10 s): when every
     /// probe has been admitted and none has finished for this long, the next call reopens
     /// the breaker, so half-open can never be stuck.
+    ///
+    /// A permit counts as an outstanding probe from the moment it is taken: when
+    /// [`CircuitBreaker::poll_ready`](crate::CircuitBreaker) takes one and then waits for
+    /// an inner service that is not ready, that wait counts against the timeout just like
+    /// a probe call in flight. A permit that a transition voided meanwhile (this timeout
+    /// reopening the breaker, a forced open) is dropped at the next `poll_ready`, which
+    /// decides afresh.
     pub fn probe_timeout(mut self, timeout: Duration) -> Self {
         self.config.probe_timeout = timeout;
         self

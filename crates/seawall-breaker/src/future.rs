@@ -44,6 +44,11 @@ impl Guard {
         self.ticket.kind
     }
 
+    /// Whether no transition happened since this call was admitted.
+    pub(crate) fn is_current(&self) -> bool {
+        self.shared.is_current(self.ticket)
+    }
+
     #[inline]
     fn finish(mut self, outcome: Outcome) {
         self.armed = false;

@@ -51,9 +51,15 @@ impl BreakerHandle {
         self.shared.metrics()
     }
 
-    /// A receiver that sees every state the breaker enters. The breaker moves from open
-    /// to half-open when the first call after the open time arrives, so that is when the
-    /// half-open message comes.
+    /// A receiver of the breaker's latest state, updated on every transition. The breaker
+    /// moves from open to half-open when the first call after the open time arrives, so
+    /// that is when the half-open update comes.
+    ///
+    /// It is a [`watch`] channel: it holds the latest state, not a queue of them, so a
+    /// receiver that looks less often than the breaker moves skips the states in between
+    /// (a half-open that lasted one probe, say). For every transition, use the tracing
+    /// events or the metrics instead (see the [crate docs](crate#observation)): each
+    /// transition is one of each.
     pub fn subscribe(&self) -> watch::Receiver<State> {
         self.shared.subscribe()
     }

@@ -1,6 +1,6 @@
 //! One breaker per key, with a bound on the number of keys.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,25 +17,36 @@ use crate::config::{Builder, Config};
 use crate::error::ConfigError;
 use crate::future::{Guard, ResponseFuture};
 use crate::handle::BreakerHandle;
-use crate::shared::{Admit, Shared, State};
+use crate::shared::{Admit, Shared};
 
 struct Entry {
     breaker: Arc<Shared>,
     last_used: Instant,
 }
 
+/// How many keys a new key that finds the table full looks at, at most, for an idle
+/// breaker to forget.
+const SWEEP: usize = 16;
+
+struct Table<K> {
+    map: HashMap<K, Entry>,
+    /// Every key of `map` once, in the order the sweep looks at them: a key looked at and
+    /// kept goes to the back.
+    queue: VecDeque<K>,
+}
+
 struct Keys<K> {
     config: Config,
     max_keys: usize,
     idle_timeout: Duration,
-    map: Mutex<HashMap<K, Entry>>,
+    table: Mutex<Table<K>>,
     overflow: Arc<Shared>,
     built: Mutex<u64>,
 }
 
 impl<K: Hash + Eq + Clone> Keys<K> {
-    fn lock(&self) -> MutexGuard<'_, HashMap<K, Entry>> {
-        self.map
+    fn lock(&self) -> MutexGuard<'_, Table<K>> {
+        self.table
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -53,48 +64,55 @@ impl<K: Hash + Eq + Clone> Keys<K> {
         Arc::new(Shared::new(config))
     }
 
-    /// Whether nothing but the map holds the breaker and it has nothing to remember.
-    fn evictable(entry: &Entry) -> bool {
-        Arc::strong_count(&entry.breaker) == 1 && entry.breaker.state() == State::Closed
+    /// Whether the breaker may be forgotten: nothing but the table holds it (no call in
+    /// flight, no handle) and no request has used its key for the idle timeout. Its state
+    /// does not matter: a key nobody uses has no outage left to protect anyone from.
+    fn idle(&self, entry: &Entry, now: Instant) -> bool {
+        Arc::strong_count(&entry.breaker) == 1
+            && now.saturating_duration_since(entry.last_used) >= self.idle_timeout
     }
 
-    /// The breaker of `key`, made if need be.
+    /// Looks at up to [`SWEEP`] keys, oldest-looked-at first, and forgets the idle ones.
+    /// Returns whether the table has room now.
+    fn make_room(&self, table: &mut Table<K>, now: Instant) -> bool {
+        for _ in 0..SWEEP.min(table.queue.len()) {
+            let Some(key) = table.queue.pop_front() else {
+                break;
+            };
+            match table.map.get(&key) {
+                Some(entry) if !self.idle(entry, now) => table.queue.push_back(key),
+                _ => {
+                    table.map.remove(&key);
+                }
+            }
+        }
+        table.map.len() < self.max_keys
+    }
+
+    /// The breaker of `key`, made if need be; the overflow breaker when the table is full
+    /// and no breaker in it can be forgotten.
     fn breaker(&self, key: &K) -> Arc<Shared>
     where
         K: fmt::Debug,
     {
         let now = Instant::now();
-        let mut map = self.lock();
-        if let Some(entry) = map.get_mut(key) {
+        let mut table = self.lock();
+        if let Some(entry) = table.map.get_mut(key) {
             entry.last_used = now;
             return entry.breaker.clone();
         }
-        if map.len() >= self.max_keys {
-            // First forget idle breakers; then the least recently used closed one.
-            let idle = self.idle_timeout;
-            map.retain(|_, e| !(Self::evictable(e) && now.duration_since(e.last_used) >= idle));
-            if map.len() >= self.max_keys {
-                let lru = map
-                    .iter()
-                    .filter(|(_, e)| Self::evictable(e))
-                    .min_by_key(|(_, e)| e.last_used)
-                    .map(|(k, _)| k.clone());
-                match lru {
-                    Some(k) => {
-                        map.remove(&k);
-                    }
-                    None => return self.overflow.clone(),
-                }
-            }
+        if table.map.len() >= self.max_keys && !self.make_room(&mut table, now) {
+            return self.overflow.clone();
         }
         let breaker = self.new_breaker(format!("{key:?}"));
-        map.insert(
+        table.map.insert(
             key.clone(),
             Entry {
                 breaker: breaker.clone(),
                 last_used: now,
             },
         );
+        table.queue.push_back(key.clone());
         breaker
     }
 }
@@ -139,8 +157,11 @@ impl<F, C> KeyedBuilder<F, C> {
         self
     }
 
-    /// A closed breaker unused for this long is forgotten when room is needed (default
-    /// 10 minutes).
+    /// A breaker whose key no request has used for this long, with no call in flight and
+    /// no [`BreakerHandle`] held, may be forgotten when a new key needs room, whatever its
+    /// state (default 10 minutes). Keep it longer than the longest open time, so that a
+    /// breaker is forgotten only once its key has been quiet for longer than any outage it
+    /// remembers; while requests keep coming for a key, rejected ones included, it stays.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
         self
@@ -170,7 +191,10 @@ impl<F, C> KeyedBuilder<F, C> {
                 config: self.breaker.config,
                 max_keys: self.max_keys,
                 idle_timeout: self.idle_timeout,
-                map: Mutex::new(HashMap::new()),
+                table: Mutex::new(Table {
+                    map: HashMap::new(),
+                    queue: VecDeque::new(),
+                }),
                 overflow: Arc::new(Shared::new(overflow)),
                 built: Mutex::new(0),
             }),
@@ -187,12 +211,25 @@ impl<F, C> KeyedBuilder<F, C> {
 ///
 /// Keys come from requests, and requests may come from anyone: a breaker per key must not
 /// let a flood of made-up keys exhaust memory. At most `max_keys` keys get a breaker of
-/// their own. When a new key arrives and the table is full, breakers that are closed,
-/// have no call in flight and have been idle for the idle timeout are forgotten first;
-/// failing that, the least recently used closed breaker with nothing in flight. An open or
-/// half-open breaker is never evicted to make room, so new keys cannot make the breaker
-/// forget an outage. When every slot holds such a breaker, new keys share one **overflow
-/// breaker** until room frees up. Finding a key's breaker takes a mutex over the table.
+/// their own. A breaker is forgotten only when it is **idle**: no request has used its key
+/// for the [idle timeout](KeyedBuilder::idle_timeout) and nothing holds it (no call in
+/// flight, no [`BreakerHandle`]), whatever its state. A breaker in use is never forgotten
+/// to make room, so a flood of new keys cannot wipe an outage a key's breaker is counting
+/// towards (19 failures of 20, say) or is in the middle of (open or half-open).
+///
+/// When a new key arrives and the table is full, it looks at up to 16 of the table's keys,
+/// in turn (each key looked at and kept goes to the back of the line), and forgets the idle
+/// ones among them; if that made room, the new key gets its own breaker. Otherwise it
+/// shares one **overflow breaker** with the other keys that found no room, until room
+/// frees up. Finding a key's breaker takes a mutex over the table, held for a hash lookup,
+/// plus that bounded look at 16 keys when the table is full: the cost per request does not
+/// grow with `max_keys`.
+///
+/// Memory is bounded by `max_keys` breakers (plus the overflow one): each costs two copies
+/// of its key, about a kilobyte of fixed state (the breaker, its name, its watch channel)
+/// and its window, which is one byte per call of a [count window](Builder::count_window)
+/// or three 8-byte counters per bucket of a [time window](Builder::time_window). With the
+/// defaults (1,024 keys, the last 100 calls) that is about a megabyte.
 ///
 /// Because the key is known only in `call`, `poll_ready` waits for the inner service
 /// whatever the breakers' states, and `call` rejects a key whose breaker is open without
@@ -226,9 +263,12 @@ pub struct KeyedCircuitBreakerLayer<K, F, C = ErrorsAreFailures> {
 
 impl<K: Hash + Eq + Clone, F, C> KeyedCircuitBreakerLayer<K, F, C> {
     /// The handle of `key`'s breaker, if it has one of its own.
+    ///
+    /// While the handle lives, the breaker is held and never forgotten.
     pub fn handle(&self, key: &K) -> Option<BreakerHandle> {
         self.keys
             .lock()
+            .map
             .get(key)
             .map(|e| BreakerHandle::new(e.breaker.clone()))
     }
@@ -240,7 +280,7 @@ impl<K: Hash + Eq + Clone, F, C> KeyedCircuitBreakerLayer<K, F, C> {
 
     /// How many keys have a breaker of their own.
     pub fn len(&self) -> usize {
-        self.keys.lock().len()
+        self.keys.lock().map.len()
     }
 
     /// Whether no key has a breaker yet.
@@ -281,6 +321,13 @@ impl<K, F, C> fmt::Debug for KeyedCircuitBreakerLayer<K, F, C> {
 }
 
 /// A breaker per key in front of a service; built by [`KeyedCircuitBreakerLayer`].
+///
+/// # Clone
+///
+/// Every clone shares the layer's table of breakers (and its overflow breaker) and clones
+/// the inner service, the key function and the classifier. A keyed breaker holds no
+/// reservation between `poll_ready` and `call` (the key is known only in `call`), so
+/// cloning per request, as axum does, is right.
 pub struct KeyedCircuitBreaker<S, K, F, C = ErrorsAreFailures> {
     inner: S,
     keys: Arc<Keys<K>>,

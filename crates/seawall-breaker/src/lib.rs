@@ -123,8 +123,10 @@
 //! [`BreakerHandle`] reads the state and the [`Metrics`] and steers the breaker by hand
 //! (force open, force closed, disabled, metrics-only, reset). Every transition is a
 //! tracing event and (feature `metrics`) a `seawall_events_total` counter through
-//! [`seawall_core::Events`] with `layer = "breaker"`, and a message on the handle's
-//! [`subscribe`](BreakerHandle::subscribe) channel.
+//! [`seawall_core::Events`] with `layer = "breaker"`. The handle's
+//! [`subscribe`](BreakerHandle::subscribe) channel holds the latest state: a receiver
+//! that looks less often than the breaker moves skips the states in between, while the
+//! events and metrics see every transition.
 
 mod config;
 pub mod error;

@@ -93,10 +93,13 @@ where
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // A probe permit is kept until it is used; any other decision is taken afresh, so
-        // a service that waited on its inner service sees the breaker as it is now.
-        if !matches!(self.pending, Some(Pending::Probe(_))) {
-            self.pending = Some(self.decide());
+        // A probe permit is kept until it is used, as long as the breaker is still in the
+        // half-open it was taken in; any other decision (or a permit a transition voided:
+        // a forced open, a probe timeout) is taken afresh, so a service that waited on its
+        // inner service sees the breaker as it is now.
+        match &self.pending {
+            Some(Pending::Probe(guard)) if guard.is_current() => {}
+            _ => self.pending = Some(self.decide()),
         }
         match self.pending {
             Some(Pending::Reject(_)) => Poll::Ready(Ok(())),

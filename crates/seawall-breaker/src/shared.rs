@@ -19,9 +19,14 @@
 //! half-open breaker, and a probe from an earlier half-open cannot count for a later one.
 //!
 //! Transitions are rare; they take a mutex (never held on the call path), check that the
-//! epoch is the one they decided on, write the side data (open deadline, half-open
-//! progress time), then store the new word. Any permit a caller took in the old epoch is
-//! void from then on.
+//! word is still exactly the one they decided on (and, for a stuck half-open, that it is
+//! still stuck), write the side data a reader of the new state needs (open deadline,
+//! half-open progress time), then compare-and-swap the new word in place of the old one.
+//! Under the mutex only half-open words change (by the lock-free permit, success and
+//! release swaps), and any such change makes the transition's swap fail, so the caller
+//! decides again on the new word: a permit taken while a transition was being decided is
+//! never lost, and a decision made on a stale word never goes through. Any permit a caller
+//! took in the old epoch is void from then on.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -280,7 +285,7 @@ impl Shared {
                     if at < until {
                         return Admit::Reject(Some(Duration::from_nanos(until - at)));
                     }
-                    self.transition(word, State::HalfOpen, now);
+                    self.transition(word, State::HalfOpen, now, || true);
                     continue;
                 }
                 State::HalfOpen => {
@@ -302,8 +307,9 @@ impl Shared {
                         continue;
                     }
                     if self.probes_stuck(now) {
-                        self.events.emit(tracing::Level::WARN, "probe_timeout");
-                        self.transition(word, State::Open, now);
+                        if self.transition(word, State::Open, now, || self.probes_stuck(now)) {
+                            self.events.emit(tracing::Level::WARN, "probe_timeout");
+                        }
                         continue;
                     }
                     return Admit::Reject(None);
@@ -313,10 +319,16 @@ impl Shared {
         }
     }
 
+    /// Whether a call admitted with `ticket` was admitted in the current epoch (no
+    /// transition since).
+    pub(crate) fn is_current(&self, ticket: Ticket) -> bool {
+        Word(self.word.load(Ordering::Acquire)).epoch() == ticket.epoch
+    }
+
     fn probes_stuck(&self, now: Instant) -> bool {
-        let since = Duration::from_nanos(self.progress.load(Ordering::Acquire));
-        self.nanos(now)
-            >= u64::try_from((since + self.config.probe_timeout).as_nanos()).unwrap_or(u64::MAX)
+        let since = self.progress.load(Ordering::Acquire);
+        let timeout = u64::try_from(self.config.probe_timeout.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos(now) >= since.saturating_add(timeout)
     }
 
     /// Counts a rejection (the service calls this when it actually rejects a call).
@@ -412,15 +424,18 @@ impl Shared {
         if !trip {
             return;
         }
+        // `word` is closed or metrics-only, which only a transition changes: if this one
+        // fails, another transition got there first and there is nothing left to do.
         match word.state() {
             State::MetricsOnly => {
                 // Start counting afresh, so the event marks each time the conditions are
                 // met rather than every failure after.
-                self.transition(word, State::MetricsOnly, now);
-                self.events.emit(tracing::Level::INFO, "would_trip");
+                if self.transition(word, State::MetricsOnly, now, || true) {
+                    self.events.emit(tracing::Level::INFO, "would_trip");
+                }
             }
             _ => {
-                self.transition(word, State::Open, now);
+                self.transition(word, State::Open, now, || true);
             }
         }
     }
@@ -432,16 +447,31 @@ impl Shared {
             outcome
         };
         self.count(outcome, slow);
+        // Whether this probe's success is already in the word (and what is left is to close
+        // the breaker if it was the last one needed).
+        let mut counted = false;
         loop {
             let word = Word(self.word.load(Ordering::Acquire));
             if word.epoch() != ticket.epoch || word.state() != State::HalfOpen {
                 return;
             }
             let now = Instant::now();
+            // A transition fails only when the word changed under it (another probe took
+            // or gave back a permit, or succeeded): decide again on the new word.
             let next = match outcome {
                 Outcome::Failure => {
-                    self.transition(word, State::Open, now);
-                    return;
+                    if self.transition(word, State::Open, now, || true) {
+                        return;
+                    }
+                    continue;
+                }
+                Outcome::Success if counted => {
+                    if word.succeeded() < self.config.probes
+                        || self.transition(word, State::Closed, now, || true)
+                    {
+                        return;
+                    }
+                    continue;
                 }
                 Outcome::Ignored => word.0 - (1 << ADMITTED_SHIFT),
                 Outcome::Success => word.0 + (1 << SUCCEEDED_SHIFT),
@@ -452,10 +482,10 @@ impl Shared {
                 .is_ok()
             {
                 self.progress.store(self.nanos(now), Ordering::Release);
-                if Word(next).succeeded() >= self.config.probes {
-                    self.transition(Word(next), State::Closed, now);
+                if outcome == Outcome::Ignored {
+                    return;
                 }
-                return;
+                counted = true;
             }
         }
     }
@@ -484,55 +514,76 @@ impl Shared {
         }
     }
 
-    /// Moves the breaker from the state in `from` (if it is still in that epoch) to `to`.
-    /// Returns whether this call made the move.
-    fn transition(&self, from: Word, to: State, now: Instant) -> bool {
+    /// Moves the breaker from exactly the word `from` to `to`, if the word has not changed
+    /// since the caller decided on it and `still` (checked under the lock) holds. Returns
+    /// whether this call made the move; when it did not, the caller decides again.
+    fn transition(
+        &self,
+        from: Word,
+        to: State,
+        now: Instant,
+        still: impl FnOnce() -> bool,
+    ) -> bool {
         let mut slow = self.lock();
-        let current = Word(self.word.load(Ordering::Acquire));
-        if current.epoch() != from.epoch() {
+        if self.word.load(Ordering::Acquire) != from.0 || !still() {
             return false;
         }
-        self.enter(&mut slow, current, to, now);
-        true
+        self.enter(&mut slow, from, to, now)
     }
 
     /// Sets the state by hand, whatever it is: counting starts afresh.
     pub(crate) fn set(&self, to: State) {
         let now = Instant::now();
         let mut slow = self.lock();
-        let current = Word(self.word.load(Ordering::Acquire));
         slow.trips_in_row = 0;
-        self.enter(&mut slow, current, to, now);
+        // Only a half-open word changes under the lock, when a probe takes, gives back or
+        // completes a permit; the swap fails only if one of those lands in between.
+        while !self.enter(&mut slow, Word(self.word.load(Ordering::Acquire)), to, now) {}
     }
 
-    fn enter(&self, slow: &mut Slow, current: Word, to: State, now: Instant) {
+    /// Swaps the word `from` for `to` in the next epoch; returns false (having changed
+    /// nothing a reader of the current state looks at) if the word is no longer `from`.
+    fn enter(&self, slow: &mut Slow, from: Word, to: State, now: Instant) -> bool {
         let at = self.nanos(now);
+        // What readers of the new state need is written before the word changes. None of it
+        // is read in the state `from` can be in if the swap below fails (a half-open word:
+        // the only kind that changes under the lock), so a failed swap leaves no trace.
+        let mut open_for = Duration::ZERO;
         match to {
             State::Open => {
-                let open_for =
+                open_for =
                     open_duration(&self.config, slow.trips_in_row, slow.seed, slow.trips_total);
-                slow.trips_in_row = slow.trips_in_row.saturating_add(1);
-                slow.trips_total = slow.trips_total.wrapping_add(1);
                 let until =
                     at.saturating_add(u64::try_from(open_for.as_nanos()).unwrap_or(u64::MAX));
                 self.open_until.store(until, Ordering::Release);
-                self.counters.trips.fetch_add(1, Ordering::Relaxed);
-                self.events.duration("open", open_for);
             }
             State::HalfOpen => self.progress.store(at, Ordering::Release),
             _ => {
-                if to == State::Closed {
-                    slow.trips_in_row = 0;
-                }
                 self.consecutive.store(0, Ordering::Relaxed);
                 if let Some(window) = &self.window {
                     window.clear();
                 }
             }
         }
-        let next = Word::new(to, current.epoch().wrapping_add(1));
-        self.word.store(next.0, Ordering::Release);
-        if to != current.state() {
+        let next = Word::new(to, from.epoch().wrapping_add(1));
+        if self
+            .word
+            .compare_exchange(from.0, next.0, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        match to {
+            State::Open => {
+                slow.trips_in_row = slow.trips_in_row.saturating_add(1);
+                slow.trips_total = slow.trips_total.wrapping_add(1);
+                self.counters.trips.fetch_add(1, Ordering::Relaxed);
+                self.events.duration("open", open_for);
+            }
+            State::Closed => slow.trips_in_row = 0,
+            _ => {}
+        }
+        if to != from.state() {
             let level = if to == State::Open {
                 tracing::Level::WARN
             } else {
@@ -541,6 +592,7 @@ impl Shared {
             self.events.emit(level, to.event());
             self.watch.send_replace(to);
         }
+        true
     }
 
     /// The state the next call would find: an open breaker whose time is up reads as
@@ -609,22 +661,25 @@ impl Shared {
 /// How long the breaker stays open after `trips_in_row` earlier trips without closing:
 /// `open_duration * multiplier^trips_in_row`, capped, then shortened by the jitter draw
 /// number `draw` of the stream `seed`.
+///
+/// Never panics: a product too large for a `Duration` is the cap.
 pub(crate) fn open_duration(config: &Config, trips_in_row: u32, seed: u64, draw: u64) -> Duration {
-    let grown = config
-        .open_duration
-        .mul_f64(
-            config
-                .open_multiplier
-                .powi(trips_in_row.min(1_000) as i32)
-                .min(1e9),
-        )
+    let factor = config
+        .open_multiplier
+        .powi(trips_in_row.min(1_000) as i32)
+        .min(1e9);
+    let grown = Duration::try_from_secs_f64(config.open_duration.as_secs_f64() * factor)
+        .unwrap_or(config.max_open_duration)
         .min(config.max_open_duration);
     if config.jitter == 0.0 {
         return grown;
     }
     let unit = (splitmix64(seed ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 11) as f64
         / (1u64 << 53) as f64;
-    grown.mul_f64(1.0 - config.jitter * unit)
+    // The factor is at most 1, but a huge `grown` may round up past `Duration::MAX` as an
+    // f64: keep `grown` then.
+    Duration::try_from_secs_f64(grown.as_secs_f64() * (1.0 - config.jitter * unit))
+        .map_or(grown, |d| d.min(grown))
 }
 
 /// One step of SplitMix64: a good 64-bit mix for turning a counter into a random draw.
@@ -679,6 +734,75 @@ mod tests {
         assert!(
             spread > Duration::from_secs(2),
             "draws cover the jitter range: {spread:?}"
+        );
+    }
+
+    fn admitted(shared: &Shared) -> Ticket {
+        match shared.admit() {
+            Admit::Call(ticket) => ticket,
+            Admit::Reject(after) => panic!("rejected ({after:?})"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_transition_decided_on_a_stale_word_does_not_go_through() {
+        let shared = Shared::new(Config {
+            consecutive_failures: Some(1),
+            failure_rate: None,
+            probes: 2,
+            jitter: 0.0,
+            ..Config::default()
+        });
+        let first = admitted(&shared);
+        shared.complete(first, Outcome::Failure, None);
+        assert_eq!(shared.state(), State::Open);
+        tokio::time::advance(Duration::from_secs(5)).await;
+
+        let p1 = admitted(&shared);
+        assert_eq!(p1.kind, Kind::Probe);
+        let stale = Word(shared.word.load(Ordering::Acquire));
+        // A second probe takes its permit after a decision was made on `stale`...
+        let p2 = admitted(&shared);
+        // ...so the decision, made on a word that no longer is, must not go through: it
+        // would lose the permit (and the call holding it would reach the inner service
+        // after a transition that did not know about it).
+        assert!(!shared.transition(stale, State::Open, Instant::now(), || true));
+        assert_eq!(shared.state(), State::HalfOpen);
+        assert_eq!(shared.metrics().trips, 1);
+        // Both permits are still counted: two successes close the breaker.
+        shared.complete(p1, Outcome::Success, None);
+        assert_eq!(shared.state(), State::HalfOpen);
+        shared.complete(p2, Outcome::Success, None);
+        assert_eq!(shared.state(), State::Closed);
+    }
+
+    #[test]
+    fn open_times_from_extreme_settings_are_capped_not_a_panic() {
+        let huge = Config {
+            open_duration: Duration::MAX,
+            max_open_duration: Duration::MAX,
+            open_multiplier: 100.0,
+            jitter: 1.0,
+            ..Config::default()
+        };
+        for trips in [0, 1, 5, 1_000, u32::MAX] {
+            for draw in 0..50 {
+                assert!(open_duration(&huge, trips, 7, draw) <= Duration::MAX);
+            }
+        }
+        let no_jitter = Config {
+            jitter: 0.0,
+            ..huge
+        };
+        assert_eq!(open_duration(&no_jitter, 3, 0, 0), Duration::MAX);
+        let capped = Config {
+            open_duration: Duration::from_secs(u64::MAX / 4),
+            max_open_duration: Duration::from_secs(u64::MAX / 2),
+            ..no_jitter
+        };
+        assert_eq!(
+            open_duration(&capped, 2, 0, 0),
+            Duration::from_secs(u64::MAX / 2)
         );
     }
 

@@ -16,10 +16,17 @@ const SLOW: u8 = 4;
 /// Each recording takes a ticket from one counter (`next`) and *swaps* its outcome into
 /// slot `ticket % n`. The swap returns what it replaced, and the running totals are moved
 /// by exactly the difference, so however recordings interleave (even two that lap the ring
-/// onto one slot) every outcome written is counted once and removed once: when no call is
-/// mid-recording, the totals equal the contents of the slots. A total can be read while
-/// another thread is between its swap and its total update; readers clamp, and the error
-/// is at most one call per recording in progress.
+/// onto one slot) every outcome written is counted once and removed once. Clearing is the
+/// same: it swaps an empty value into each slot and moves the totals by what it took out,
+/// never storing into a total. So when no recording or clearing is in progress, the totals
+/// equal the contents of the slots. A total can be read while another thread is between
+/// its swap and its total update; readers clamp, and the error is at most one call per
+/// recording or slot clearing in progress.
+///
+/// Every access is `Relaxed`: the argument above needs only that the swaps on one slot
+/// happen in one order (true of read-modify-writes on one atomic whatever the ordering),
+/// and that the total updates, being additions, land in any order. Nothing else is
+/// published through the window.
 #[derive(Debug)]
 struct CountWindow {
     slots: Box<[AtomicU8]>,
@@ -45,18 +52,24 @@ impl CountWindow {
         let ticket = self.next.fetch_add(1, Ordering::Relaxed);
         let value = USED | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 };
         let slot = &self.slots[(ticket % self.slots.len() as u64) as usize];
-        let old = slot.swap(value, Ordering::AcqRel);
-        if old & USED == 0 {
-            self.calls.fetch_add(1, Ordering::Relaxed);
-        }
-        let delta = |bit: u8| i64::from(value & bit != 0) - i64::from(old & bit != 0);
-        let failed_delta = delta(FAILED);
-        if failed_delta != 0 {
-            self.failures.fetch_add(failed_delta, Ordering::Relaxed);
-        }
-        let slow_delta = delta(SLOW);
-        if slow_delta != 0 {
-            self.slow.fetch_add(slow_delta, Ordering::Relaxed);
+        let old = slot.swap(value, Ordering::Relaxed);
+        self.replaced(old, value);
+    }
+
+    /// Moves the totals by the difference between `new`, just swapped into a slot, and
+    /// `old`, which the swap took out.
+    #[inline]
+    fn replaced(&self, old: u8, new: u8) {
+        let delta = |bit: u8| i64::from(new & bit != 0) - i64::from(old & bit != 0);
+        for (bit, total) in [
+            (USED, &self.calls),
+            (FAILED, &self.failures),
+            (SLOW, &self.slow),
+        ] {
+            let d = delta(bit);
+            if d != 0 {
+                total.fetch_add(d, Ordering::Relaxed);
+            }
         }
     }
 
@@ -70,13 +83,15 @@ impl CountWindow {
         }
     }
 
+    /// Empties every slot. A recording racing the clear may land before or after it, and
+    /// the totals stay equal to the slots either way.
     fn clear(&self) {
         for slot in self.slots.iter() {
-            slot.store(0, Ordering::Relaxed);
+            let old = slot.swap(0, Ordering::Relaxed);
+            if old != 0 {
+                self.replaced(old, 0);
+            }
         }
-        self.calls.store(0, Ordering::Relaxed);
-        self.failures.store(0, Ordering::Relaxed);
-        self.slow.store(0, Ordering::Relaxed);
     }
 }
 
@@ -236,5 +251,59 @@ mod tests {
             }
         );
         assert_eq!(w.totals().calls, 7);
+    }
+
+    fn slot_totals(w: &CountWindow) -> Totals {
+        let slots: Vec<u8> = w.slots.iter().map(|s| s.load(Ordering::Relaxed)).collect();
+        let count = |bit: u8| slots.iter().filter(|v| *v & bit != 0).count() as u64;
+        Totals {
+            calls: count(USED),
+            failures: count(FAILED),
+            slow: count(SLOW),
+        }
+    }
+
+    #[test]
+    fn clearing_while_recording_leaves_totals_equal_to_the_slots() {
+        // A transition clears the window while calls of the old epoch may still be
+        // recording: the totals must not drift from what the slots hold.
+        for round in 0..50 {
+            let w = Arc::new(CountWindow::new(5));
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let clearer = {
+                let (w, stop) = (w.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        w.clear();
+                    }
+                })
+            };
+            let threads: Vec<_> = (0..3)
+                .map(|t| {
+                    let w = w.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..20_000u32 {
+                            w.record((i + t) % 2 == 0, i % 3 == 0);
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            stop.store(true, Ordering::Relaxed);
+            clearer.join().unwrap();
+            let raw = (
+                w.calls.load(Ordering::Relaxed),
+                w.failures.load(Ordering::Relaxed),
+                w.slow.load(Ordering::Relaxed),
+            );
+            let slots = slot_totals(&w);
+            assert_eq!(
+                raw,
+                (slots.calls as i64, slots.failures as i64, slots.slow as i64),
+                "round {round}: totals drifted from the slots"
+            );
+        }
     }
 }

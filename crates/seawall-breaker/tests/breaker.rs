@@ -12,7 +12,7 @@ use std::time::Duration;
 use seawall_breaker::{CircuitBreakerLayer, KeyedBuilder, State};
 use seawall_core::{find_rejection, BoxError, RejectionKind};
 use tokio::time::advance;
-use tokio_test::{assert_pending, assert_ready, assert_ready_ok};
+use tokio_test::{assert_pending, assert_ready, assert_ready_err, assert_ready_ok};
 use tower::{service_fn, Layer, Service, ServiceExt};
 use tower_test::mock;
 
@@ -608,15 +608,15 @@ async fn keyed_breakers_are_independent_and_bounded() {
     assert_eq!(layer.handle(&2).unwrap().state(), State::Closed);
     assert_eq!(layer.len(), 2);
 
-    // Key 3 arrives with the table full: the closed, least recently used key 2 makes room;
-    // the open key 1 is never evicted.
+    // Key 3 arrives with the table full and both keys in use: neither is forgotten (key 2
+    // is closed but was just used), and key 3 shares the overflow breaker.
     svc.clone().oneshot((3, false)).await.unwrap();
     assert_eq!(layer.len(), 2);
-    assert!(layer.handle(&2).is_none());
+    assert!(layer.handle(&3).is_none());
+    assert!(layer.handle(&2).is_some());
     assert_eq!(layer.handle(&1).unwrap().state(), State::Open);
 
-    // Trip key 3 too: now every slot is open, and new keys share the overflow breaker.
-    let _ = svc.clone().oneshot((3, true)).await;
+    // A flood of new keys does not grow the table; they all share the overflow breaker.
     for key in 4..100 {
         svc.clone().oneshot((key, false)).await.unwrap();
     }
@@ -631,11 +631,225 @@ async fn keyed_breakers_are_independent_and_bounded() {
         "overflow keys share its state"
     );
 
-    // Once key 1 and 3 heal and sit idle, new keys get their own breakers again.
-    advance(secs(5)).await;
-    svc.clone().oneshot((1, false)).await.unwrap();
-    svc.clone().oneshot((3, false)).await.unwrap();
+    // Once keys 1 and 2 sit idle for the idle timeout, new keys get their own breakers
+    // again, whatever state the idle ones were in (key 1 was left open).
     advance(secs(60)).await;
     let _ = svc.clone().oneshot((7, true)).await;
     assert_eq!(layer.handle(&7).unwrap().state(), State::Open);
+    svc.clone().oneshot((8, false)).await.unwrap();
+    assert_eq!(layer.handle(&8).unwrap().state(), State::Closed);
+    assert!(layer.handle(&1).is_none() && layer.handle(&2).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn keys_tripped_and_abandoned_do_not_fill_the_table_for_good() {
+    let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+        .breaker(consecutive(1))
+        .max_keys(4)
+        .idle_timeout(secs(60))
+        .build()
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let rx = Arc::new(std::sync::Mutex::new(Some(rx)));
+    let svc = layer.layer(service_fn(move |(key, fail): (u32, bool)| {
+        // Key 1003's call hangs until told to finish.
+        let hang = (key == 1003).then(|| rx.lock().unwrap().take()).flatten();
+        async move {
+            if let Some(rx) = hang {
+                let _ = rx.await;
+                return Ok(());
+            }
+            if fail {
+                Err("down")
+            } else {
+                Ok(())
+            }
+        }
+    }));
+    // An attacker sends one failing request per made-up key until the table is full; one
+    // of them is still in flight.
+    for key in 1000..1003 {
+        let _ = svc.clone().oneshot((key, true)).await;
+    }
+    let mut in_flight = tokio_test::task::spawn(svc.clone().oneshot((1003, false)));
+    assert_pending!(in_flight.poll());
+    assert_eq!(layer.len(), 4);
+    assert_eq!(layer.handle(&1000).unwrap().state(), State::Open);
+
+    // An hour later nobody has used those keys. The attacker's next key gets a breaker of
+    // its own (and trips only that), instead of tripping the shared overflow breaker...
+    advance(secs(3600)).await;
+    let _ = svc.clone().oneshot((9999, true)).await;
+    assert_eq!(layer.handle(&9999).unwrap().state(), State::Open);
+    assert_eq!(layer.overflow_handle().state(), State::Closed);
+    // ...and legitimate new keys get theirs and go through.
+    for key in 1..3 {
+        svc.clone().oneshot((key, false)).await.unwrap();
+        assert!(layer.handle(&key).is_some());
+    }
+    assert_eq!(layer.len(), 4);
+    // The key with a call in flight was idle just as long but is still held: kept.
+    assert!(layer.handle(&1003).is_some());
+    tx.send(()).unwrap();
+    assert_ready_ok!(in_flight.poll());
+}
+
+#[tokio::test(start_paused = true)]
+async fn new_keys_cannot_make_a_breaker_forget_a_building_outage() {
+    let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+        .breaker(consecutive(20))
+        .max_keys(2)
+        .idle_timeout(secs(60))
+        .build()
+        .unwrap();
+    let svc = layer.layer(flaky_keyed());
+    // Key 1 is 19 failures into an outage; key 2 is healthy.
+    for _ in 0..19 {
+        let _ = svc.clone().oneshot((1, true)).await;
+    }
+    svc.clone().oneshot((2, false)).await.unwrap();
+    // A stream of new keys arrives while the table is full (and neither key is idle).
+    for key in 3..500 {
+        svc.clone().oneshot((key, false)).await.unwrap();
+        advance(Duration::from_millis(10)).await;
+        if key % 50 == 0 {
+            svc.clone().oneshot((2, false)).await.unwrap();
+        }
+    }
+    assert_eq!(layer.handle(&1).unwrap().metrics().consecutive_failures, 19);
+    // The 20th failure trips key 1's breaker: the count was not wiped to make room.
+    let _ = svc.clone().oneshot((1, true)).await;
+    assert_eq!(layer.handle(&1).unwrap().state(), State::Open);
+    assert_eq!(layer.handle(&2).unwrap().state(), State::Closed);
+}
+
+fn flaky_keyed(
+) -> impl Service<(u32, bool), Response = (), Error = &'static str, Future = impl Send> + Clone {
+    service_fn(|(_, fail): (u32, bool)| async move {
+        if fail {
+            Err("down")
+        } else {
+            Ok(())
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_permit_voided_while_the_inner_service_was_not_ready_is_not_used() {
+    let layer = consecutive(1)
+        .probes(1)
+        .probe_timeout(secs(10))
+        .build()
+        .unwrap();
+    let handle = layer.handle();
+    let other = layer.layer(flaky());
+    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer);
+    inner.allow(1);
+    assert_ready_ok!(svc.poll_ready());
+    let call = svc.call(());
+    inner.next_request().await.unwrap().1.send_error("down");
+    let _ = call.await;
+    advance(secs(5)).await;
+
+    // Half-open: poll_ready takes the probe permit, then waits for the inner service.
+    inner.allow(0);
+    assert_pending!(svc.poll_ready());
+    assert_eq!(handle.metrics().probes, 1);
+    // The breaker is forced open meanwhile; then the inner service becomes ready.
+    handle.force_open();
+    inner.allow(1);
+    assert_ready_ok!(svc.poll_ready());
+    let mut call = tokio_test::task::spawn(svc.call(()));
+    assert_eq!(retry_after(&assert_ready_err!(call.poll())), None);
+
+    // The same with the probe timeout reopening the breaker under a held permit.
+    handle.reset();
+    assert_ready_ok!(svc.poll_ready());
+    let call = svc.call(());
+    inner.next_request().await.unwrap().1.send_error("down");
+    let _ = call.await;
+    advance(secs(5)).await;
+    inner.allow(0);
+    assert_pending!(svc.poll_ready());
+    advance(secs(10)).await;
+    assert_eq!(
+        retry_after(&other.clone().oneshot(false).await.unwrap_err()),
+        Some(secs(5)),
+        "the stuck permit reopened the breaker"
+    );
+    inner.allow(1);
+    assert_ready_ok!(svc.poll_ready());
+    let mut call = tokio_test::task::spawn(svc.call(()));
+    assert_eq!(retry_after(&assert_ready_err!(call.poll())), Some(secs(5)));
+
+    // Neither rejected call reached the inner service.
+    drop(svc);
+    assert!(inner.next_request().await.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn extreme_settings_that_build_never_panic() {
+    let builders = [
+        consecutive(1).probes(1).probe_timeout(Duration::MAX),
+        consecutive(1)
+            .open_duration(Duration::MAX)
+            .fixed_open_duration(),
+        consecutive(1)
+            .open_duration(Duration::from_secs(u64::MAX / 4))
+            .open_backoff(100.0, Duration::MAX),
+        consecutive(1)
+            .open_duration(Duration::from_nanos(1))
+            .open_backoff(100.0, Duration::MAX)
+            .jitter(1.0),
+        consecutive(1)
+            .open_duration(Duration::MAX)
+            .open_backoff(100.0, Duration::MAX)
+            .jitter(1.0)
+            .probe_timeout(Duration::MAX),
+        CircuitBreakerLayer::builder()
+            .failure_rate(1.0)
+            .min_calls(1)
+            .slow_calls(Duration::MAX, 1.0)
+            .time_window(secs(500 * 365 * 24 * 3600), 1)
+            .probes(1000)
+            .probe_timeout(Duration::from_nanos(1)),
+    ];
+    for builder in builders {
+        let layer = builder.build().unwrap();
+        let handle = layer.handle();
+        let svc = layer.layer(service_fn(|fail: bool| async move {
+            if fail {
+                Err("down")
+            } else {
+                std::future::pending::<Result<(), &str>>().await
+            }
+        }));
+        // Trip, wait, probe (a probe that never finishes), trip again, many times over.
+        let mut hanging = Vec::new();
+        for _ in 0..12 {
+            let _ = svc.clone().oneshot(true).await;
+            let _ = format!("{handle:?} {layer:?} {svc:?} {:?}", handle.metrics());
+            let _ = handle.remaining_open();
+            advance(secs(3600)).await;
+            let mut probe = tokio_test::task::spawn(svc.clone().oneshot(false));
+            let _ = probe.poll();
+            hanging.push(probe);
+            let _ = format!("{:?} {:?}", handle.state(), handle.metrics());
+            advance(Duration::from_nanos(1)).await;
+            let _ = svc.clone().oneshot(true).await;
+        }
+        assert_ne!(handle.metrics().trips, 0);
+    }
+    let keyed = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+        .breaker(consecutive(1).probe_timeout(Duration::MAX))
+        .max_keys(1)
+        .idle_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let svc = keyed.layer(flaky_keyed());
+    for key in 0..5 {
+        let _ = svc.clone().oneshot((key, true)).await;
+        advance(secs(3600)).await;
+    }
+    assert_eq!(keyed.len(), 1);
 }

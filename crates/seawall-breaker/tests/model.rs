@@ -1,7 +1,7 @@
 //! The breaker against a tiny reference model: the same random sequences of calls,
 //! outcomes, clock advances and manual commands, and the two must agree on every
 //! admit/reject decision, every retry-after hint, the state after every step, and the
-//! number of trips.
+//! counters (trips, rejections, probes, failures, slow and ignored calls).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::VecDeque;
@@ -81,7 +81,32 @@ struct Model {
     /// (bucket, failed, slow) for a time window.
     timed: Vec<(u64, bool, bool)>,
     trips_in_row: u32,
+    counters: Counters,
+}
+
+/// The counters of `Metrics` that do not depend on the window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counters {
     trips: u64,
+    rejected: u64,
+    probes: u64,
+    failures: u64,
+    slow: u64,
+    ignored: u64,
+}
+
+impl Counters {
+    fn of(handle: &BreakerHandle) -> Self {
+        let m = handle.metrics();
+        Self {
+            trips: m.trips,
+            rejected: m.rejected,
+            probes: m.probes,
+            failures: m.failures,
+            slow: m.slow_calls,
+            ignored: m.ignored,
+        }
+    }
 }
 
 impl Model {
@@ -99,7 +124,7 @@ impl Model {
             count: VecDeque::new(),
             timed: Vec::new(),
             trips_in_row: 0,
-            trips: 0,
+            counters: Counters::default(),
         }
     }
 
@@ -117,7 +142,7 @@ impl Model {
                     .min(self.cfg.max_open);
                 self.open_until = now + grown;
                 self.trips_in_row += 1;
-                self.trips += 1;
+                self.counters.trips += 1;
             }
             State::HalfOpen => self.progress = now,
             _ => {
@@ -152,6 +177,16 @@ impl Model {
     }
 
     fn admit(&mut self, now: Instant) -> Result<(Kind, u64), Option<Duration>> {
+        let decision = self.decide(now);
+        match decision {
+            Ok((Kind::Probe, _)) => self.counters.probes += 1,
+            Err(_) => self.counters.rejected += 1,
+            Ok(_) => {}
+        }
+        decision
+    }
+
+    fn decide(&mut self, now: Instant) -> Result<(Kind, u64), Option<Duration>> {
         loop {
             let kind = match self.state {
                 State::Closed => Kind::Closed,
@@ -212,6 +247,18 @@ impl Model {
         }
     }
 
+    /// Counts an outcome in the counters since the breaker was built.
+    fn count(&mut self, outcome: Outcome, slow: bool) {
+        match outcome {
+            Outcome::Failure => self.counters.failures += 1,
+            Outcome::Ignored => self.counters.ignored += 1,
+            Outcome::Success => {}
+        }
+        if slow && outcome != Outcome::Ignored {
+            self.counters.slow += 1;
+        }
+    }
+
     fn complete(
         &mut self,
         kind: Kind,
@@ -222,11 +269,14 @@ impl Model {
     ) {
         let slow = self.cfg.slow.is_some_and(|(d, _)| now - started >= d);
         match kind {
-            Kind::Disabled | Kind::ForcedClosed => {}
+            // A disabled breaker counts nothing; a forced-closed one only the counters.
+            Kind::Disabled => {}
+            Kind::ForcedClosed => self.count(outcome, slow),
             Kind::Closed | Kind::MetricsOnly => {
                 if epoch != self.epoch {
                     return;
                 }
+                self.count(outcome, slow);
                 let failed = match outcome {
                     Outcome::Ignored => return,
                     Outcome::Success => {
@@ -279,14 +329,17 @@ impl Model {
                 }
             }
             Kind::Probe => {
-                if epoch != self.epoch || self.state != State::HalfOpen {
-                    return;
-                }
+                // A slow probe is a failed one, and a probe's outcome is counted even when
+                // it comes too late to matter.
                 let outcome = if slow && outcome == Outcome::Success {
                     Outcome::Failure
                 } else {
                     outcome
                 };
+                self.count(outcome, slow);
+                if epoch != self.epoch || self.state != State::HalfOpen {
+                    return;
+                }
                 match outcome {
                     Outcome::Failure => self.enter(State::Open, now),
                     Outcome::Ignored => {
@@ -455,7 +508,12 @@ fn run_case(cfg: Cfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             let now = Instant::now();
             prop_assert_eq!(handle.state(), model.state(now), "step {}: state", step);
-            prop_assert_eq!(handle.metrics().trips, model.trips, "step {}: trips", step);
+            prop_assert_eq!(
+                Counters::of(&handle),
+                model.counters,
+                "step {}: counters",
+                step
+            );
         }
         Ok(())
     })

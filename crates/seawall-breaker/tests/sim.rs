@@ -13,7 +13,9 @@ use tower::Layer;
 
 type Log = Arc<Mutex<Vec<(Duration, State)>>>;
 
-/// Notes every state the breaker enters, with the time since `start`.
+/// Notes the states the breaker enters, with the time since `start`, as the watch channel
+/// reports them (it holds the latest state: transitions with no await between them show as
+/// the last one; in this single-threaded simulation they come at separate moments).
 fn watch(handle: &BreakerHandle, start: Instant) -> Log {
     let log: Log = Arc::default();
     let mut rx = handle.subscribe();
