@@ -4,43 +4,19 @@
 //! `cargo bench --bench retry --features retry` runs it.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::{ready, Future, Ready};
-use std::pin::pin;
+use std::future::{ready, Ready};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
-use seawall::core::BoxError;
 use seawall::retry::RetryLayer;
 use tower::retry::budget::{Budget, TpsBudget};
-use tower::{service_fn, Layer, Service};
+use tower::Layer;
 
-#[global_allocator]
-static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
+mod common;
+
+use common::{call_ready, ok_service};
 
 fn main() {
     divan::main();
-}
-
-/// Drives one call through `svc` when both readiness and the response are immediate, as
-/// they are on the success path of an in-memory service.
-pub fn call_ready<S: Service<R>, R>(svc: &mut S, request: R) -> Result<S::Response, S::Error> {
-    let mut cx = Context::from_waker(Waker::noop());
-    match svc.poll_ready(&mut cx) {
-        Poll::Ready(Ok(())) => {}
-        Poll::Ready(Err(e)) => return Err(e),
-        Poll::Pending => panic!("benchmarked service was not ready"),
-    }
-    let mut fut = pin!(svc.call(request));
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(result) => result,
-        Poll::Pending => panic!("benchmarked call did not complete at once"),
-    }
-}
-
-fn ok_service(
-) -> impl Service<u64, Response = u64, Error = BoxError, Future = Ready<Result<u64, BoxError>>> + Clone
-{
-    service_fn(|x: u64| ready(Ok::<_, BoxError>(x + 1)))
 }
 
 /// The baseline: the same service with nothing in front of it.
