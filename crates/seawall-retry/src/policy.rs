@@ -24,6 +24,12 @@ pub enum Verdict {
 ///
 /// [`RetryErrors`] is the policy for services whose errors are `BoxError`s, `HttpPolicy`
 /// (feature `http`) the one for HTTP clients. Implement this trait for anything else.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a retry policy for requests `{Req}` and results `Result<{Res}, {E}>`",
+    label = "this retry layer's policy cannot judge these requests and results",
+    note = "an HTTP client needs `.policy(HttpPolicy::new())` on the `RetryLayer` builder, with a `ReplayableBodyLayer` outside the `RetryLayer`",
+    note = "the default policy `RetryErrors` serves only services whose error type is `BoxError` and whose requests are `Clone`"
+)]
 pub trait Policy<Req, Res, E> {
     /// Classifies one attempt's result.
     fn classify(&self, result: &Result<Res, E>) -> Verdict;
