@@ -3,28 +3,49 @@
 //! Failures are certain in a distributed system — latency spikes, transient faults,
 //! restarting hosts, overloaded dependencies — and at scale partial failure is the normal
 //! mode. Seawall is a set of [`tower::Layer`](https://docs.rs/tower/latest/tower/trait.Layer.html)s
-//! that keep an axum server or a hyper/reqwest client working through them: retry budgets,
-//! circuit breaking, load shedding with adaptive concurrency, hedged requests, deadlines and
-//! fault injection.
+//! that keep an axum server or a hyper/reqwest client working through them. Today that is
+//! budgeted retries, a circuit breaker and the HTTP plumbing both need, with a deterministic
+//! simulator and a lab that measure them; more layers are planned (see the status below).
 //!
-//! This crate is the facade: it re-exports the member crates, each behind its own feature
-//! (`full` turns on all of them).
+//! This crate is the facade: it re-exports the member crates, each behind its own feature.
 //!
 //! | module | feature | what it is |
 //! |---|---|---|
 //! | [`core`] | always | classification, typed rejections, rolling windows, events |
-//! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries |
 //! | `http` | `http` | replayable bodies, `Retry-After`, HTTP classification, rejections as responses, client adapters |
 //! | `retry` | `retry` | retries with a lock-free budget, backoff with jitter, `Retry-After`, do-not-retry across tiers |
-//! | `breaker` | `breaker` | a circuit breaker: every trip condition, exact half-open probes, per-key breakers |
+//! | `breaker` | `breaker` | a circuit breaker: failure-count, failure-rate and slow-call trips, exact half-open probes, per-key breakers |
+//! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
 //! for rejection responses, and hyper-util's and reqwest's clients as tower services.
+//! `metrics` adds counters and histograms through the `metrics` facade beside the tracing
+//! events. `full` turns on every layer, every integration and `metrics`, but **not** `sim`:
+//! the simulator brings rand, rand_distr, hdrhistogram and tokio's `test-util`, which have no
+//! place in a production build. Tests that use it enable `sim` beside `full`.
+//!
+//! # Status
+//!
+//! | layer | status |
+//! |---|---|
+//! | retry (budget, backoff with jitter, `Retry-After`, do-not-retry across tiers) | done |
+//! | circuit breaker (plain and keyed, HTTP policy) | done |
+//! | HTTP plumbing (replayable bodies, classification, rejections as responses, clients) | done |
+//! | simulator and lab (`seawall-sim`, `seawall-lab`) | done |
+//! | load shedding and adaptive concurrency | planned (issue 10) |
+//! | hedged requests | planned (issue 11) |
+//! | timeouts and deadline propagation | planned (issue 12) |
+//! | fault injection | planned (issue 12) |
+//! | standard stacks, rate limiting | planned (issue 13) |
+//!
 //! `tests/http_stack.rs` in the repository shows a whole stack: an axum server with a
 //! circuit breaker in `Router::layer` (open → 503 with `Retry-After`), called by a reqwest
-//! client with replayable bodies and budgeted retries.
+//! client with replayable bodies and budgeted retries. `examples/reqwest_client.rs` is the
+//! client side as a program you can run: `cargo run --example reqwest_client --features full`.
 //!
-//! The crate graph and the reasons for it are in `docs/architecture.md`.
+//! The crate graph and the reasons for it are in `docs/architecture.md`. Compile errors a
+//! new user meets, and their fixes, are in the `common_errors` page (with the features it
+//! needs: `retry`, `breaker`, `reqwest` and `axum`, all in `full`).
 
 #[doc(inline)]
 pub use seawall_core as core;
@@ -44,3 +65,12 @@ pub use seawall_retry as retry;
 #[cfg(feature = "breaker")]
 #[doc(inline)]
 pub use seawall_breaker as breaker;
+
+#[cfg(all(
+    feature = "retry",
+    feature = "breaker",
+    feature = "reqwest",
+    feature = "axum"
+))]
+#[doc = include_str!("../docs/common-errors.md")]
+pub mod common_errors {}
