@@ -65,6 +65,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod body;
 pub mod classify;
 pub mod client;
 pub mod rejection_response;
