@@ -17,6 +17,10 @@ doc:
 test:
     cargo test --workspace --all-features
 
+examples:
+    cargo run --example reqwest_client --all-features
+    if [ -f examples/axum_server.rs ]; then cargo run --example axum_server --all-features; fi
+
 lab *ARGS:
     cargo run --release -p seawall-lab -- {{ARGS}}
 
