@@ -123,13 +123,13 @@ fn streamed(chunks: [&'static str; 3]) -> Streamed {
 }
 
 async fn run(addr: SocketAddr, backend: Arc<Backend>) -> Result<(), BoxError> {
-    // A budget of 20% of requests plus 1 retry a second over 2 s (a floor of 2 retries), kept
-    // small so that the outage below uses it up.
+    // A budget of 20% of requests plus 1 retry a second over 10 s (a floor of 10 retries): a
+    // tenth of the default floor, so that the outage below shows the 20% soon.
     let budget = Arc::new(
         RetryBudget::builder()
             .percent_can_retry(0.2)
             .min_per_second(1)
-            .ttl(Duration::from_secs(2))
+            .ttl(Duration::from_secs(10))
             .build()?,
     );
     let client = ServiceBuilder::new()
@@ -155,6 +155,7 @@ async fn run(addr: SocketAddr, backend: Arc<Backend>) -> Result<(), BoxError> {
         String::from_utf8_lossy(&text),
         backend.attempts("GET /flaky")
     );
+    expect(status == StatusCode::OK, "GET /flaky succeeds on its retry")?;
 
     println!("2. POST /orders with Idempotency-Key and a streamed body: retried, same bytes");
     let request = http::Request::post(url("/orders"))
@@ -177,17 +178,25 @@ async fn run(addr: SocketAddr, backend: Arc<Backend>) -> Result<(), BoxError> {
         String::from_utf8_lossy(&text),
         bodies.len(),
     );
+    expect(
+        status == StatusCode::CREATED && bodies.len() == 2 && same && bodies[0].len() == 32,
+        "the keyed POST succeeds on its retry with the whole body each time",
+    )?;
 
     println!("3. POST /orders without Idempotency-Key: not retried (it could create two orders)");
     let request = http::Request::post(url("/orders")).body(Full::new(Bytes::from("{}")))?;
     let response = client.clone().oneshot(request).await?;
+    let attempts = backend.attempts("POST /orders key=\"\"");
     println!(
-        "   client: {} after {} attempt; the caller decides what to do\n",
+        "   client: {} after {attempts} attempt; the caller decides what to do\n",
         response.status(),
-        backend.attempts("POST /orders key=\"\"")
     );
+    expect(
+        response.status() == StatusCode::SERVICE_UNAVAILABLE && attempts == 1,
+        "a POST without a key is sent once",
+    )?;
 
-    let requests = 40;
+    let requests = 200;
     println!("4. GET /down x {requests}, an outage: the budget caps the retries");
     let before = budget.refused();
     let mut failed = 0;
@@ -207,7 +216,21 @@ async fn run(addr: SocketAddr, backend: Arc<Backend>) -> Result<(), BoxError> {
         requests * 3,
         budget.refused() - before,
     );
+    // The budget allows the floor of 10 plus 20% of the 203 requests, less the 2 retries above.
+    expect(
+        failed == requests && attempts > requests && attempts <= requests + 48,
+        "the budget lets a few retries through, not two per request",
+    )?;
     Ok(())
+}
+
+/// Fails the example, so that CI notices, when what it shows stopped being true.
+fn expect(holds: bool, what: &str) -> Result<(), BoxError> {
+    if holds {
+        Ok(())
+    } else {
+        Err(format!("expected: {what}").into())
+    }
 }
 
 #[tokio::main]
