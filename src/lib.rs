@@ -11,8 +11,8 @@
 //!
 //! | module | feature | what it is |
 //! |---|---|---|
-//! | [`core`] | always | classification, typed rejections, rolling windows, events |
-//! | `http` | `http` | replayable bodies, `Retry-After`, HTTP classification, rejections as responses, client adapters |
+//! | [`core`] | always | classification, typed rejections, rolling windows, permit guards, events |
+//! | `http` | `http` | replayable bodies, `Retry-After`, HTTP classification, rejections as responses, bodies that hold a permit to their end, client adapters |
 //! | `retry` | `retry` | retries with a lock-free budget, backoff with jitter, `Retry-After`, do-not-retry across tiers |
 //! | `breaker` | `breaker` | a circuit breaker: failure-count, failure-rate and slow-call trips, exact half-open probes, per-key breakers |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
