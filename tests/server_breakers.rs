@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::extract::State as AppState;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
