@@ -19,7 +19,10 @@
 //! | `breaker` | `breaker` | a circuit breaker: every trip condition, exact half-open probes, per-key breakers |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
-//! for rejection responses, and hyper-util's and reqwest's clients as tower services.
+//! for rejection responses, and hyper-util's and reqwest's clients as tower services; with
+//! `breaker`, `axum` also keys server-side breakers per matched route
+//! (`breaker::keyed::axum`). A plain breaker in `Router::layer` is one breaker for every
+//! route: see `docs/breakers.md` for where inbound and outbound breakers go.
 //! `tests/http_stack.rs` in the repository shows a whole stack: an axum server with a
 //! circuit breaker in `Router::layer` (open → 503 with `Retry-After`), called by a reqwest
 //! client with replayable bodies and budgeted retries.
