@@ -21,7 +21,10 @@ impl Retain for Shared {
         // forgotten while open would be made anew, closed, by the key's next request, which
         // would go through to the failing host.
         if let Some(remaining) = self.remaining_open() {
-            return Retention::Until(now + remaining);
+            // An open time too long for an `Instant` ends never, as far as we can tell.
+            return now
+                .checked_add(remaining)
+                .map_or(Retention::Always, Retention::Until);
         }
         match self.state() {
             // Open time over: the next request is a probe. Forgotten only when no probe is
@@ -90,9 +93,6 @@ impl<K: Hash + Eq + Clone> Keys<K> {
     where
         K: fmt::Debug,
     {
-        if let Some(breaker) = self.table.get(key) {
-            return breaker;
-        }
         match self
             .table
             .get_or_insert_with(key, |key| self.new_breaker(key))
