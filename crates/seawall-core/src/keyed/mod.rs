@@ -53,7 +53,7 @@ mod shard;
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hash};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
@@ -99,7 +99,8 @@ pub trait Retain {
 /// [module docs](self).
 pub struct KeyedTable<K, V> {
     shards: Box<[RwLock<Shard<K, V>>]>,
-    hasher: RandomState,
+    /// Seeds the shard choice, so that it differs from one table to the next.
+    seed: u64,
     max_keys: usize,
     idle_timeout: Duration,
     /// Entries in all shards; never above `max_keys` (a slot is reserved before an insert).
@@ -124,7 +125,7 @@ impl<K: Hash + Eq + Clone, V: Retain> KeyedTable<K, V> {
         }
         Ok(Self {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::new())).collect(),
-            hasher: RandomState::new(),
+            seed: RandomState::new().hash_one(0x5eed_u64),
             max_keys,
             idle_timeout,
             len: AtomicUsize::new(0),
@@ -137,8 +138,13 @@ impl<K: Hash + Eq + Clone, V: Retain> KeyedTable<K, V> {
         u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
+    /// The shard of `key`. The shard map hashes keys again with std's DoS-resistant hasher,
+    /// so this one only spreads keys over shards and is cheap (a multiply per 8 bytes): a
+    /// key set crafted to land in one shard costs lock sharing, never memory or the bound.
     fn shard_of(&self, key: &K) -> usize {
-        (self.hasher.hash_one(key) as usize) % SHARDS
+        let mut hasher = ShardHasher(self.seed);
+        key.hash(&mut hasher);
+        (hasher.finish() >> 60) as usize % SHARDS
     }
 
     fn read(&self, shard: usize) -> RwLockReadGuard<'_, Shard<K, V>> {
@@ -250,6 +256,63 @@ impl<K: Hash + Eq + Clone, V: Retain> KeyedTable<K, V> {
     /// How long a key must go unused before its entry may be forgotten.
     pub fn idle_timeout(&self) -> Duration {
         self.idle_timeout
+    }
+}
+
+/// Mixes each word in with a rotate, a xor and a multiply by an odd constant: the high bits
+/// of the result depend on every bit written.
+struct ShardHasher(u64);
+
+impl ShardHasher {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+impl Hasher for ShardHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        let mut word = [0; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        self.mix(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+    }
+
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+
+    #[inline]
+    fn write_u16(&mut self, n: u16) {
+        self.mix(u64::from(n));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

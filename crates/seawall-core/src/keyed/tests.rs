@@ -217,3 +217,26 @@ proptest! {
         })?;
     }
 }
+
+#[test]
+fn keys_spread_over_every_shard() {
+    let table = KeyedTable::<u32, Value>::new(10_000, Duration::ZERO).unwrap();
+    let mut per_shard = [0usize; SHARDS];
+    for key in 0..1_600u32 {
+        per_shard[table.shard_of(&key)] += 1;
+    }
+    // 100 expected per shard; a cheap hash that ignored some bits would leave shards empty.
+    assert!(
+        per_shard.iter().all(|&n| (50..=150).contains(&n)),
+        "{per_shard:?}"
+    );
+    let table = KeyedTable::<String, Value>::new(1, Duration::ZERO).unwrap();
+    let mut per_shard = [0usize; SHARDS];
+    for key in 0..1_600u32 {
+        per_shard[table.shard_of(&format!("/users/{key}"))] += 1;
+    }
+    assert!(
+        per_shard.iter().all(|&n| (50..=150).contains(&n)),
+        "{per_shard:?}"
+    );
+}
