@@ -34,7 +34,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-pub use ::axum::extract::MatchedPath;
+use ::axum::extract::MatchedPath;
 use http::Request;
 
 /// A route template as a breaker key: compares and hashes as its path, clones as an `Arc`.

@@ -210,7 +210,7 @@ impl<K: Hash + Eq + Clone, V: Retain> KeyedTable<K, V> {
             .is_ok()
     }
 
-    /// Looks at up to [`SWEEP`] entries of the next shard in turn and forgets those that
+    /// Looks at up to [`SWEEP`] entries, from the next shards in turn, and forgets those that
     /// may be forgotten; returns whether any was.
     fn make_room(&self, now: Instant) -> bool {
         let at = self.nanos(now);
