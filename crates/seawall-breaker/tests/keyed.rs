@@ -119,8 +119,10 @@ async fn a_breaker_set_by_hand_is_not_forgotten() {
 
 #[tokio::test(start_paused = true)]
 async fn requests_routed_to_the_overflow_breaker_are_counted() {
+    let log = seawall_sim::EventLog::new();
+    let _events = log.install();
     let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
-        .breaker(one_strike(secs(5)))
+        .breaker(one_strike(secs(5)).name("api"))
         .max_keys(2)
         .build()
         .unwrap();
@@ -138,6 +140,19 @@ async fn requests_routed_to_the_overflow_breaker_are_counted() {
         svc.clone().oneshot((key, false)).await.unwrap();
     }
     assert_eq!(layer.overflow_requests(), 10);
+    // Each is an `overflow` event of the overflow breaker, for operators to see.
+    let overflow_events = log
+        .events()
+        .into_iter()
+        .filter(|e| e.event == "overflow")
+        .inspect(|e| {
+            assert_eq!(
+                (e.layer.as_str(), e.name.as_str()),
+                ("breaker", "api/overflow")
+            )
+        })
+        .count();
+    assert_eq!(overflow_events, 10);
     // They share one breaker: one failure among them fails all of them fast.
     let _ = svc.clone().oneshot((3, true)).await;
     assert!(svc.clone().oneshot((12, false)).await.is_err());
