@@ -18,7 +18,10 @@
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
-//! for rejection responses, and hyper-util's and reqwest's clients as tower services.
+//! for rejection responses, and hyper-util's and reqwest's clients as tower services;
+//! with `breaker`, `axum` also keys server-side breakers per matched route
+//! (`breaker::keyed::axum`). A plain breaker in `Router::layer` is one breaker for every
+//! route: see `docs/breakers.md` for where inbound and outbound breakers go.
 //! `metrics` adds counters and histograms through the `metrics` facade beside the tracing
 //! events. `full` turns on every layer, every integration and `metrics`, but **not** `sim`:
 //! the simulator brings rand, rand_distr, hdrhistogram and tokio's `test-util`, which have no

@@ -108,7 +108,20 @@
 //! # Keyed breakers
 //!
 //! [`KeyedCircuitBreakerLayer`] keeps one breaker per key (a host, a route, anything a
-//! function of the request can name), with a bound on the number of keys.
+//! function of the request can name), with bounds on the number of keys and on the metric
+//! labels they make; see [`keyed`]. A key function may return `None` to let a request past
+//! every breaker ([`KeyedBuilder::optional`]).
+//!
+//! # Inbound and outbound breakers
+//!
+//! A breaker in front of a client (outbound) protects a dependency and fails fast while it
+//! is down. A breaker in a server (inbound) must be keyed per route: axum's
+//! `Router::layer` wraps each route in a clone of the layer, so a plain breaker there is
+//! one breaker for the whole server, and one route whose downstream is down opens it for
+//! every route, health checks included. With the `axum` feature,
+//! `keyed::axum::matched_route` keys breakers by the route axum matched. The guide
+//! `docs/breakers.md` (in the repository) shows where each goes in axum and tower stacks
+//! and how to keep health routes out; `examples/axum_server.rs` runs it.
 //!
 //! # HTTP
 //!
@@ -134,7 +147,7 @@ pub mod future;
 mod handle;
 #[cfg(feature = "http")]
 pub mod http;
-mod keyed;
+pub mod keyed;
 
 mod layer;
 mod service;

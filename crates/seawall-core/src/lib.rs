@@ -35,6 +35,7 @@
 mod classify;
 mod error;
 mod events;
+pub mod keyed;
 pub mod permit;
 pub mod rejection;
 mod window;
