@@ -108,6 +108,7 @@
 mod backoff;
 mod budget;
 pub mod error;
+mod events;
 pub mod future;
 mod layer;
 mod policy;
@@ -117,10 +118,10 @@ mod service;
 pub mod http;
 
 pub use backoff::{Backoff, Jitter};
-pub use budget::{RetryBudget, RetryBudgetBuilder};
+pub use budget::{RetryBudget, RetryBudgetBuilder, Withdrawal};
 pub use error::{ConfigError, DoNotRetry};
 pub use layer::{RetryLayer, RetryLayerBuilder};
-pub use policy::{Policy, RetryErrors, Verdict};
+pub use policy::{Described, Policy, RetryErrors, Verdict};
 pub use service::Retry;
 
 #[cfg(feature = "http")]
