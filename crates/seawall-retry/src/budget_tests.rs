@@ -218,3 +218,72 @@ proptest! {
         })?;
     }
 }
+
+#[cfg(feature = "metrics")]
+mod metrics_counters {
+    use super::*;
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+    use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Mutex;
+
+    /// Keeps every counter by name and labels.
+    #[derive(Default)]
+    struct Counters(Mutex<BTreeMap<String, Arc<AtomicU64>>>);
+
+    impl Recorder for Counters {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            let labels: Vec<_> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+            let counter = self.0.lock().unwrap().entry(name).or_default().clone();
+            Counter::from_arc(counter)
+        }
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_counters_are_metrics_labelled_with_the_budgets_name() {
+        let recorder = Counters::default();
+        let b = metrics::with_local_recorder(&recorder, || {
+            RetryBudget::builder()
+                .percent_can_retry(0.5)
+                .min_per_second(0)
+                .name("payments")
+                .build()
+                .unwrap()
+        });
+        for _ in 0..4 {
+            b.deposit();
+        }
+        let w = b.withdraw().unwrap();
+        assert!(b.try_withdraw());
+        assert!(!b.try_withdraw());
+        b.refund(w);
+        let read = |what: &str| {
+            let name = format!("seawall_retry_budget_{what}_total{{name=payments}}");
+            recorder.0.lock().unwrap()[&name].load(Ordering::Relaxed)
+        };
+        assert_eq!(
+            [
+                read("deposits"),
+                read("withdrawals"),
+                read("refunds"),
+                read("refusals")
+            ],
+            [4, 2, 1, 1]
+        );
+    }
+}

@@ -54,6 +54,9 @@ pin_project! {
     }
 }
 
+/// One attempt's result.
+type Attempt<S, Req> = Result<<S as Service<Req>>::Response, <S as Service<Req>>::Error>;
+
 /// Everything but the state: what the next retry needs.
 struct Retrying<S, P, Req> {
     replay: Option<Req>,
@@ -158,10 +161,7 @@ where
 {
     /// What follows an attempt's result: `Ok` with the failure to retry after `self.wait`,
     /// or `Err` with the result for the caller.
-    fn decide(
-        &mut self,
-        result: Result<S::Response, S::Error>,
-    ) -> Result<Result<S::Response, S::Error>, Result<S::Response, S::Error>> {
+    fn decide(&mut self, result: Attempt<S, Req>) -> Result<Attempt<S, Req>, Attempt<S, Req>> {
         let shared = &*self.shared;
         let withdrawal = self.withdrawal.take();
         let hint = match shared.policy.classify(&result) {
@@ -200,10 +200,7 @@ where
     }
 
     /// Sends the retry of `failed`, or hands `failed` back when it cannot be sent any more.
-    fn send(
-        &mut self,
-        failed: Result<S::Response, S::Error>,
-    ) -> Result<S::Future, Result<S::Response, S::Error>> {
+    fn send(&mut self, failed: Attempt<S, Req>) -> Result<S::Future, Attempt<S, Req>> {
         // A replayable body read on by the first attempt during the backoff can have crossed
         // its replay cap, and other requests can have emptied the budget.
         self.withdrawal = match self.admit(None, true) {
@@ -256,11 +253,7 @@ where
 
     /// Records why `result` goes back to the caller unretried and marks it when this layer
     /// retried it or its budget refused to: only then must the tier above not retry it.
-    fn give_up(
-        &self,
-        why: GiveUp,
-        result: Result<S::Response, S::Error>,
-    ) -> Result<S::Response, S::Error> {
+    fn give_up(&self, why: GiveUp, result: Attempt<S, Req>) -> Attempt<S, Req> {
         let shared = &*self.shared;
         let outcome = shared.policy.describe(&result);
         let attempt = self.attempt;

@@ -117,7 +117,7 @@ impl Clone for HttpPolicy {
             allow_keyed_post: self.allow_keyed_post,
             attempt_header: self.attempt_header.clone(),
             mark_give_ups: self.mark_give_ups,
-            retry_after: self.retry_after.clone(),
+            retry_after: self.retry_after,
             warned_too_large: AtomicBool::new(false),
         }
     }

@@ -275,6 +275,10 @@ fn retries_bounded_by_attempts_only_quadruple_an_outage() {
     // The seconds inside the outage (at its edges, a request's retries can fall in the
     // next second).
     for s in &naive.series[31..39] {
-        assert_eq!(ratio(s), 4.0, "three retries per request: four times the load");
+        assert_eq!(
+            ratio(s),
+            4.0,
+            "three retries per request: four times the load"
+        );
     }
 }
