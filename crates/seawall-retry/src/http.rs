@@ -11,8 +11,8 @@
 //! - bodies re-sent through [`ReplayableBody`]: put
 //!   [`ReplayableBodyLayer`](seawall_http::ReplayableBodyLayer) in front of the retry layer.
 //!   A body too large for its replay buffer, or whose source failed, is not re-sent. The
-//!   first time a request that would have been retried is not because its body is over the
-//!   cap, a `WARN` event (target `seawall::retry`, event `body_too_large`, with the cap,
+//!   first time a request that could be retried (idempotent) has a body over the cap, a
+//!   `WARN` event (target `seawall::retry`, event `body_too_large`, with the cap,
 //!   method and URI) says so, once per retry layer: raise the cap if such requests should be
 //!   retried. Later ones, and bodies whose source failed, are `DEBUG` events only;
 //! - a `Retry-After` on the response replaces the backoff; a response asking for longer
@@ -142,8 +142,8 @@ impl HttpPolicy {
         }
     }
 
-    /// Reports, the first time only, that a request that would be retried is not, because
-    /// its body is over the replay cap.
+    /// Reports, the first time only, that a request that could be retried will not be,
+    /// because its body is over the replay cap.
     fn not_replayable<B>(&self, request: &Request<ReplayableBody<B>>, reason: NotReplayable) {
         if let NotReplayable::TooLarge { cap } = reason {
             if !self.warned_too_large.swap(true, Ordering::Relaxed) {

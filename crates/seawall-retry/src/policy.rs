@@ -79,8 +79,11 @@ pub trait Policy<Req, Res, E> {
         Described::Unknown
     }
 
-    /// Marks a failure the layer gives up on (attempts or budget exhausted) so that the tier
-    /// above does not retry it in turn. Returns it unchanged by default.
+    /// Marks a failure the layer gives up on — retried until the attempts ran out, or
+    /// refused a retry by the budget — so that the tier above does not retry it in turn.
+    /// Not called for failures the layer retried nothing of for another reason (one attempt
+    /// only, a `Retry-After` too long, a request that cannot be replayed). Returns it
+    /// unchanged by default.
     fn mark_give_up(&self, result: Result<Res, E>) -> Result<Res, E> {
         result
     }
