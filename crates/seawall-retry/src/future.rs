@@ -11,9 +11,10 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tower_service::Service;
-use tracing::Level;
 
 use crate::backoff::Rng;
+use crate::budget::Withdrawal;
+use crate::events::event;
 use crate::layer::Shared;
 use crate::{Policy, Verdict};
 
@@ -24,7 +25,8 @@ pin_project! {
     /// During a backoff it holds the failure it is retrying: if the retry cannot be sent
     /// after all (the request stopped being replayable while the first attempt read it, or
     /// the budget ran dry meanwhile), that failure is what the caller gets. A retry is
-    /// withdrawn from the budget when it is sent, not when it is decided.
+    /// withdrawn from the budget when it is sent, not when it is decided, and refunded when
+    /// its result is done.
     ///
     /// It holds the timer inline, so no attempt allocates, retries included.
     ///
@@ -37,13 +39,7 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future, Result<S::Response, S::Error>>,
-        replay: Option<Req>,
-        // A clone of the inner service for the retries: `None` when no retry is possible.
-        service: Option<S>,
-        shared: Arc<Shared<P>>,
-        attempt: u32,
-        rng: Option<Rng>,
-        previous: Duration,
+        retry: Retrying<S, P, Req>,
     }
 }
 
@@ -58,6 +54,25 @@ pin_project! {
     }
 }
 
+/// One attempt's result.
+type Attempt<S, Req> = Result<<S as Service<Req>>::Response, <S as Service<Req>>::Error>;
+
+/// Everything but the state: what the next retry needs.
+struct Retrying<S, P, Req> {
+    replay: Option<Req>,
+    // A clone of the inner service for the retries: `None` when no retry is possible.
+    service: Option<S>,
+    shared: Arc<Shared<P>>,
+    attempt: u32,
+    rng: Option<Rng>,
+    previous: Duration,
+    // The wait before the retry in hand, and whether a `Retry-After` chose it.
+    wait: Duration,
+    hinted: bool,
+    // The budget's withdrawal for the attempt in flight, refunded if its result is done.
+    withdrawal: Option<Withdrawal>,
+}
+
 impl<S, P, Req> ResponseFuture<S, P, Req>
 where
     S: Service<Req>,
@@ -70,19 +85,19 @@ where
     ) -> Self {
         Self {
             state: State::Calling { future },
-            replay,
-            service,
-            previous: shared.backoff.base(),
-            shared,
-            attempt: 1,
-            rng: None,
+            retry: Retrying {
+                replay,
+                service,
+                previous: shared.backoff.base(),
+                shared,
+                attempt: 1,
+                rng: None,
+                wait: Duration::ZERO,
+                hinted: false,
+                withdrawal: None,
+            },
         }
     }
-}
-
-/// Whether a retry can be sent: a copy of the request is kept and can still be replayed.
-fn replayable<Req, Res, E, P: Policy<Req, Res, E>>(replay: &Option<Req>, policy: &P) -> bool {
-    replay.as_ref().is_some_and(|r| policy.can_replay(r))
 }
 
 impl<S, P, Req> Future for ResponseFuture<S, P, Req>
@@ -98,55 +113,18 @@ where
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
                     let result = ready!(future.poll(cx));
-                    let shared = &**this.shared;
-                    let policy = &shared.policy;
-                    let after = match policy.classify(&result) {
-                        Verdict::Done => {
+                    let failed = match this.retry.decide(result) {
+                        Ok(failed) => Some(failed),
+                        Err(result) => {
                             this.state.set(State::Done);
                             return Poll::Ready(result);
                         }
-                        Verdict::DoNotRetry => {
-                            shared.events.emit(Level::DEBUG, "do_not_retry");
-                            this.state.set(State::Done);
-                            return Poll::Ready(result);
-                        }
-                        Verdict::Retry { after } => after,
                     };
-                    // Checked now so that a retry that cannot happen fails at once; the
-                    // replay and the budget are checked again when the retry is sent.
-                    let gives_up = if *this.attempt >= shared.max_attempts {
-                        Some(GiveUp::Attempts)
-                    } else if !replayable(this.replay, policy) {
-                        Some(GiveUp::NotReplayable)
-                    } else if shared.budget.as_ref().is_some_and(|b| !b.has_room()) {
-                        Some(GiveUp::Budget)
-                    } else {
-                        None
-                    };
-                    if let Some(why) = gives_up {
-                        this.state.set(State::Done);
-                        return Poll::Ready(why.finish(shared, result));
-                    }
-                    let wait = match after {
-                        Some(after) => after.min(shared.max_retry_after),
-                        None => {
-                            let rng = this.rng.get_or_insert_with(|| {
-                                let stream = shared.streams.fetch_add(1, Ordering::Relaxed);
-                                let mut seeder = Rng::new(shared.seed ^ stream.rotate_left(32));
-                                Rng::new(seeder.next_u64())
-                            });
-                            shared.backoff.delay(*this.attempt, rng, this.previous)
-                        }
-                    };
-                    shared.events.duration("backoff", wait);
-                    let failed = Some(result);
-                    if wait.is_zero() {
+                    if this.retry.wait.is_zero() {
                         this.state.set(State::Readying { failed });
                     } else {
-                        this.state.set(State::BackingOff {
-                            sleep: tokio::time::sleep(wait),
-                            failed,
-                        });
+                        let sleep = tokio::time::sleep(this.retry.wait);
+                        this.state.set(State::BackingOff { sleep, failed });
                     }
                 }
                 StateProj::BackingOff { sleep, failed } => {
@@ -155,45 +133,20 @@ where
                     this.state.set(State::Readying { failed });
                 }
                 StateProj::Readying { failed } => {
-                    let Some(service) = this.service.as_mut() else {
+                    let Some(service) = this.retry.service.as_mut() else {
                         unreachable!("a retry is only scheduled with a service to send it")
                     };
                     let ready = ready!(service.poll_ready(cx));
-                    let Some(result) = failed.take() else {
+                    let Some(failed) = failed.take() else {
                         unreachable!("the failure is held until the retry is sent")
                     };
-                    let shared = &**this.shared;
-                    let policy = &shared.policy;
-                    if let Err(e) = ready {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(e));
+                    match ready.map_err(Err).and_then(|()| this.retry.send(failed)) {
+                        Ok(future) => this.state.set(State::Calling { future }),
+                        Err(result) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(result);
+                        }
                     }
-                    // A replayable body read on by the first attempt during the backoff can
-                    // have crossed its replay cap, and other requests can have emptied the
-                    // budget: then the retry is not sent and the caller gets the failure.
-                    let gives_up = if !replayable(this.replay, policy) {
-                        Some(GiveUp::NotReplayable)
-                    } else if shared.budget.as_ref().is_some_and(|b| !b.try_withdraw()) {
-                        Some(GiveUp::Budget)
-                    } else {
-                        None
-                    };
-                    if let Some(why) = gives_up {
-                        this.state.set(State::Done);
-                        return Poll::Ready(why.finish(shared, result));
-                    }
-                    drop(result);
-                    let Some(mut request) = this.replay.take() else {
-                        unreachable!("a retry is only scheduled with a request to replay")
-                    };
-                    *this.attempt += 1;
-                    if *this.attempt < shared.max_attempts {
-                        *this.replay = policy.clone_request(&request);
-                    }
-                    policy.prepare_retry(&mut request, *this.attempt);
-                    shared.events.emit(Level::DEBUG, "retry");
-                    let future = service.call(request);
-                    this.state.set(State::Calling { future });
                 }
                 StateProj::Done => unreachable!("retry future polled after completion"),
             }
@@ -201,34 +154,148 @@ where
     }
 }
 
-/// Why a failure goes back to the caller unretried.
-#[derive(Clone, Copy)]
-enum GiveUp {
-    Attempts,
-    NotReplayable,
-    Budget,
-}
-
-impl GiveUp {
-    /// Records the event and hands back the failure, marked if this layer gave up on it.
-    fn finish<P, Req, Res, E>(self, shared: &Shared<P>, result: Result<Res, E>) -> Result<Res, E>
-    where
-        P: Policy<Req, Res, E>,
-    {
-        let (event, level, mark) = match self {
-            GiveUp::Attempts => ("give_up", Level::DEBUG, true),
-            // Not retried here, so not marked: a tier above that can replay the request may
-            // still retry it.
-            GiveUp::NotReplayable => ("not_replayable", Level::DEBUG, false),
-            GiveUp::Budget => ("budget_exhausted", Level::WARN, true),
+impl<S, P, Req> Retrying<S, P, Req>
+where
+    S: Service<Req>,
+    P: Policy<Req, S::Response, S::Error>,
+{
+    /// What follows an attempt's result: `Ok` with the failure to retry after `self.wait`,
+    /// or `Err` with the result for the caller.
+    fn decide(&mut self, result: Attempt<S, Req>) -> Result<Attempt<S, Req>, Attempt<S, Req>> {
+        let shared = &*self.shared;
+        let withdrawal = self.withdrawal.take();
+        let hint = match shared.policy.classify(&result) {
+            Verdict::Retry { after } => after,
+            Verdict::Done => {
+                if let (Some(budget), Some(withdrawal)) = (&shared.budget, withdrawal) {
+                    budget.refund(withdrawal);
+                }
+                return Err(result);
+            }
+            Verdict::DoNotRetry => {
+                let outcome = shared.policy.describe(&result);
+                event!(DEBUG, &shared.events, "do_not_retry", attempt = self.attempt, outcome = %outcome);
+                return Err(result);
+            }
         };
-        shared.events.emit(level, event);
+        // Checked now so that a retry that cannot happen fails at once; checked again when
+        // the retry is sent.
+        if let Err(why) = self.admit(hint, false) {
+            return Err(self.give_up(why, result));
+        }
+        self.hinted = hint.is_some();
+        self.wait = match hint {
+            Some(after) => after.min(shared.max_retry_after),
+            None => {
+                let rng = self.rng.get_or_insert_with(|| {
+                    let stream = shared.streams.fetch_add(1, Ordering::Relaxed);
+                    let mut seeder = Rng::new(shared.seed ^ stream.rotate_left(32));
+                    Rng::new(seeder.next_u64())
+                });
+                shared.backoff.delay(self.attempt, rng, &mut self.previous)
+            }
+        };
+        crate::events::backoff(&shared.events, self.wait);
+        Ok(result)
+    }
+
+    /// Sends the retry of `failed`, or hands `failed` back when it cannot be sent any more.
+    fn send(&mut self, failed: Attempt<S, Req>) -> Result<S::Future, Attempt<S, Req>> {
+        // A replayable body read on by the first attempt during the backoff can have crossed
+        // its replay cap, and other requests can have emptied the budget.
+        self.withdrawal = match self.admit(None, true) {
+            Ok(withdrawal) => withdrawal,
+            Err(why) => return Err(self.give_up(why, failed)),
+        };
+        let (Some(mut request), Some(service)) = (self.replay.take(), self.service.as_mut()) else {
+            unreachable!("a retry is only scheduled with a request and a service")
+        };
+        let shared = &*self.shared;
+        self.attempt += 1;
+        if self.attempt < shared.max_attempts {
+            self.replay = shared.policy.clone_request(&request);
+        }
+        shared.policy.prepare_retry(&mut request, self.attempt);
+        let outcome = shared.policy.describe(&failed);
+        event!(
+            DEBUG,
+            &shared.events,
+            "retry",
+            attempt = self.attempt,
+            outcome = %outcome,
+            backoff_ms = self.wait.as_secs_f64() * 1e3,
+            retry_after = self.hinted
+        );
+        drop(failed);
+        Ok(service.call(request))
+    }
+
+    /// Why the failure in hand cannot be retried, if it cannot: asked when the retry is
+    /// decided (with the failure's `Retry-After`, if any) and again when it is sent, when
+    /// it also draws the retry from the budget.
+    fn admit(&self, hint: Option<Duration>, send: bool) -> Result<Option<Withdrawal>, GiveUp> {
+        let shared = &*self.shared;
+        if self.attempt >= shared.max_attempts {
+            Err(GiveUp::Attempts)
+        } else if hint.is_some_and(|h| h > shared.max_retry_after && !shared.clamp_retry_after) {
+            Err(GiveUp::RetryAfter)
+        } else if !(self.replay.as_ref()).is_some_and(|r| shared.policy.can_replay(r)) {
+            Err(GiveUp::NotReplayable)
+        } else {
+            match &shared.budget {
+                None => Ok(None),
+                Some(budget) if send => budget.withdraw().map(Some).ok_or(GiveUp::Budget),
+                Some(budget) if budget.has_room() => Ok(None),
+                Some(_) => Err(GiveUp::Budget),
+            }
+        }
+    }
+
+    /// Records why `result` goes back to the caller unretried and marks it when this layer
+    /// retried it or its budget refused to: only then must the tier above not retry it.
+    fn give_up(&self, why: GiveUp, result: Attempt<S, Req>) -> Attempt<S, Req> {
+        let shared = &*self.shared;
+        let outcome = shared.policy.describe(&result);
+        let attempt = self.attempt;
+        let mark = match why {
+            // The layer retried nothing (max_attempts(1)): the failure passes through.
+            GiveUp::Attempts if attempt == 1 => false,
+            GiveUp::Attempts => {
+                event!(DEBUG, &shared.events, "give_up", attempt, outcome = %outcome);
+                true
+            }
+            GiveUp::RetryAfter => {
+                event!(DEBUG, &shared.events, "retry_after_too_long", attempt, outcome = %outcome);
+                false
+            }
+            GiveUp::NotReplayable => {
+                event!(DEBUG, &shared.events, "not_replayable", attempt, outcome = %outcome);
+                false
+            }
+            GiveUp::Budget => {
+                event!(WARN, &shared.events, "budget_exhausted", attempt, outcome = %outcome);
+                true
+            }
+        };
         if mark {
             shared.policy.mark_give_up(result)
         } else {
             result
         }
     }
+}
+
+/// Why a failure goes back to the caller unretried.
+#[derive(Clone, Copy, Debug)]
+enum GiveUp {
+    /// The attempts ran out.
+    Attempts,
+    /// The callee asked for a wait longer than `max_retry_after`.
+    RetryAfter,
+    /// The request cannot be sent again.
+    NotReplayable,
+    /// The budget is empty.
+    Budget,
 }
 
 impl<S, P, Req> fmt::Debug for ResponseFuture<S, P, Req>
@@ -244,7 +311,7 @@ where
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)
-            .field("attempt", &self.attempt)
+            .field("attempt", &self.retry.attempt)
             .finish_non_exhaustive()
     }
 }

@@ -10,12 +10,17 @@
 //!   reset, timeout) ([`seawall_http::classify`]);
 //! - bodies re-sent through [`ReplayableBody`]: put
 //!   [`ReplayableBodyLayer`](seawall_http::ReplayableBodyLayer) in front of the retry layer.
-//!   A body too large for its replay buffer, or whose source failed, is not re-sent (a
-//!   `DEBUG` event says so);
-//! - a `Retry-After` on the response replaces the backoff (up to the layer's
+//!   A body too large for its replay buffer, or whose source failed, is not re-sent. The
+//!   first time a request that could be retried (idempotent) has a body over the cap, a
+//!   `WARN` event (target `seawall::retry`, event `body_too_large`, with the cap,
+//!   method and URI) says so, once per retry layer: raise the cap if such requests should be
+//!   retried. Later ones, and bodies whose source failed, are `DEBUG` events only;
+//! - a `Retry-After` on the response replaces the backoff; a response asking for longer
+//!   than the layer's `max_retry_after` (10 s) is not retried: the caller gets it, header
+//!   and all (or, with the layer's `clamp_retry_after`, it is retried after
 //!   `max_retry_after`);
-//! - re-sent requests carry their attempt number (`seawall-attempt: 2`, …; the header name
-//!   is configurable);
+//! - re-sent requests can carry their attempt number (`seawall-attempt: 2`, …), once
+//!   [`attempt_header`](HttpPolicy::attempt_header) names the header (off by default);
 //! - a response carrying **`seawall-retry: no`** is never retried, and the responses this
 //!   layer gives up on (attempts or budget exhausted) get that header, so that the tier
 //!   above does not retry them again.
@@ -30,10 +35,10 @@
 //! | setting | default |
 //! |---|---|
 //! | [`allow_keyed_post`](HttpPolicy::allow_keyed_post) | off: POSTs are never retried |
-//! | [`attempt_header`](HttpPolicy::attempt_header) | `Some(`[`ATTEMPT_HEADER`]`)`: `seawall-attempt: 2`, `3`, … on re-sent requests; `None` sends none |
+//! | [`attempt_header`](HttpPolicy::attempt_header) | `None`: no header; `Some(`[`ATTEMPT_HEADER`]`)` sends `seawall-attempt: 2`, `3`, … on re-sent requests |
 //! | [`mark_give_ups`](HttpPolicy::mark_give_ups) | on: responses given up on get `seawall-retry: no` |
-//! | the replay cap | 64 KiB, set on [`ReplayableBodyLayer::new`](seawall_http::ReplayableBodyLayer::new), not here |
-//! | the longest `Retry-After` honoured | the layer's [`max_retry_after`](crate::RetryLayerBuilder::max_retry_after) (10 s) |
+//! | the replay cap | 64 KiB, set on [`ReplayableBodyLayer::new`](seawall_http::ReplayableBodyLayer::new), not here; bodies over it are not retried (a `WARN` once per layer) |
+//! | the longest `Retry-After` waited out | the layer's [`max_retry_after`](crate::RetryLayerBuilder::max_retry_after) (10 s); longer: not retried |
 //!
 //! Attempts, backoff and budget are the [layer's](crate::RetryLayerBuilder). Errors are
 //! classified by [`seawall_http::classify::is_transient_error`]: transient ones (connect,
@@ -50,10 +55,17 @@
 //! use seawall_retry::{HttpPolicy, RetryLayer};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
-//! let upstream = service_fn(|req: http::Request<ReplayableBody<Full<Bytes>>>| async move {
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//! use std::sync::Arc;
+//!
+//! let calls = Arc::new(AtomicU32::new(0));
+//! let seen = calls.clone();
+//! let upstream = service_fn(move |_: http::Request<ReplayableBody<Full<Bytes>>>| {
 //!     // The second attempt succeeds.
-//!     let status = if req.headers().contains_key("seawall-attempt") { 200 } else { 503 };
-//!     Ok::<_, seawall_core::BoxError>(http::Response::builder().status(status).body(()).unwrap())
+//!     let status = if seen.fetch_add(1, Ordering::Relaxed) == 0 { 503 } else { 200 };
+//!     async move {
+//!         Ok::<_, seawall_core::BoxError>(http::Response::builder().status(status).body(()).unwrap())
+//!     }
 //! });
 //! let client = ServiceBuilder::new()
 //!     .layer(ReplayableBodyLayer::default())
@@ -61,20 +73,22 @@
 //!     .service(upstream);
 //! let request = http::Request::get("http://upstream/").body(Full::new(Bytes::new())).unwrap();
 //! assert_eq!(client.oneshot(request).await.unwrap().status(), 200);
+//! assert_eq!(calls.load(Ordering::Relaxed), 2);
 //! # }
 //! ```
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use ::http::header::HeaderName;
 use ::http::{HeaderValue, Request, Response};
 use seawall_core::find_rejection;
 use seawall_http::classify::{is_idempotent, is_transient_error, is_transient_status, AsDynError};
-use seawall_http::replay::{try_clone_request, ReplayableBody};
+use seawall_http::replay::{try_clone_request, NotReplayable, ReplayableBody};
 use seawall_http::retry_after::RetryAfterParser;
 
 use crate::error::has_do_not_retry;
-use crate::{Policy, Verdict};
+use crate::{Described, Policy, Verdict};
 
 /// The default name of the attempt-number header on re-sent requests.
 pub const ATTEMPT_HEADER: HeaderName = HeaderName::from_static("seawall-attempt");
@@ -82,12 +96,31 @@ pub const ATTEMPT_HEADER: HeaderName = HeaderName::from_static("seawall-attempt"
 pub use seawall_http::retry_signal::{is_marked_do_not_retry, mark_do_not_retry, DO_NOT_RETRY};
 
 /// The retry policy for HTTP clients: see the [module docs](self).
-#[derive(Clone, Debug)]
+///
+/// # Clone
+///
+/// A clone has the same settings; it warns about bodies over the replay cap once on its own
+/// (see the module docs), so each layer built from a clone warns once.
+#[derive(Debug)]
 pub struct HttpPolicy {
     allow_keyed_post: bool,
     attempt_header: Option<HeaderName>,
     mark_give_ups: bool,
     retry_after: RetryAfterParser,
+    /// Whether a body over the replay cap has been reported.
+    warned_too_large: AtomicBool,
+}
+
+impl Clone for HttpPolicy {
+    fn clone(&self) -> Self {
+        Self {
+            allow_keyed_post: self.allow_keyed_post,
+            attempt_header: self.attempt_header.clone(),
+            mark_give_ups: self.mark_give_ups,
+            retry_after: self.retry_after,
+            warned_too_large: AtomicBool::new(false),
+        }
+    }
 }
 
 impl Default for HttpPolicy {
@@ -97,14 +130,35 @@ impl Default for HttpPolicy {
 }
 
 impl HttpPolicy {
-    /// Idempotent methods only, attempt header `seawall-attempt`, give-ups marked.
+    /// Idempotent methods only, no attempt header, give-ups marked.
     pub fn new() -> Self {
         Self {
             allow_keyed_post: false,
-            attempt_header: Some(ATTEMPT_HEADER),
+            attempt_header: None,
             mark_give_ups: true,
             // The layer cuts the hint to its own `max_retry_after`.
             retry_after: RetryAfterParser::new(Duration::from_secs(3600)),
+            warned_too_large: AtomicBool::new(false),
+        }
+    }
+
+    /// Reports, the first time only, that a request that could be retried will not be,
+    /// because its body is over the replay cap.
+    fn not_replayable<B>(&self, request: &Request<ReplayableBody<B>>, reason: NotReplayable) {
+        if let NotReplayable::TooLarge { cap } = reason {
+            if !self.warned_too_large.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    target: "seawall::retry",
+                    layer = "retry",
+                    event = "body_too_large",
+                    cap,
+                    method = %request.method(),
+                    uri = %request.uri(),
+                    "a request body is larger than the replay cap of {cap} bytes, so requests \
+                     like it are not retried; raise the cap of ReplayableBodyLayer if they \
+                     should be (reported once per retry layer)"
+                );
+            }
         }
     }
 
@@ -115,8 +169,12 @@ impl HttpPolicy {
         self
     }
 
-    /// The header that numbers re-sent requests (`None`: no header; default
-    /// `seawall-attempt`).
+    /// The header that numbers re-sent requests, such as [`ATTEMPT_HEADER`]
+    /// (`seawall-attempt: 2`, `3`, …; default `None`: no header).
+    ///
+    /// Off by default, as Envoy's `x-envoy-attempt-count` is: a request to a third-party
+    /// API should not carry headers it never asked for. Turn it on towards servers that log
+    /// or act on it.
     pub fn attempt_header(mut self, name: Option<HeaderName>) -> Self {
         self.attempt_header = name;
         self
@@ -170,11 +228,26 @@ where
         if !is_idempotent(request, self.allow_keyed_post) {
             return None;
         }
-        try_clone_request(request).ok()
+        try_clone_request(request)
+            .map_err(|reason| self.not_replayable(request, reason))
+            .ok()
+    }
+
+    fn describe<'a>(&self, result: &'a Result<Response<ResB>, E>) -> Described<'a> {
+        match result {
+            Ok(response) => Described::Status(response.status().as_u16()),
+            Err(e) => Described::Error(e.as_dyn_error()),
+        }
     }
 
     fn can_replay(&self, replay: &Request<ReplayableBody<B>>) -> bool {
-        replay.body().is_replayable()
+        match replay.body().replay_status() {
+            Ok(()) => true,
+            Err(reason) => {
+                self.not_replayable(replay, reason);
+                false
+            }
+        }
     }
 
     fn prepare_retry(&self, request: &mut Request<ReplayableBody<B>>, attempt: u32) {

@@ -15,6 +15,8 @@ pub(crate) struct Shared<P> {
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
     pub(crate) max_retry_after: Duration,
+    /// Whether a longer `Retry-After` is cut to `max_retry_after` rather than given up on.
+    pub(crate) clamp_retry_after: bool,
     pub(crate) budget: Option<Arc<RetryBudget>>,
     pub(crate) events: Events,
     pub(crate) seed: u64,
@@ -50,6 +52,7 @@ impl<P: fmt::Debug> fmt::Debug for RetryLayer<P> {
             .field("max_attempts", &self.shared.max_attempts)
             .field("backoff", &self.shared.backoff)
             .field("max_retry_after", &self.shared.max_retry_after)
+            .field("clamp_retry_after", &self.shared.clamp_retry_after)
             .field("budget", &self.shared.budget)
             .field("policy", &self.shared.policy)
             .finish()
@@ -58,14 +61,15 @@ impl<P: fmt::Debug> fmt::Debug for RetryLayer<P> {
 
 impl RetryLayer {
     /// Starts building a layer: 3 attempts, [`Backoff::default`] (exponential from 50 ms,
-    /// capped at 3 s, full jitter), `Retry-After` honoured up to 10 s, a fresh
-    /// [`RetryBudget::default`] (20% plus 10/s over 10 s), [`RetryErrors`] as the policy, a
-    /// random seed.
+    /// capped at 3 s, full jitter), `Retry-After` honoured up to 10 s (a longer one is not
+    /// retried), a fresh [`RetryBudget::default`] (failed retries: 20% of each second's
+    /// requests plus 10), [`RetryErrors`] as the policy, a random seed.
     pub fn builder() -> RetryLayerBuilder<RetryErrors> {
         RetryLayerBuilder {
             max_attempts: 3,
             backoff: Backoff::default(),
             max_retry_after: Duration::from_secs(10),
+            clamp_retry_after: false,
             budget: BudgetChoice::Fresh,
             events: Events::new("retry"),
             seed: None,
@@ -107,6 +111,7 @@ pub struct RetryLayerBuilder<P> {
     max_attempts: u32,
     backoff: Backoff,
     max_retry_after: Duration,
+    clamp_retry_after: bool,
     budget: BudgetChoice,
     events: Events,
     seed: Option<u64>,
@@ -126,10 +131,21 @@ impl<P> RetryLayerBuilder<P> {
         self
     }
 
-    /// The longest wait a `Retry-After` hint can impose; a longer hint is cut to this
-    /// (default 10 s, at most 1 h).
+    /// The longest `Retry-After` the layer waits out before retrying (default 10 s, at most
+    /// 1 h). A failure asking for a longer wait is not retried: the caller gets it as it
+    /// came, the server's answer and its `Retry-After` included (a 429 with `Retry-After:
+    /// 3600` would otherwise spend a retry, ten seconds later, on a near-certain second
+    /// 429). See [`clamp_retry_after`](Self::clamp_retry_after) for the other choice.
     pub fn max_retry_after(mut self, cap: Duration) -> Self {
         self.max_retry_after = cap;
+        self
+    }
+
+    /// Retries a failure whose `Retry-After` is longer than
+    /// [`max_retry_after`](Self::max_retry_after) after `max_retry_after` instead of giving
+    /// it back (default: off). For callees whose hints are known to be pessimistic.
+    pub fn clamp_retry_after(mut self, clamp: bool) -> Self {
+        self.clamp_retry_after = clamp;
         self
     }
 
@@ -168,6 +184,7 @@ impl<P> RetryLayerBuilder<P> {
             max_attempts: self.max_attempts,
             backoff: self.backoff,
             max_retry_after: self.max_retry_after,
+            clamp_retry_after: self.clamp_retry_after,
             budget: self.budget,
             events: self.events,
             seed: self.seed,
@@ -196,7 +213,9 @@ impl<P> RetryLayerBuilder<P> {
         }
         self.backoff.validate()?;
         let budget = match self.budget {
-            BudgetChoice::Fresh => Some(Arc::new(RetryBudget::builder().build()?)),
+            BudgetChoice::Fresh => Some(Arc::new(
+                RetryBudget::builder().name(self.events.name()).build()?,
+            )),
             BudgetChoice::Shared(b) => Some(b),
             BudgetChoice::Unlimited => None,
         };
@@ -208,6 +227,7 @@ impl<P> RetryLayerBuilder<P> {
                 max_attempts: self.max_attempts,
                 backoff: self.backoff,
                 max_retry_after: self.max_retry_after,
+                clamp_retry_after: self.clamp_retry_after,
                 budget,
                 events: self.events,
                 seed,

@@ -10,10 +10,12 @@
 //! [`RetryLayer`] bounds both:
 //!
 //! - A [`RetryBudget`] shared by every clone and task: original requests deposit, retries
-//!   withdraw, and retries may add at most `percent_can_retry` (20%) of the requests plus a
-//!   floor (10 per second) over a sliding window (10 s). Under an outage the dependency sees
-//!   at most about 1.2× the traffic, however long it lasts; a 1% fault rate is retried in
-//!   full. When the budget is empty the caller gets the original failure.
+//!   withdraw, a retry that succeeds is refunded, and in any second the retries may add at
+//!   most `percent_can_retry` (20%) of that second's requests plus a floor (10). Under an
+//!   outage the dependency sees at most 1.2× the traffic plus 10 in *every* second, the
+//!   first one included (nothing saved up while healthy is spent at the onset); a burst of
+//!   30% transient errors or a steady 1% is retried in full. When the budget is empty the
+//!   caller gets the original failure.
 //! - Failures that say "do not retry" are not retried: Seawall's own rejections
 //!   ([`Overloaded`](seawall_core::rejection::Overloaded),
 //!   [`CircuitOpen`](seawall_core::rejection::CircuitOpen), …) and failures that a retry
@@ -60,8 +62,9 @@
 //! |---|---|
 //! | [`max_attempts`](RetryLayerBuilder::max_attempts) | 3 (two retries) |
 //! | [`backoff`](RetryLayerBuilder::backoff) | exponential from 50 ms, ×2, cap 3 s, full jitter |
-//! | [`max_retry_after`](RetryLayerBuilder::max_retry_after) | 10 s: a longer `Retry-After` is cut to it |
-//! | [`budget`](RetryLayerBuilder::budget) | a fresh [`RetryBudget::default`]: 20% + 10/s over 10 s |
+//! | [`max_retry_after`](RetryLayerBuilder::max_retry_after) | 10 s: a failure asking for a longer `Retry-After` is not retried |
+//! | [`clamp_retry_after`](RetryLayerBuilder::clamp_retry_after) | off: on, a longer `Retry-After` is cut to `max_retry_after` and retried then |
+//! | [`budget`](RetryLayerBuilder::budget) | a fresh [`RetryBudget::default`]: failed retries ≤ 20% of each second's requests + 10 |
 //! | [`policy`](RetryLayerBuilder::policy) | [`RetryErrors`]: every `BoxError` except "do not retry" ones |
 //! | [`seed`](RetryLayerBuilder::seed) | random |
 //! | [`name`](RetryLayerBuilder::name) | empty (the `name` of its events) |
@@ -73,7 +76,16 @@
 //!
 //! In one process the signal is the [`DoNotRetry`] error mark: turn on
 //! [`RetryErrors::mark_give_ups`] and a failure this layer gave up on (attempts or budget
-//! exhausted) is wrapped in it, and no [`RetryErrors`] layer above retries it. Over HTTP the
+//! exhausted) is wrapped in it, and no [`RetryErrors`] layer above retries it.
+//!
+//! Only what this layer gave up on is marked: a failure it retried until the attempts ran
+//! out, or whose retry its budget refused. A failure it retried nothing of passes through
+//! unmarked, so a tier above may still retry it: with `max_attempts(1)`, a `Retry-After`
+//! longer than `max_retry_after`, or a request that cannot be replayed. A budget refusal is
+//! marked although no retry was sent, because it means this tier's retries are already
+//! failing at the full share: a tier above that retried then would multiply the load the
+//! budget bounds (two tiers in an outage: 1.46× in the worst second without the mark, 1.21×
+//! with it; `tests/figures.rs`). Over HTTP the
 //! same signal is the response header **`seawall-retry: no`**: a service whose retry layer
 //! gave up on a failure, or that answers with an overloaded or open-circuit rejection, adds
 //! it to its response, and the caller's `HttpPolicy` (feature `http`) does not retry a response
@@ -84,13 +96,27 @@
 //!
 //! # Events
 //!
-//! Through [`seawall_core::Events`] with layer `retry`: `retry` (debug, when a retry is
-//! sent; the wait before it is recorded as the duration `backoff` when it is decided),
-//! `budget_exhausted` (warn), `give_up` when attempts run out, `not_replayable` (when a
-//! retry is due, or when it is about to be sent after its backoff), `do_not_retry` (debug).
-//! Nothing on the success path.
+//! Tracing events on the target **`seawall::retry`** (filter them with
+//! `RUST_LOG=seawall::retry=debug`), each (`body_too_large` aside) with the fields `layer = "retry"`, `name` (the
+//! layer's [`name`](RetryLayerBuilder::name)), `event`, `attempt` and `outcome` (the status
+//! or the error, from [`Policy::describe`]):
 //!
-//! A retry is drawn from the budget when it is sent. While it waits out its backoff the
+//! | event | level | when | more fields |
+//! |---|---|---|---|
+//! | `retry` | debug | a retry is sent; `attempt` is its number (2 for the first retry) | `backoff_ms`, the wait before it, and `retry_after`, whether a `Retry-After` chose it |
+//! | `give_up` | debug | the attempts ran out after at least one retry | |
+//! | `budget_exhausted` | warn | the budget refused a retry | |
+//! | `retry_after_too_long` | debug | the callee asked for a wait over `max_retry_after` | |
+//! | `not_replayable` | debug | a retry was due but the request cannot be sent again | |
+//! | `do_not_retry` | debug | the failure says "do not retry" | |
+//! | `body_too_large` | warn, once per layer | `HttpPolicy`: a request that could be retried has a body over the replay cap, so it will not be | `cap`, `method`, `uri` |
+//!
+//! Nothing on the success path. With the `metrics` feature each event also counts in
+//! `seawall_events_total` (labels `layer`, `name`, `event`), each chosen wait is recorded in
+//! the histogram `seawall_duration_seconds` (`what = "backoff"`), and the budget keeps its
+//! own counters (see [`RetryBudget`]).
+//!
+//! A retry is drawn from the budget when it is sent, and refunded if its result is done. While it waits out its backoff the
 //! layer holds the failure being retried (for HTTP, the response with its unread body): if
 //! the request stopped being replayable meanwhile, or the budget ran dry, that failure is
 //! what the caller gets, and nothing is drawn.
@@ -98,7 +124,7 @@
 //! # Cost
 //!
 //! The success path (the first attempt succeeds) is one budget deposit (one atomic
-//! compare-and-swap), one clone of the request through the policy (free for `Copy`
+//! compare-and-swap and one atomic increment), one clone of the request through the policy (free for `Copy`
 //! requests) and, only when that clone can be retried, one clone of the inner service, with
 //! no allocation of its own (the policy is shared, not cloned); see
 //! `docs/benchmarks.md`. (An HTTP request's copy clones its headers, which allocates; its
@@ -108,6 +134,7 @@
 mod backoff;
 mod budget;
 pub mod error;
+mod events;
 pub mod future;
 mod layer;
 mod policy;
@@ -117,10 +144,10 @@ mod service;
 pub mod http;
 
 pub use backoff::{Backoff, Jitter};
-pub use budget::{RetryBudget, RetryBudgetBuilder};
+pub use budget::{RetryBudget, RetryBudgetBuilder, Withdrawal};
 pub use error::{ConfigError, DoNotRetry};
 pub use layer::{RetryLayer, RetryLayerBuilder};
-pub use policy::{Policy, RetryErrors, Verdict};
+pub use policy::{Described, Policy, RetryErrors, Verdict};
 pub use service::Retry;
 
 #[cfg(feature = "http")]

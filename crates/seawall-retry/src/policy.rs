@@ -1,3 +1,5 @@
+use std::error::Error;
+use std::fmt;
 use std::time::Duration;
 
 use seawall_core::{find_rejection, BoxError};
@@ -18,6 +20,28 @@ pub enum Verdict {
     /// A failure whose callee said "do not retry" (a Seawall rejection, a tier below that
     /// already retried): it goes back to the caller untouched and an event is recorded.
     DoNotRetry,
+}
+
+/// What a failed attempt was, for the layer's events: see [`Policy::describe`].
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Described<'a> {
+    /// A response with this status code (HTTP).
+    Status(u16),
+    /// An error.
+    Error(&'a (dyn Error + 'static)),
+    /// Nothing the policy can say.
+    Unknown,
+}
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Described::Status(code) => write!(f, "status {code}"),
+            Described::Error(e) => write!(f, "error: {e}"),
+            Described::Unknown => f.write_str("unknown"),
+        }
+    }
 }
 
 /// Decides which results are retried and how a request is replayed.
@@ -53,8 +77,19 @@ pub trait Policy<Req, Res, E> {
         let _ = (request, attempt);
     }
 
-    /// Marks a failure the layer gives up on (attempts or budget exhausted) so that the tier
-    /// above does not retry it in turn. Returns it unchanged by default.
+    /// Describes a result for the layer's events (field `outcome`): the status of a
+    /// response, or the error. [`Described::Unknown`] by default. Called only when an event
+    /// is recorded, never on the success path.
+    fn describe<'a>(&self, result: &'a Result<Res, E>) -> Described<'a> {
+        let _ = result;
+        Described::Unknown
+    }
+
+    /// Marks a failure the layer gives up on — retried until the attempts ran out, or
+    /// refused a retry by the budget — so that the tier above does not retry it in turn.
+    /// Not called for failures the layer retried nothing of for another reason (one attempt
+    /// only, a `Retry-After` too long, a request that cannot be replayed). Returns it
+    /// unchanged by default.
     fn mark_give_up(&self, result: Result<Res, E>) -> Result<Res, E> {
         result
     }
@@ -114,6 +149,13 @@ impl<Req: Clone, Res> Policy<Req, Res, BoxError> for RetryErrors {
 
     fn clone_request(&self, request: &Req) -> Option<Req> {
         Some(request.clone())
+    }
+
+    fn describe<'a>(&self, result: &'a Result<Res, BoxError>) -> Described<'a> {
+        match result {
+            Ok(_) => Described::Unknown,
+            Err(e) => Described::Error(e.as_ref()),
+        }
     }
 
     fn mark_give_up(&self, result: Result<Res, BoxError>) -> Result<Res, BoxError> {

@@ -114,9 +114,10 @@ where
 }
 
 #[tokio::test(start_paused = true)]
-async fn idempotent_requests_are_resent_whole_and_numbered() {
+async fn idempotent_requests_are_resent_whole_and_numbered_when_asked() {
     let (svc, log) = upstream(vec![unavailable, unavailable, ok]);
-    let response = client(HttpPolicy::new(), svc)
+    let numbered = HttpPolicy::new().attempt_header(Some(seawall_retry::http::ATTEMPT_HEADER));
+    let response = client(numbered, svc)
         .oneshot(request(Method::PUT, "the body"))
         .await
         .unwrap();
@@ -125,6 +126,83 @@ async fn idempotent_requests_are_resent_whole_and_numbered() {
     let attempts: Vec<_> = log.iter().map(|s| s.attempt.clone()).collect();
     assert_eq!(attempts, [None, Some("2".into()), Some("3".into())]);
     assert!(log.iter().all(|s| s.body == "the body"), "{log:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_carry_no_attempt_header_by_default() {
+    // A third-party API gets the request as the caller wrote it, retries included.
+    let (svc, log) = upstream(vec![unavailable, unavailable, ok]);
+    let response = client(HttpPolicy::new(), svc)
+        .oneshot(request(Method::GET, ""))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 3);
+    assert!(log.iter().all(|s| s.attempt.is_none()), "{log:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_longer_than_the_cap_is_given_back_not_retried() {
+    fn too_many() -> Response<()> {
+        Response::builder()
+            .status(429)
+            .header("retry-after", "3600")
+            .body(())
+            .unwrap()
+    }
+    let (svc, log) = upstream(vec![too_many, ok]);
+    let response = client(HttpPolicy::new(), svc)
+        .oneshot(request(Method::GET, ""))
+        .await
+        .unwrap();
+    assert_eq!(log.lock().unwrap().len(), 1, "no retry ten seconds later");
+    assert_eq!(response.status(), 429);
+    assert_eq!(
+        response.headers()["retry-after"],
+        "3600",
+        "the server's answer"
+    );
+    assert!(
+        !is_marked_do_not_retry(response.headers()),
+        "not retried here, so not marked"
+    );
+
+    // The old behaviour, asked for: retried after the cap.
+    let (svc, log) = upstream(vec![too_many, ok]);
+    let clamping = ServiceBuilder::new()
+        .layer(ReplayableBodyLayer::default())
+        .layer(
+            RetryLayer::builder()
+                .policy(HttpPolicy::new())
+                .clamp_retry_after(true)
+                .build()
+                .unwrap(),
+        )
+        .service(svc);
+    let response = clamping.oneshot(request(Method::GET, "")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(log.lock().unwrap()[1].at, Duration::from_secs(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tier_that_retries_nothing_marks_nothing() {
+    // max_attempts(1): this tier retries nothing, so the tier above may still retry.
+    let (svc, log) = upstream(vec![unavailable]);
+    let single = ServiceBuilder::new()
+        .layer(ReplayableBodyLayer::default())
+        .layer(
+            RetryLayer::builder()
+                .policy(HttpPolicy::new())
+                .max_attempts(1)
+                .build()
+                .unwrap(),
+        )
+        .service(svc);
+    let response = single.oneshot(request(Method::GET, "")).await.unwrap();
+    assert_eq!(log.lock().unwrap().len(), 1);
+    assert_eq!(response.status(), 503);
+    assert!(!is_marked_do_not_retry(response.headers()));
 }
 
 #[tokio::test(start_paused = true)]

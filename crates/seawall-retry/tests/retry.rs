@@ -147,9 +147,9 @@ async fn an_empty_budget_returns_the_original_failure_and_counts_it() {
 
 #[tokio::test(start_paused = true)]
 async fn every_clone_draws_on_one_budget() {
-    // 50% of requests may be retried, no floor. Each request fails its first attempt: of
-    // 10 requests through 10 clones, every second one finds half a retry more in the
-    // shared budget and is retried (to success); the others fail.
+    // 50% of requests may be retried, no floor, and every attempt fails (so no retry is
+    // refunded). Of 10 requests through 10 clones, every second one finds half a retry more
+    // in the shared budget and is retried once; the others are refused.
     let budget = Arc::new(
         RetryBudget::builder()
             .percent_can_retry(0.5)
@@ -157,27 +157,19 @@ async fn every_clone_draws_on_one_budget() {
             .build()
             .unwrap(),
     );
-    let seen = Arc::new(Mutex::new(std::collections::HashSet::new()));
-    let fails_once = service_fn(move |x: u32| {
-        let first = seen.lock().unwrap().insert(x);
-        async move {
-            if first {
-                Err::<u32, BoxError>(reset())
-            } else {
-                Ok(x)
-            }
-        }
-    });
+    let script = Script::new();
     let svc = RetryLayer::builder()
         .budget(budget.clone())
         .backoff(Backoff::none())
+        .max_attempts(2)
         .build()
         .unwrap()
-        .layer(fails_once);
+        .layer(script.service(usize::MAX, reset));
     let calls: Vec<_> = (0..10).map(|i| svc.clone().oneshot(i)).collect();
     let results = futures_util::future::join_all(calls).await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 5);
-    assert_eq!(budget.refused(), 5);
+    assert!(results.iter().all(|r| r.is_err()));
+    assert_eq!(script.calls().len(), 15, "10 requests and 5 retries");
+    assert_eq!((budget.withdrawals(), budget.refused()), (5, 5));
 }
 
 #[tokio::test(start_paused = true)]
@@ -272,10 +264,27 @@ async fn retry_after_replaces_the_backoff_up_to_the_cap() {
         .unwrap();
     assert_eq!(script.calls()[1].0, Duration::from_secs(2));
 
+    // A hint longer than the cap: by default the failure goes back to the caller at once.
     let script = Script::new();
     let layer = RetryLayer::builder()
         .policy(hinted(Some(Duration::from_secs(60)), true))
         .max_retry_after(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let err = layer
+        .layer(script.service(1, reset))
+        .oneshot(1)
+        .await
+        .unwrap_err();
+    assert_eq!(script.calls().len(), 1, "not retried after the cap");
+    assert!(err.is::<Reset>(), "the failure as it came: {err:?}");
+
+    // Asked for, the hint is cut to the cap and the request retried then.
+    let script = Script::new();
+    let layer = RetryLayer::builder()
+        .policy(hinted(Some(Duration::from_secs(60)), true))
+        .max_retry_after(Duration::from_secs(5))
+        .clamp_retry_after(true)
         .build()
         .unwrap();
     layer
@@ -284,6 +293,89 @@ async fn retry_after_replaces_the_backoff_up_to_the_cap() {
         .await
         .unwrap();
     assert_eq!(script.calls()[1].0, Duration::from_secs(5), "capped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tier_that_retries_nothing_does_not_stop_the_tier_above() {
+    // The lower tier makes one attempt only: its failures are not give-ups, so they are not
+    // marked and the tier above retries them.
+    let script = Script::new();
+    let lower = RetryLayer::builder()
+        .policy(RetryErrors::new().mark_give_ups(true))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let err = lower
+        .layer(script.service(1, reset))
+        .oneshot(1)
+        .await
+        .unwrap_err();
+    assert!(
+        !err.is::<DoNotRetry>(),
+        "marked though not retried: {err:?}"
+    );
+
+    let script = Script::new();
+    let upper = RetryLayer::builder()
+        .backoff(Backoff::none())
+        .build()
+        .unwrap();
+    let svc = upper.layer(lower.layer(script.service(1, reset)));
+    assert_eq!(svc.oneshot(7).await.unwrap(), 7, "the tier above retried");
+    assert_eq!(script.calls().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_that_succeeds_returns_its_withdrawal() {
+    // A budget of one retry a second and no share: without refunds only the first of these
+    // requests could be retried within the second.
+    let budget = Arc::new(
+        RetryBudget::builder()
+            .percent_can_retry(0.0)
+            .min_per_second(1)
+            .build()
+            .unwrap(),
+    );
+    let seen = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let fails_once = service_fn(move |x: u32| {
+        let first = seen.lock().unwrap().insert(x);
+        async move {
+            if first {
+                Err::<u32, BoxError>(reset())
+            } else {
+                Ok(x)
+            }
+        }
+    });
+    let svc = RetryLayer::builder()
+        .budget(budget.clone())
+        .backoff(Backoff::none())
+        .build()
+        .unwrap()
+        .layer(fails_once);
+    for i in 0..5 {
+        assert_eq!(svc.clone().oneshot(i).await.unwrap(), i, "request {i}");
+    }
+    assert_eq!((budget.withdrawals(), budget.refunds()), (5, 5));
+    assert_eq!(budget.remaining(), 1);
+    assert_eq!(budget.refused(), 0);
+
+    // A retry that fails costs in full.
+    let script = Script::new();
+    let svc = RetryLayer::builder()
+        .budget(budget.clone())
+        .backoff(Backoff::none())
+        .build()
+        .unwrap()
+        .layer(script.service(100, reset));
+    svc.oneshot(1).await.unwrap_err();
+    assert_eq!(
+        script.calls().len(),
+        2,
+        "one retry, then the budget is empty"
+    );
+    assert_eq!(budget.remaining(), 0);
+    assert_eq!((budget.refunds(), budget.refused()), (5, 1));
 }
 
 #[tokio::test(start_paused = true)]
@@ -433,7 +525,7 @@ async fn a_retry_that_cannot_be_sent_after_the_backoff_returns_the_original_fail
     let budget = Arc::new(
         RetryBudget::builder()
             .percent_can_retry(0.0)
-            .min_per_second(1)
+            .min_per_second(10)
             .build()
             .unwrap(),
     );

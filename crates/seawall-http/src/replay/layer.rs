@@ -29,6 +29,11 @@ pub struct ReplayableBodyLayer {
 
 impl ReplayableBodyLayer {
     /// Keeps up to `cap` bytes of each request body.
+    ///
+    /// A request whose body is larger than `cap` is sent whole, but cannot be sent again:
+    /// a retry layer inside this one does not retry it. `seawall-retry`'s `HttpPolicy` reports this at `WARN` the first time it costs a
+    /// request its retries, once per retry layer; size the cap to the largest body that
+    /// should be retried.
     pub fn new(cap: usize) -> Self {
         Self { cap }
     }
