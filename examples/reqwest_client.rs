@@ -129,7 +129,6 @@ async fn run(addr: SocketAddr, backend: Arc<Backend>) -> Result<(), BoxError> {
         RetryBudget::builder()
             .percent_can_retry(0.2)
             .min_per_second(1)
-            .ttl(Duration::from_secs(10))
             .build()?,
     );
     let client = ServiceBuilder::new()
