@@ -60,17 +60,17 @@
 use std::future::Future;
 
 mod events;
-mod latency;
 mod load;
 mod summary;
 mod upstream;
 
 pub use events::{EventLog, EventLogGuard, RecordedEvent};
-pub use latency::{Latency, MAX_LATENCY};
 pub use load::{Arrivals, Load, LoadBuilder, Request};
+pub use seawall_core::latency::{Latency, MAX_LATENCY};
 pub use summary::{Percentiles, Second, Summary};
 pub use upstream::{
-    Capacity, Phase, Reply, Upstream, UpstreamBuilder, UpstreamError, UpstreamStats,
+    unresolved_share, Abandonment, Capacity, Phase, Reply, Upstream, UpstreamBuilder,
+    UpstreamError, UpstreamFuture, UpstreamStats, RESOLUTION_FLOOR,
 };
 
 pub use seawall_core::ConfigError;
