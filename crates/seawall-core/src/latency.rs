@@ -8,6 +8,7 @@
 //! nothing else: inverse transforms and Box–Muller are a few lines each.
 //!
 //! The shapes: [`constant`](Latency::constant), [`uniform`](Latency::uniform),
+//! [`exponential`](Latency::exponential) (queueing theory's memoryless service),
 //! [`log_normal`](Latency::log_normal) (most real services: a body and a right-skewed tail),
 //! [`pareto`](Latency::pareto) (a power-law tail) and weighted
 //! [`mixture`](Latency::mixture)s of them (98% fast, 2% stuck behind a lock). Every draw is
@@ -62,6 +63,12 @@ pub enum Latency {
         /// The longest latency.
         high: Duration,
     },
+    /// Exponential with the given mean: memoryless, the service time of queueing theory's
+    /// M/M/c (Erlang-C) models.
+    Exponential {
+        /// The mean latency.
+        mean: Duration,
+    },
     /// Log-normal: half the calls are faster than `median`; `sigma` (the standard deviation of
     /// the logarithm) sets how long the tail is (0.5 is moderate, 1.5 heavy).
     LogNormal {
@@ -93,6 +100,11 @@ impl Latency {
         Self::Uniform { low, high }
     }
 
+    /// An exponential latency with the given mean.
+    pub fn exponential(mean: Duration) -> Self {
+        Self::Exponential { mean }
+    }
+
     /// A log-normal latency with the given median and log-space standard deviation.
     pub fn log_normal(median: Duration, sigma: f64) -> Self {
         Self::LogNormal { median, sigma }
@@ -122,6 +134,12 @@ impl Latency {
                     return Err(ConfigError::new(format!(
                         "uniform latency: low ({low:?}) must not exceed high ({high:?})"
                     )));
+                }
+                Ok(())
+            }
+            Self::Exponential { mean } => {
+                if mean.is_zero() {
+                    return Err(ConfigError::new("exponential latency: mean must be > 0"));
                 }
                 Ok(())
             }
@@ -179,6 +197,7 @@ impl Latency {
             Self::Uniform { low, high } => {
                 Duration::from_nanos(rng.in_range(nanos(*low), nanos(*high)))
             }
+            Self::Exponential { mean } => secs(mean.as_secs_f64() * rng.exponential()),
             Self::LogNormal { median, sigma } => {
                 secs(median.as_secs_f64() * (sigma * rng.standard_normal()).exp())
             }
@@ -223,6 +242,13 @@ impl Latency {
                     // Draws are whole nanoseconds in low..=high.
                     let span = (nanos(*high) - nanos(*low)) as f64 + 1.0;
                     ((nanos(d) - nanos(*low)) as f64 + 1.0) / span
+                }
+            }
+            Self::Exponential { mean } => {
+                if mean.is_zero() {
+                    1.0
+                } else {
+                    1.0 - (-x / mean.as_secs_f64()).exp()
                 }
             }
             Self::LogNormal { median, sigma } => {
@@ -325,6 +351,7 @@ mod tests {
     fn draws_follow_the_distribution_function() {
         check_quantiles(&Latency::uniform(ms(10), ms(20)));
         check_quantiles(&Latency::log_normal(ms(50), 0.8));
+        check_quantiles(&Latency::exponential(ms(100)));
         check_quantiles(&Latency::pareto(ms(10), 2.0));
         check_quantiles(&Latency::pareto(ms(10), 1.1));
         check_quantiles(&Latency::mixture([

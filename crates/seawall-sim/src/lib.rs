@@ -60,11 +60,13 @@
 use std::future::Future;
 
 mod events;
+mod hedge;
 mod load;
 mod summary;
 mod upstream;
 
 pub use events::{EventLog, EventLogGuard, RecordedEvent};
+pub use hedge::{hedge_rate, HedgeRate};
 pub use load::{Arrivals, Load, LoadBuilder, Request};
 pub use seawall_core::latency::{Latency, MAX_LATENCY};
 pub use summary::{Percentiles, Second, Summary};
