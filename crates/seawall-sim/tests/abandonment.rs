@@ -35,25 +35,73 @@ fn overload(capacity: Capacity, abandonment: Abandonment) -> (Summary, UpstreamS
     })
 }
 
+fn show(name: &str, s: &Summary, stats: &UpstreamStats) {
+    println!(
+        "{name:28} goodput {:6.1} req/s, timed out {:5}, abandoned {:5}, served {:5}",
+        s.goodput_rps, s.timed_out, stats.abandoned, stats.succeeded
+    );
+}
+
 #[test]
-fn goodput_under_each_abandonment_policy() {
-    let unbounded = Capacity::workers(1);
-    let cases = [
-        ("never, unbounded queue", unbounded.clone(), Abandonment::Never),
-        ("never, queue(10)", unbounded.clone().queue(10), Abandonment::Never),
+fn a_server_that_never_hears_collapses_unless_its_queue_is_bounded() {
+    // Unbounded queue: after ~0.4 s every request waits more than the client's 200 ms, and
+    // the server spends all its capacity on answers nobody reads.
+    let (s, stats) = overload(Capacity::workers(1), Abandonment::Never);
+    show("never, unbounded queue", &s, &stats);
+    assert!(s.goodput_rps < 5.0, "{}", s.goodput_rps);
+    assert!(
+        stats.succeeded > 5900,
+        "the worker was busy throughout: {stats:?}"
+    );
+    assert_eq!(stats.abandoned, 0);
+    // A bounded queue or a queue timeout keeps every wait short: goodput is the capacity.
+    for (name, capacity) in [
+        ("never, queue(10)", Capacity::workers(1).queue(10)),
         (
             "never, queue_timeout(150ms)",
-            unbounded.clone().queue_timeout(ms(150)),
-            Abandonment::Never,
+            Capacity::workers(1).queue_timeout(ms(150)),
         ),
-        ("when-dequeued, unbounded", unbounded.clone(), Abandonment::WhenDequeued),
-        ("immediately, unbounded", unbounded.clone(), Abandonment::Immediately),
-    ];
-    for (name, capacity, abandonment) in cases {
-        let (s, stats) = overload(capacity, abandonment);
-        println!(
-            "{name:32} goodput {:6.1} req/s, p99 {:6.1} ms, timed out {:5}, abandoned {:5}, served {:5}",
-            s.goodput_rps, s.latency_ms.p99, s.timed_out, stats.abandoned, stats.succeeded
-        );
+    ] {
+        let (s, stats) = overload(capacity, Abandonment::Never);
+        show(name, &s, &stats);
+        assert!(s.goodput_rps > 99.0, "{name}: {}", s.goodput_rps);
+        assert_eq!(s.timed_out, 0, "{name}");
     }
+}
+
+#[test]
+fn a_server_that_checks_before_serving_skips_the_abandoned_but_still_serves_late() {
+    // It skips requests whose client left, so the queue stops growing; but the oldest
+    // request still wanted has waited nearly 200 ms, and many of those it serves finish
+    // after their client has gone.
+    let (s, stats) = overload(Capacity::workers(1), Abandonment::WhenDequeued);
+    show("when-dequeued, unbounded", &s, &stats);
+    assert!(stats.abandoned > 2000, "{stats:?}");
+    assert!(
+        stats.succeeded > 5900,
+        "the worker was busy throughout: {stats:?}"
+    );
+    assert!(
+        s.goodput_rps > 20.0 && s.goodput_rps < 80.0,
+        "{}",
+        s.goodput_rps
+    );
+}
+
+#[test]
+fn a_server_that_hears_at_once_stops_the_work_and_recovers_more_goodput() {
+    let (dequeued, _) = overload(Capacity::workers(1), Abandonment::WhenDequeued);
+    let (s, stats) = overload(Capacity::workers(1), Abandonment::Immediately);
+    show("immediately, unbounded", &s, &stats);
+    // Every client that timed out was cancelled at the server, queued or in service.
+    assert_eq!(stats.abandoned, s.timed_out, "{stats:?}");
+    // Served requests all finished in time: nothing served is wasted.
+    assert_eq!(stats.succeeded, s.succeeded, "{stats:?}");
+    assert!(
+        s.goodput_rps > dequeued.goodput_rps + 10.0,
+        "{} vs {}",
+        s.goodput_rps,
+        dequeued.goodput_rps
+    );
+    assert!(s.goodput_rps < 100.0);
 }

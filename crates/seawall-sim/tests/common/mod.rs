@@ -24,12 +24,8 @@ pub type Log = Arc<Mutex<Vec<Seen>>>;
 pub fn recorder(
     upstream: &Upstream,
 ) -> (
-    impl tower::Service<
-            Request,
-            Response = Reply,
-            Error = UpstreamError,
-            Future = impl Send,
-        > + Clone
+    impl tower::Service<Request, Response = Reply, Error = UpstreamError, Future = impl Send>
+        + Clone
         + Send
         + 'static,
     Log,
