@@ -70,6 +70,7 @@ mod determinism;
 mod events;
 mod hedge;
 mod load;
+pub mod scenarios;
 mod summary;
 mod upstream;
 
@@ -78,7 +79,7 @@ pub use events::{EventLog, EventLogGuard, RecordedEvent};
 pub use hedge::{hedge_rate, HedgeRate};
 pub use load::{Arrivals, Load, LoadBuilder, Request};
 pub use seawall_core::latency::{Latency, MAX_LATENCY};
-pub use summary::{Percentiles, Second, Summary};
+pub use summary::{Percentiles, Second, Summary, WorstSecond};
 pub use upstream::{
     unresolved_share, Abandonment, Capacity, Phase, Reply, Upstream, UpstreamBuilder,
     UpstreamError, UpstreamFuture, UpstreamStats, RESOLUTION_FLOOR,
