@@ -374,9 +374,10 @@ fn the_worst_second_shows_a_burst_the_average_hides() {
     });
     assert_eq!(summary.amplification, 1.2);
     let worst = summary.worst_second;
+    // The second attempt of the request sent at 2.99 s reaches the upstream at 3.0 s.
     assert_eq!(
-        (worst.t, worst.requests, worst.load),
-        (2, 100, 2.0),
+        (worst.t, worst.requests, worst.upstream_attempts),
+        (2, 100, 199),
         "{worst:?}"
     );
 }
