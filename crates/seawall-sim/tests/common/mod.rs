@@ -10,18 +10,18 @@ use tower::ServiceExt;
 
 /// What one request saw, recorded by [`recorder`].
 #[derive(Clone, Copy, Debug)]
-pub struct Seen {
-    pub id: u64,
-    pub sent: Instant,
-    pub done: Instant,
-    pub reply: Option<Reply>,
+pub(crate) struct Seen {
+    pub(crate) id: u64,
+    pub(crate) sent: Instant,
+    pub(crate) done: Instant,
+    pub(crate) reply: Option<Reply>,
 }
 
-pub type Log = Arc<Mutex<Vec<Seen>>>;
+pub(crate) type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// A service in front of `upstream` that records, for each request that gets an answer,
 /// when it was sent, when the answer came and the reply.
-pub fn recorder(
+pub(crate) fn recorder(
     upstream: &Upstream,
 ) -> (
     impl tower::Service<Request, Response = Reply, Error = UpstreamError, Future = impl Send>
@@ -51,6 +51,6 @@ pub fn recorder(
     (svc, log)
 }
 
-pub fn ms(n: u64) -> Duration {
+pub(crate) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
