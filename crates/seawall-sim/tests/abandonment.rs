@@ -105,3 +105,45 @@ fn a_server_that_hears_at_once_stops_the_work_and_recovers_more_goodput() {
     );
     assert!(s.goodput_rps < 100.0);
 }
+
+/// One worker at 100 ms; A is served from 0 ms, B queues behind it, C arrives at 20 ms. A's
+/// client leaves at 10 ms, B's at 15 ms. Returns (whether B was served, C's wait, stats).
+fn two_leave(abandonment: Abandonment) -> (bool, Duration, UpstreamStats) {
+    run_paused(async move {
+        let upstream = Upstream::builder()
+            .latency(Latency::constant(ms(100)))
+            .capacity(Capacity::workers(1))
+            .abandonment(abandonment)
+            .build()
+            .unwrap();
+        let call = |up: &Upstream| tower::ServiceExt::<()>::oneshot(up.clone(), ());
+        let a = tokio::time::timeout(ms(10), call(&upstream));
+        let b = tokio::time::timeout(ms(15), call(&upstream));
+        let (a, b) = tokio::join!(a, b);
+        assert!(a.is_err() && b.is_err(), "both clients left");
+        tokio::time::sleep(ms(5)).await;
+        let c = call(&upstream).await.unwrap();
+        tokio::time::sleep(ms(500)).await;
+        let stats = upstream.stats();
+        (stats.succeeded == 3, c.queued, stats)
+    })
+}
+
+#[test]
+fn each_policy_frees_the_worker_when_it_says() {
+    // Never: A and B are served in full; C waits for both (from 20 ms to 200 ms).
+    let (b, c, stats) = two_leave(Abandonment::Never);
+    assert!(b, "{stats:?}");
+    assert_eq!(c, ms(180));
+    assert_eq!(stats.abandoned, 0);
+    // When dequeued: A runs to 100 ms, B is skipped, C starts at 100 ms.
+    let (b, c, stats) = two_leave(Abandonment::WhenDequeued);
+    assert!(!b);
+    assert_eq!(c, ms(80));
+    assert_eq!((stats.abandoned, stats.succeeded), (1, 2), "{stats:?}");
+    // Immediately: A stops at 10 ms, B starts then and stops at 15 ms, C starts at once.
+    let (b, c, stats) = two_leave(Abandonment::Immediately);
+    assert!(!b);
+    assert_eq!(c, Duration::ZERO);
+    assert_eq!((stats.abandoned, stats.succeeded), (2, 1), "{stats:?}");
+}
