@@ -1,9 +1,11 @@
 //! Simulates a dependency that browns out and shows what a client with a 500 ms timeout
-//! sees, second by second. Run with `cargo run --example simulate --features sim`.
+//! sees, second by second. The dependency never hears that a client gave up
+//! (`Abandonment::Never`, like an HTTP/1.1 server): try `Abandonment::Immediately` to see
+//! how much sooner it recovers. Run with `cargo run --example simulate --features sim`.
 
 use std::time::Duration;
 
-use seawall::sim::{run_paused, Arrivals, Capacity, Latency, Load, Upstream};
+use seawall::sim::{run_paused, Abandonment, Arrivals, Capacity, Latency, Load, Upstream};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let summary = run_paused(async {
@@ -12,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let upstream = Upstream::builder()
             .latency(Latency::log_normal(Duration::from_millis(25), 0.4))
             .capacity(Capacity::workers(20).queue(500))
+            .abandonment(Abandonment::Never)
             .seed(42)
             .at(Duration::from_secs(5), |p| {
                 p.latency(Latency::log_normal(Duration::from_millis(100), 0.4))

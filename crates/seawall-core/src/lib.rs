@@ -18,6 +18,10 @@
 //! - **Who should hear about it?** [`Events`] reports a layer's notable moments (a retry,
 //!   a trip, a shed request) as tracing events and, with the `metrics` feature, as metrics.
 //!
+//! - **What does chance decide?** [`rng::Rng`] is the one seeded generator every layer draws
+//!   from, and [`latency::Latency`] the latency distributions the simulator and fault
+//!   injection share.
+//!
 //! Nothing here knows about HTTP; that lives in `seawall-http`.
 //!
 //! ```
@@ -36,8 +40,10 @@ mod classify;
 mod error;
 mod events;
 pub mod keyed;
+pub mod latency;
 pub mod permit;
 pub mod rejection;
+pub mod rng;
 mod window;
 
 pub use classify::{Classify, ErrorsAreFailures, Outcome};

@@ -4,65 +4,51 @@
 //! with an open-loop load, and runs it through several stacks side by side: no resilience
 //! layer, tower's built-in pieces, and Seawall's. Everything runs in tokio's paused time on
 //! one thread, so a minute of traffic at a thousand requests a second takes well under a
-//! second, and the same seed prints the same bytes.
+//! second, and the same seed prints the same bytes: every layer is seeded from the
+//! scenario's seed, and a run in which anything seeds itself from entropy is refused.
 //!
-//! `cargo run --release -p seawall-lab` runs them all; see `--help` for the options.
+//! `cargo run --release -p seawall-lab` runs them all; see `--help` for the options. What the
+//! simulator can and cannot resolve is in `docs/lab.md`.
 
 use std::time::Duration;
 
-use seawall_sim::{run_paused, ConfigError, Load, Request, Summary, Upstream};
+use seawall_sim::{run_deterministic, Abandonment, ConfigError, EventLog, Load, Summary, Upstream};
 use serde::Serialize;
-use tower::util::BoxCloneService;
-use tower::{BoxError, Service, ServiceExt};
+use tower::BoxError;
 
 mod scenarios;
+pub mod stacks;
 mod table;
 
 pub use scenarios::all as scenarios;
+pub use stacks::{erase, LabService, Stack};
 pub use table::render as render_table;
-
-/// The service type every stack in the lab is erased to.
-pub type LabService = BoxCloneService<Request, (), BoxError>;
-
-/// Erases a stack ending in the upstream to a [`LabService`]: responses become `()`, errors
-/// `BoxError`.
-pub fn erase<S>(service: S) -> LabService
-where
-    S: Service<Request> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-{
-    BoxCloneService::new(ServiceExt::<Request>::map_response(service, |_| ()).map_err(Into::into))
-}
-
-/// A way of calling the upstream: a column in the lab's tables.
-#[derive(Clone, Copy)]
-pub struct Stack {
-    /// The column's heading.
-    pub name: &'static str,
-    /// Builds the stack in front of the upstream.
-    pub build: fn(Upstream) -> LabService,
-}
-
-impl std::fmt::Debug for Stack {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stack").field("name", &self.name).finish()
-    }
-}
 
 /// A situation the upstream is in, with the load sent to it and the stacks compared.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     /// The name `--scenario` selects it by.
     pub name: &'static str,
-    /// One line on what happens.
+    /// One line on what happens (the abandonment policy is added from the upstream).
     pub about: &'static str,
     /// Builds the upstream from the seed.
     pub upstream: fn(u64) -> Result<Upstream, ConfigError>,
     /// Builds the load from the seed.
     pub load: fn(u64) -> Result<Load, ConfigError>,
+    /// When the upstream fails every call, if it does: the times to trip and recover are
+    /// measured from its start and end.
+    pub outage: Option<(Duration, Duration)>,
     /// The stacks compared, first the baseline.
     pub stacks: Vec<Stack>,
+}
+
+/// A circuit breaker's state change during a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Transition {
+    /// Seconds since the start of the run.
+    pub t_s: f64,
+    /// The state entered (`"open"`, `"half_open"`, `"closed"`, …).
+    pub state: String,
 }
 
 /// One stack's figures in one scenario.
@@ -72,6 +58,19 @@ pub struct StackResult {
     pub stack: &'static str,
     /// What the run saw.
     pub summary: Summary,
+    /// The circuit breaker's state changes, if the stack has one.
+    pub breaker: Vec<Transition>,
+}
+
+impl StackResult {
+    /// How long after `at` the breaker first entered `state`, in seconds.
+    pub fn first_after(&self, state: &str, at: Duration) -> Option<f64> {
+        let at = at.as_secs_f64();
+        self.breaker
+            .iter()
+            .find(|t| t.state == state && t.t_s >= at)
+            .map(|t| t.t_s - at)
+    }
 }
 
 /// One scenario's figures.
@@ -79,8 +78,12 @@ pub struct StackResult {
 pub struct ScenarioResult {
     /// The scenario's name.
     pub name: &'static str,
-    /// One line on what happens.
-    pub about: &'static str,
+    /// What happens, ending with what the server does when a client leaves.
+    pub about: String,
+    /// What the server does with requests whose client has gone.
+    pub abandonment: Abandonment,
+    /// When the upstream fails every call, in seconds from the start, if it does.
+    pub outage_s: Option<(f64, f64)>,
     /// One entry per stack, in the scenario's order.
     pub results: Vec<StackResult>,
 }
@@ -96,30 +99,66 @@ pub struct LabReport {
 
 impl Scenario {
     /// Runs every stack of this scenario, each in a fresh paused-time runtime with a fresh
-    /// upstream built from `seed`.
+    /// upstream and stack seeded from `seed`.
     ///
     /// # Errors
     ///
-    /// When the scenario's upstream or load is misconfigured.
-    pub fn run(&self, seed: u64) -> Result<ScenarioResult, ConfigError> {
+    /// When the scenario's upstream or load is misconfigured, its latency is finer than the
+    /// simulated clock resolves, or a layer seeded itself from entropy (the run would not
+    /// repeat).
+    pub fn run(&self, seed: u64) -> Result<ScenarioResult, BoxError> {
         let mut results = Vec::with_capacity(self.stacks.len());
+        let mut abandonment = Abandonment::default();
         for stack in &self.stacks {
-            let summary = run_paused(async {
+            let log = EventLog::new();
+            let (summary, origin, policy) = run_deterministic(async {
+                let _recording = log.install();
                 let upstream = (self.upstream)(seed)?;
+                if let Some(warning) = upstream.warnings().first() {
+                    return Err(BoxError::from(format!("scenario {}: {warning}", self.name)));
+                }
                 let load = (self.load)(seed)?;
-                let service = (stack.build)(upstream.clone());
-                Ok::<_, ConfigError>(load.run(&upstream, service).await)
-            })?;
+                let service = (stack.build)(upstream.clone(), seed);
+                let summary = load.run(&upstream, service).await;
+                Ok::<_, BoxError>((summary, upstream.origin(), upstream.abandonment()))
+            })??;
+            abandonment = policy;
+            let breaker = log
+                .events()
+                .into_iter()
+                .filter(|e| e.layer == "breaker" && e.event != "would_trip")
+                .map(|e| Transition {
+                    t_s: e.at.saturating_duration_since(origin).as_secs_f64(),
+                    state: e.event,
+                })
+                .collect();
             results.push(StackResult {
                 stack: stack.name,
                 summary,
+                breaker,
             });
         }
         Ok(ScenarioResult {
             name: self.name,
-            about: self.about,
+            about: format!(
+                "{}; abandonment: {abandonment} ({})",
+                self.about,
+                describe(abandonment)
+            ),
+            abandonment,
+            outage_s: self
+                .outage
+                .map(|(from, to)| (from.as_secs_f64(), to.as_secs_f64())),
             results,
         })
+    }
+}
+
+fn describe(abandonment: Abandonment) -> &'static str {
+    match abandonment {
+        Abandonment::Never => "the server serves requests whose client has gone",
+        Abandonment::WhenDequeued => "the server skips queued requests whose client has gone",
+        Abandonment::Immediately => "the server drops a request as soon as its client goes",
     }
 }
 
@@ -128,7 +167,7 @@ impl Scenario {
 /// # Errors
 ///
 /// When a name matches no scenario (the message lists the known ones), or a scenario is
-/// misconfigured.
+/// refused (see [`Scenario::run`]).
 pub fn run(names: &[String], seed: u64) -> Result<LabReport, BoxError> {
     let all = scenarios();
     for name in names {

@@ -1,32 +1,72 @@
 //! The lab's human-readable output: one table per scenario, one column per stack.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
-use seawall_sim::Summary;
+use crate::{LabReport, ScenarioResult, StackResult};
 
-use crate::LabReport;
-
-/// A table row: its label and how to read the figure from a summary.
-type Row = (&'static str, fn(&Summary) -> String);
+/// A table row: its label and how to read the figure from a column.
+type Row = (&'static str, fn(&ScenarioResult, &StackResult) -> String);
 
 /// The rows of every table.
 const ROWS: &[Row] = &[
-    ("requests", |s| s.requests.to_string()),
-    ("success rate", |s| {
-        format!("{:.2}%", s.success_rate * 100.0)
+    ("requests", |_, r| r.summary.requests.to_string()),
+    ("success rate", |_, r| {
+        format!("{:.2}%", r.summary.success_rate * 100.0)
     }),
-    ("goodput (req/s)", |s| format!("{:.1}", s.goodput_rps)),
-    ("failed", |s| s.failed.to_string()),
-    ("timed out", |s| s.timed_out.to_string()),
-    ("latency p50 (ms)", |s| format!("{:.1}", s.latency_ms.p50)),
-    ("latency p90 (ms)", |s| format!("{:.1}", s.latency_ms.p90)),
-    ("latency p99 (ms)", |s| format!("{:.1}", s.latency_ms.p99)),
-    ("latency p99.9 (ms)", |s| {
-        format!("{:.1}", s.latency_ms.p999)
+    ("goodput (req/s)", |_, r| {
+        format!("{:.1}", r.summary.goodput_rps)
     }),
-    ("latency max (ms)", |s| format!("{:.1}", s.latency_ms.max)),
-    ("upstream attempts", |s| s.upstream_attempts.to_string()),
-    ("upstream load (x)", |s| format!("{:.2}", s.amplification)),
+    ("failed", |_, r| r.summary.failed.to_string()),
+    ("timed out", |_, r| r.summary.timed_out.to_string()),
+    ("latency p50 (ms)", |_, r| {
+        format!("{:.1}", r.summary.latency_ms.p50)
+    }),
+    ("latency p90 (ms)", |_, r| {
+        format!("{:.1}", r.summary.latency_ms.p90)
+    }),
+    ("latency p99 (ms)", |_, r| {
+        format!("{:.1}", r.summary.latency_ms.p99)
+    }),
+    ("latency p99.9 (ms)", |_, r| {
+        format!("{:.1}", r.summary.latency_ms.p999)
+    }),
+    ("latency max (ms)", |_, r| {
+        format!("{:.1}", r.summary.latency_ms.max)
+    }),
+    ("upstream attempts", |_, r| {
+        r.summary.upstream_attempts.to_string()
+    }),
+    ("upstream load, whole run (x)", |_, r| {
+        format!("{:.2}", r.summary.amplification)
+    }),
+    ("upstream load, worst second (x)", |_, r| {
+        let w = r.summary.worst_second;
+        format!(
+            "{:.2} (s{}: {}/{})",
+            w.load, w.t, w.upstream_attempts, w.requests
+        )
+    }),
+];
+
+/// Rows shown only for scenarios with an outage.
+const OUTAGE_ROWS: &[Row] = &[
+    ("breaker: time to trip (ms)", |s, r| {
+        match (s.outage_s, r.breaker.is_empty()) {
+            (Some((from, _)), false) => r
+                .first_after("open", Duration::from_secs_f64(from))
+                .map_or("never".into(), |t| format!("{:.0}", t * 1000.0)),
+            _ => "–".into(),
+        }
+    }),
+    ("breaker: closed after heal (s)", |s, r| {
+        match (s.outage_s, r.breaker.is_empty()) {
+            (Some((_, to)), false) => r
+                .first_after("closed", Duration::from_secs_f64(to))
+                .map_or("never".into(), |t| format!("{t:.2}")),
+            _ => "–".into(),
+        }
+    }),
 ];
 
 /// Renders the report as plain-text tables.
@@ -35,14 +75,23 @@ pub fn render(report: &LabReport) -> String {
     let _ = writeln!(out, "Seawall lab, seed {}", report.seed);
     for scenario in &report.scenarios {
         let _ = writeln!(out, "\n## {} — {}", scenario.name, scenario.about);
-        let label_width = ROWS.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+        let rows: Vec<&Row> = if scenario.outage_s.is_some() {
+            ROWS.iter().chain(OUTAGE_ROWS).collect()
+        } else {
+            ROWS.iter().collect()
+        };
+        let label_width = rows
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
         let widths: Vec<usize> = scenario
             .results
             .iter()
             .map(|r| {
-                ROWS.iter()
-                    .map(|(_, f)| f(&r.summary).len())
-                    .chain([r.stack.len()])
+                rows.iter()
+                    .map(|(_, f)| f(scenario, r).chars().count())
+                    .chain([r.stack.chars().count()])
                     .max()
                     .unwrap_or(0)
             })
@@ -52,10 +101,10 @@ pub fn render(report: &LabReport) -> String {
             let _ = write!(out, "  {:>w$}", r.stack);
         }
         out.push('\n');
-        for (label, figure) in ROWS {
+        for (label, figure) in rows {
             let _ = write!(out, "{label:label_width$}");
             for (r, w) in scenario.results.iter().zip(&widths) {
-                let _ = write!(out, "  {:>w$}", figure(&r.summary));
+                let _ = write!(out, "  {:>w$}", figure(scenario, r));
             }
             out.push('\n');
         }

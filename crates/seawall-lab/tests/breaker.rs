@@ -4,6 +4,8 @@
 //! them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::time::Duration;
+
 use seawall_sim::Second;
 
 #[test]
@@ -55,11 +57,30 @@ fn the_breaker_cuts_the_outage_off_the_upstream_and_recovers() {
         recovered <= 40,
         "first success after the heal in second {recovered}"
     );
+    // The lab's transition record says the same, to the millisecond.
+    let column = outage
+        .results
+        .iter()
+        .find(|r| r.stack == "Seawall breaker")
+        .unwrap();
+    let tripped = column.first_after("open", Duration::from_secs(20)).unwrap();
+    assert!(tripped < 0.05, "tripped {tripped} s into the outage");
+    let closed = column
+        .first_after("closed", Duration::from_secs(30))
+        .unwrap();
+    assert!(closed <= 10.0, "closed {closed} s after the heal");
+    assert_eq!(
+        recovered,
+        30 + closed as usize,
+        "first success in the second it closed"
+    );
 
     println!(
-        "time to trip: ~{trip_ms:.0} ms ({} upstream calls in second 20)",
+        "time to trip: {:.0} ms ({} upstream calls in second 20, ~{trip_ms:.0} ms of traffic)",
+        tripped * 1000.0,
         first.upstream_attempts
     );
+    println!("closed {closed:.2} s after the heal");
     println!("upstream calls while open (21-29 s): {open_load} (none: {none_load})");
     println!("mean latency of rejected calls: {rejected_mean_ms:.3} ms (none: the upstream's 1 ms failures)");
     println!(

@@ -22,6 +22,15 @@ fn json_is_byte_identical_for_a_seed_and_differs_across_seeds() {
     assert_eq!(json["seed"], 7);
     let steady = &json["scenarios"][0];
     assert_eq!(steady["name"], "steady");
+    assert_eq!(steady["abandonment"], "never");
+    assert!(
+        steady["about"]
+            .as_str()
+            .unwrap()
+            .contains("abandonment: never"),
+        "{}",
+        steady["about"]
+    );
     let summary = &steady["results"][0]["summary"];
     for field in [
         "requests",
@@ -30,6 +39,7 @@ fn json_is_byte_identical_for_a_seed_and_differs_across_seeds() {
         "latency_ms",
         "upstream_attempts",
         "amplification",
+        "worst_second",
         "series",
     ] {
         assert!(!summary[field].is_null(), "missing stable field {field}");
@@ -58,7 +68,9 @@ fn the_table_has_a_column_per_stack() {
         .nth(1)
         .unwrap();
     assert!(header.split_whitespace().any(|c| c == "none"), "{header}");
-    assert!(text.contains("upstream load (x)"));
+    assert!(text.contains("upstream load, whole run (x)"));
+    assert!(text.contains("upstream load, worst second (x)"));
+    assert!(text.contains("breaker: time to trip (ms)"));
 }
 
 #[test]
@@ -73,6 +85,10 @@ fn baseline_figures_match_each_scenario() {
     for s in &report.scenarios {
         let none = s.results.iter().find(|r| r.stack == "none").unwrap();
         assert_eq!(none.summary.amplification, 1.0, "{}", s.name);
+    }
+    // Every scenario names what its server does when a client leaves.
+    for s in &report.scenarios {
+        assert!(s.about.contains("abandonment:"), "{}", s.about);
     }
     let steady = get("steady");
     assert!(steady.success_rate > 0.995, "{}", steady.success_rate);
@@ -90,4 +106,30 @@ fn baseline_figures_match_each_scenario() {
     assert!(overload.timed_out > 1000, "{}", overload.timed_out);
     let halved = &overload.series[30];
     assert!(halved.succeeded < 1100, "{halved:?}");
+}
+
+#[test]
+fn the_worst_second_shows_what_retries_cost_the_failing_upstream() {
+    let report = seawall_lab::run(&["outage".to_string()], 1).unwrap();
+    let outage = &report.scenarios[0];
+    let worst = |name: &str| {
+        outage
+            .results
+            .iter()
+            .find(|r| r.stack == name)
+            .unwrap()
+            .summary
+            .worst_second
+    };
+    // Attempts-only retries send four attempts per request in every outage second.
+    let tower = worst("tower Retry (attempts only)");
+    assert!((20..30).contains(&tower.t) && tower.load > 3.9, "{tower:?}");
+    // The budget's whole-run average hides its first outage second, spent from the savings
+    // of the healthy seconds before it; it stays below attempts-only retries.
+    let seawall = worst("Seawall retry");
+    assert!((20..30).contains(&seawall.t), "{seawall:?}");
+    assert!(seawall.load < tower.load, "{seawall:?}");
+    // The breaker never sends more than one attempt per request.
+    assert!(worst("Seawall breaker").load <= 1.0);
+    assert!(worst("none").load <= 1.0);
 }

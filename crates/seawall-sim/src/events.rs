@@ -19,6 +19,8 @@ pub struct RecordedEvent {
     pub name: String,
     /// What happened (`"budget_exhausted"`, `"open"`, …).
     pub event: String,
+    /// When it happened, on tokio's clock (simulated time in a paused run).
+    pub at: tokio::time::Instant,
 }
 
 /// A tracing subscriber that records the events Seawall's layers emit, so a test can
@@ -218,6 +220,7 @@ impl Subscriber for EventLog {
                 layer,
                 name: fields.name,
                 event: what,
+                at: tokio::time::Instant::now(),
             });
         }
     }

@@ -47,47 +47,42 @@
 //!
 //! # Resolution
 //!
-//! tokio's timer fires on millisecond ticks: a sleep ends at the first tick at or after its
-//! deadline. Simulated latencies are therefore rounded up to the millisecond, exactly as
-//! every timer in a real tokio program is. Model service times in milliseconds or more.
+//! The upstream computes every event at its exact time, but tokio's timer fires on
+//! millisecond ticks: a waiting future is woken on the first tick at or after its answer is
+//! ready. A client therefore sees each service time rounded up to the millisecond — on
+//! average +0.5 ms for a continuous distribution (measured in `docs/lab.md`) and exactly
+//! nothing for whole-millisecond constants — and requests sent at more than ~1,000 per
+//! second arrive in batches on each tick. An upstream whose latency has more than 1% of its
+//! mass under [`RESOLUTION_FLOOR`] (5 ms) warns, or is refused with
+//! [`UpstreamBuilder::refuse_unresolved`]. An answer and a timer due on the same tick: the
+//! answer is ready to whoever polls it on that tick, so a layer that polls its inner future
+//! before its timer lets the answer win (see [`hedge_rate`]).
 //!
 //! # Determinism
 //!
 //! Results depend only on the seeds and on the order in which calls reach the upstream. On
 //! a current-thread runtime with paused time (what [`run_paused`] builds) that order is
-//! fixed, so runs repeat exactly. On a multi-threaded runtime they do not.
+//! fixed, so runs repeat exactly. On a multi-threaded runtime they do not. A layer that
+//! seeds itself from entropy inside a run breaks this: [`run_paused`] warns about it and
+//! [`run_deterministic`] refuses the run (see [`seawall_core::rng`]).
 
-use std::future::Future;
-
+mod determinism;
 mod events;
-mod latency;
+mod hedge;
 mod load;
+pub mod scenarios;
 mod summary;
 mod upstream;
 
+pub use determinism::{run_deterministic, run_paused, Unrepeatable};
 pub use events::{EventLog, EventLogGuard, RecordedEvent};
-pub use latency::{Latency, MAX_LATENCY};
+pub use hedge::{hedge_rate, HedgeRate};
 pub use load::{Arrivals, Load, LoadBuilder, Request};
-pub use summary::{Percentiles, Second, Summary};
+pub use seawall_core::latency::{Latency, MAX_LATENCY};
+pub use summary::{Percentiles, Second, Summary, WorstSecond};
 pub use upstream::{
-    Capacity, Phase, Reply, Upstream, UpstreamBuilder, UpstreamError, UpstreamStats,
+    unresolved_share, Abandonment, Capacity, Phase, Reply, Upstream, UpstreamBuilder,
+    UpstreamError, UpstreamFuture, UpstreamStats, RESOLUTION_FLOOR,
 };
 
 pub use seawall_core::ConfigError;
-
-/// Runs `future` to completion on a fresh current-thread runtime whose clock starts paused,
-/// so that sleeps complete instantly, in order, and repeatably.
-///
-/// # Panics
-///
-/// If the runtime cannot be built (the OS refused the resources a runtime needs), or if
-/// `future` panics.
-pub fn run_paused<F: Future>(future: F) -> F::Output {
-    #[allow(clippy::expect_used)]
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("failed to build a tokio runtime");
-    runtime.block_on(future)
-}

@@ -1,9 +1,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp1};
+use seawall_core::rng::Rng;
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
@@ -152,10 +150,10 @@ impl Load {
                 times.extend((0..n).map(|i| Duration::from_secs_f64(i as f64 / self.rate)));
             }
             Arrivals::Poisson => {
-                let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+                let mut rng = Rng::from_seed(self.seed);
                 let mut t = 0.0;
                 loop {
-                    let gap: f64 = Exp1.sample(&mut rng);
+                    let gap = rng.exponential();
                     t += gap / self.rate;
                     if t >= end {
                         break;

@@ -59,6 +59,19 @@ pub struct Second {
     pub p99_ms: f64,
 }
 
+/// The second in which the upstream was loaded most, relative to the requests sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct WorstSecond {
+    /// Seconds since the start of the run.
+    pub t: u64,
+    /// Requests sent in this second.
+    pub requests: u64,
+    /// Calls that reached the upstream in this second.
+    pub upstream_attempts: u64,
+    /// `upstream_attempts / requests`: the upstream load of this second (x).
+    pub load: f64,
+}
+
 /// What a load run saw: the client's view and the upstream's.
 ///
 /// Field names are stable: the lab's `--json` output is this structure.
@@ -88,6 +101,10 @@ pub struct Summary {
     pub upstream_attempts: u64,
     /// `upstream_attempts / requests`: how much the stack multiplied the load.
     pub amplification: f64,
+    /// The second with the highest upstream load (attempts / requests sent), the first of
+    /// equals: a stack that multiplies load only in a crisis shows it here, not in the
+    /// whole-run average.
+    pub worst_second: WorstSecond,
     /// Per-second figures, by the second a request was sent (upstream attempts by the second
     /// they arrived).
     pub series: Vec<Second>,
@@ -209,6 +226,20 @@ impl Summary {
             second.mean_ms = p.mean;
             second.p99_ms = p.p99;
         }
+        let worst_second = series
+            .iter()
+            .filter(|s| s.sent > 0)
+            .map(|s| WorstSecond {
+                t: s.t,
+                requests: s.sent,
+                upstream_attempts: s.upstream_attempts,
+                load: ratio(s.upstream_attempts, s.sent),
+            })
+            .fold(None, |worst: Option<WorstSecond>, s| match worst {
+                Some(w) if w.load >= s.load => Some(w),
+                _ => Some(s),
+            })
+            .unwrap_or_default();
         let requests = records.len() as u64;
         let duration_s = duration.as_secs_f64();
         Self {
@@ -228,6 +259,7 @@ impl Summary {
             success_latency_ms: ok.percentiles(),
             upstream_attempts: attempts.len() as u64,
             amplification: ratio(attempts.len() as u64, requests),
+            worst_second,
             series,
         }
     }

@@ -349,3 +349,35 @@ fn a_minute_at_a_thousand_per_second_is_quick_in_paused_time() {
     assert!(summary.series.len() >= 60);
     assert!(summary.success_rate > 0.99, "{}", summary.success_rate);
 }
+
+#[test]
+fn the_worst_second_shows_a_burst_the_average_hides() {
+    let summary = run_paused(async {
+        let upstream = Upstream::builder().build().unwrap();
+        let target = upstream.clone();
+        // Requests sent in second 2 go to the upstream twice.
+        let stack = tower::service_fn(move |r: Request| {
+            let up = target.clone();
+            async move {
+                if r.id / 100 == 2 {
+                    let _ = up.clone().oneshot(r).await;
+                }
+                up.oneshot(r).await
+            }
+        });
+        let load = Load::builder()
+            .rate(100.0)
+            .duration(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        load.run(&upstream, stack).await
+    });
+    assert_eq!(summary.amplification, 1.2);
+    let worst = summary.worst_second;
+    // The second attempt of the request sent at 2.99 s reaches the upstream at 3.0 s.
+    assert_eq!(
+        (worst.t, worst.requests, worst.upstream_attempts),
+        (2, 100, 199),
+        "{worst:?}"
+    );
+}

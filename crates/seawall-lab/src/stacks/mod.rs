@@ -1,0 +1,56 @@
+//! The stacks the lab compares, one module per layer: what each layer's column is and how it
+//! is configured. A layer's issue adds its module here and its columns to the scenarios.
+
+use seawall_sim::{Request, Upstream};
+use tower::util::BoxCloneService;
+use tower::{BoxError, Service, ServiceExt};
+
+mod baseline;
+mod breaker;
+mod retry;
+mod tower_builtin;
+
+/// The service type every stack in the lab is erased to.
+pub type LabService = BoxCloneService<Request, (), BoxError>;
+
+/// Erases a stack ending in the upstream to a [`LabService`]: responses become `()`, errors
+/// `BoxError`.
+pub fn erase<S>(service: S) -> LabService
+where
+    S: Service<Request> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+{
+    BoxCloneService::new(ServiceExt::<Request>::map_response(service, |_| ()).map_err(Into::into))
+}
+
+/// A way of calling the upstream: a column in the lab's tables.
+#[derive(Clone, Copy)]
+pub struct Stack {
+    /// The column's heading.
+    pub name: &'static str,
+    /// Builds the stack in front of the upstream; every random draw in it is seeded from the
+    /// scenario's seed (the second argument), so the run repeats.
+    pub build: fn(Upstream, u64) -> LabService,
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack").field("name", &self.name).finish()
+    }
+}
+
+/// The stacks every scenario compares; later layers add their columns here.
+pub fn baseline() -> Vec<Stack> {
+    vec![baseline::NONE]
+}
+
+/// Retries: tower's `Retry` counting only attempts, and Seawall's retry layer.
+pub fn retries() -> Vec<Stack> {
+    vec![tower_builtin::RETRY_ATTEMPTS, retry::SEAWALL_RETRY]
+}
+
+/// Seawall's circuit breaker.
+pub fn breakers() -> Vec<Stack> {
+    vec![breaker::SEAWALL_BREAKER]
+}
