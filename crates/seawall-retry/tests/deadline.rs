@@ -49,7 +49,10 @@ async fn no_backoff_sleeps_past_the_deadline() {
     // deadline, so the caller gets the third failure at 200 ms rather than waiting.
     let (calls, answered, error) = attempts_within(Some(Duration::from_millis(250))).await;
     assert_eq!(calls, [0, 100, 200]);
-    assert_eq!(answered, 200, "the caller is not kept waiting for a doomed retry");
+    assert_eq!(
+        answered, 200,
+        "the caller is not kept waiting for a doomed retry"
+    );
     assert_eq!(error, "failure 3", "the caller gets the last failure");
 
     // A retry that would start at the deadline's very instant has no time left either.
