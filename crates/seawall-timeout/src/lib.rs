@@ -82,10 +82,17 @@
 //! # Where they go
 //!
 //! - Server: `ReceiveDeadlineLayer` outermost in `Router::layer`, under
-//!   `RejectionResponseLayer::infallible()`.
-//! - Client: `SendDeadlineLayer` above the retry layer (so the retry sees the deadline),
-//!   `AttemptTimeoutLayer` below it; a `TimeoutLayer` above both bounds the caller's own
-//!   wait when there is no deadline to inherit.
+//!   `RejectionResponseLayer::infallible()`, so a refusal becomes a 504.
+//! - Client, top to bottom: `SendDeadlineLayer` (so that everything below works under the
+//!   deadline), `ReplayableBodyLayer`, `RetryLayer`, `AttemptTimeoutLayer`, and
+//!   `SendDeadlineLayer` once more right above the HTTP client, so that each attempt
+//!   carries the time left when *it* starts rather than when the first one did. Inside a
+//!   handler behind `ReceiveDeadlineLayer` the task already has its deadline, and the lower
+//!   one is enough. A `TimeoutLayer` on top bounds the caller's own wait when no deadline
+//!   is inherited.
+//!
+//! `tests/deadline_retry.rs` and `tests/deadline_chain.rs` in the repository build these
+//! stacks.
 
 pub mod attempt;
 pub mod error;
