@@ -2,7 +2,7 @@
 //!
 //! | request | header | value |
 //! |---|---|---|
-//! | gRPC (`content-type: application/grpc…`) | `grpc-timeout` | gRPC's encoding ([`grpc_timeout`](crate::grpc_timeout)) |
+//! | gRPC (`content-type: application/grpc…`) | `grpc-timeout` | gRPC's encoding (see [`crate::grpc_timeout`]) |
 //! | any other | `seawall-deadline-ms` | whole milliseconds left, decimal, rounded down |
 //!
 //! Both carry time *left*, not an instant, so the two hosts need no synchronised clocks;
