@@ -35,7 +35,9 @@
 //!
 //! # Clone
 //!
-//! A clone starts with no clock running: each clone times its own next request.
+//! A clone starts with no clock running: each clone times its own next request. Like any
+//! readiness tower reports, a readiness that ran out belongs to the next call: a caller that
+//! polls ready and then drops its request leaves that call to be refused.
 
 mod layer;
 mod service;
