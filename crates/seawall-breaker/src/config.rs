@@ -40,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) probes: u32,
     pub(crate) probe_timeout: Duration,
     pub(crate) name: Arc<str>,
+    /// A keyed breaker's key, as its events name it (empty for an unkeyed breaker).
+    pub(crate) key: Arc<str>,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             probes: 3,
             probe_timeout: Duration::from_secs(10),
             name: Arc::from(""),
+            key: Arc::from(""),
         }
     }
 }

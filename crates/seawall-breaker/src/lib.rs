@@ -130,6 +130,7 @@
 
 mod config;
 pub mod error;
+mod events;
 pub mod future;
 mod handle;
 #[cfg(feature = "http")]
@@ -137,8 +138,12 @@ pub mod http;
 mod keyed;
 
 mod layer;
+mod rng;
+mod schedule;
 mod service;
 mod shared;
+mod snapshot;
+mod state;
 mod window;
 
 pub use config::{Builder, Window};
@@ -148,4 +153,5 @@ pub use handle::BreakerHandle;
 pub use keyed::{KeyedBuilder, KeyedCircuitBreaker, KeyedCircuitBreakerLayer};
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreaker;
-pub use shared::{Metrics, State};
+pub use snapshot::Metrics;
+pub use state::State;
