@@ -853,3 +853,43 @@ async fn extreme_settings_that_build_never_panic() {
     }
     assert_eq!(keyed.len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_pass_decided_while_closed_does_not_survive_a_trip() {
+    let layer = consecutive(1).probes(1).build().unwrap();
+    let handle = layer.handle();
+    let (mut late, mut inner) = mock::spawn_layer::<(), (), _>(layer.clone());
+    let other = layer.layer(flaky());
+    inner.allow(100);
+    // `late` is told "go" while the breaker is closed...
+    assert_ready_ok!(late.poll_ready());
+    // ...another caller's failure trips it before `late` calls.
+    assert!(other.clone().oneshot(true).await.is_err());
+    assert_eq!(handle.state(), State::Open);
+    let mut call = tokio_test::task::spawn(late.call(()));
+    assert_pending!(inner.poll_request(), "the failing dependency was not called");
+    let err = assert_ready_err!(call.poll());
+    assert_eq!(retry_after(&err), Some(secs(5)), "rejected, as the breaker is open");
+    assert_eq!(handle.metrics().rejected, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pass_decided_while_closed_is_not_an_extra_probe_in_half_open() {
+    let layer = consecutive(1).probes(1).build().unwrap();
+    let handle = layer.handle();
+    let (mut late, mut late_inner) = mock::spawn_layer::<(), (), _>(layer.clone());
+    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer.clone());
+    late_inner.allow(100);
+    inner.allow(100);
+    assert_ready_ok!(late.poll_ready());
+    assert!(layer.layer(flaky()).oneshot(true).await.is_err());
+    advance(secs(5)).await;
+    // Half-open: the one probe goes out...
+    let (_probe, _reply) = admitted(&mut svc, &mut inner).await;
+    assert_eq!(handle.metrics().probes, 1);
+    // ...and the pass `late` got while closed does not make a second one.
+    let mut call = tokio_test::task::spawn(late.call(()));
+    assert_pending!(late_inner.poll_request(), "no second probe reached the dependency");
+    assert_eq!(retry_after(&assert_ready_err!(call.poll())), None);
+    assert_eq!(handle.metrics().probes, 1);
+}
