@@ -6,26 +6,45 @@ use crate::config::Config;
 use crate::rng;
 
 /// How long the breaker stays open after `trips_in_row` earlier trips without closing:
-/// `open_duration * multiplier^trips_in_row`, capped, then shortened by the jitter draw
-/// number `draw` of the stream `seed`.
+/// `open_duration * multiplier^trips_in_row`, capped at `max_open_duration` (growth is off
+/// at the default multiplier of 1), then lengthened by the jitter draw number `draw` of the
+/// stream `seed`: by a share of up to `jitter`.
+///
+/// Jitter lengthens rather than shortens so that `open_duration` is a floor: a breaker
+/// never probes more often than once per `open_duration`, whatever the draws.
 ///
 /// Never panics: a product too large for a `Duration` is the cap.
 pub(crate) fn open_duration(config: &Config, trips_in_row: u32, seed: u64, draw: u64) -> Duration {
+    let cap = growth_cap(config);
     let factor = config
         .open_multiplier
         .powi(trips_in_row.min(1_000) as i32)
         .min(1e9);
     let grown = Duration::try_from_secs_f64(config.open_duration.as_secs_f64() * factor)
-        .unwrap_or(config.max_open_duration)
-        .min(config.max_open_duration);
+        .unwrap_or(cap)
+        .min(cap);
     if config.jitter == 0.0 {
         return grown;
     }
     let unit = rng::unit(seed, draw);
-    // The factor is at most 1, but a huge `grown` may round up past `Duration::MAX` as an
-    // f64: keep `grown` then.
-    Duration::try_from_secs_f64(grown.as_secs_f64() * (1.0 - config.jitter * unit))
-        .map_or(grown, |d| d.min(grown))
+    Duration::try_from_secs_f64(grown.as_secs_f64() * (1.0 + config.jitter * unit))
+        .map_or(longest_open(config), |d| d.max(grown).min(longest_open(config)))
+}
+
+/// Where growth stops: `max_open_duration`, or `open_duration` itself when growth is off.
+fn growth_cap(config: &Config) -> Duration {
+    if config.open_multiplier > 1.0 {
+        config.max_open_duration.max(config.open_duration)
+    } else {
+        config.open_duration
+    }
+}
+
+/// The longest open time the breaker can choose: the growth cap lengthened by the whole
+/// jitter. (A keyed breaker must not forget an open breaker for at least this long.)
+pub(crate) fn longest_open(config: &Config) -> Duration {
+    let cap = growth_cap(config);
+    Duration::try_from_secs_f64(cap.as_secs_f64() * (1.0 + config.jitter)).map_or(Duration::MAX, |d| d.max(cap))
 }
 
 #[cfg(test)]
@@ -33,7 +52,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn open_time_grows_is_capped_and_jitter_only_shortens_it_repeatably() {
+    fn open_time_grows_is_capped_and_jitter_only_lengthens_it_repeatably() {
         let config = Config {
             open_duration: Duration::from_secs(5),
             open_multiplier: 2.0,
@@ -55,7 +74,7 @@ mod tests {
             .collect();
         assert!(draws
             .iter()
-            .all(|d| *d > Duration::from_millis(2500) && *d <= Duration::from_secs(5)));
+            .all(|d| *d >= Duration::from_secs(5) && *d < Duration::from_millis(7_500)));
         let again: Vec<Duration> = (0..100)
             .map(|d| open_duration(&jittered, 0, 42, d))
             .collect();
@@ -73,6 +92,22 @@ mod tests {
             spread > Duration::from_secs(2),
             "draws cover the jitter range: {spread:?}"
         );
+        assert_eq!(longest_open(&jittered), Duration::from_secs(90));
+    }
+
+    #[test]
+    fn the_defaults_open_for_one_to_one_point_one_seconds_every_time() {
+        let config = Config::default();
+        for trips in [0, 1, 5, 100] {
+            for draw in 0..200 {
+                let d = open_duration(&config, trips, 9, draw);
+                assert!(
+                    d >= Duration::from_secs(1) && d <= Duration::from_millis(1_100),
+                    "{d:?}"
+                );
+            }
+        }
+        assert_eq!(longest_open(&config), Duration::from_millis(1_100));
     }
 
     #[test]

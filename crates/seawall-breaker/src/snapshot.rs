@@ -32,6 +32,13 @@ pub struct Metrics {
     pub trips: u64,
     /// Probe calls admitted in half-open, since the breaker was built.
     pub probes: u64,
+    /// Probe permits taken in the current half-open phase: probes in flight and probes
+    /// that succeeded (a probe dropped unfinished, or whose result was ignored, gives its
+    /// permit back). 0 when the breaker is not half-open.
+    pub probe_permits: u32,
+    /// Probes that succeeded in the current half-open phase; the breaker closes when this
+    /// reaches [`probes`](crate::Builder::probes). 0 when the breaker is not half-open.
+    pub probe_successes: u32,
 }
 
 /// The counters since the breaker was built.

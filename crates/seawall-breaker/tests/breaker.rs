@@ -79,7 +79,7 @@ fn bad_settings_are_errors_that_name_the_field() {
             "open_duration",
         ),
         (
-            CircuitBreakerLayer::builder().open_backoff(2.0, secs(1)),
+            CircuitBreakerLayer::builder().open_backoff(2.0, Duration::from_millis(500)),
             "max_open_duration",
         ),
         (
@@ -222,18 +222,54 @@ async fn a_dropped_probe_gives_its_permit_back() {
     advance(secs(5)).await;
 
     let first = admitted(&mut svc, &mut inner).await;
-    let second = admitted(&mut svc, &mut inner).await;
     assert_ready_ok!(svc.poll_ready());
-    assert!(svc.call(()).await.is_err(), "both permits are out");
+    assert!(svc.call(()).await.is_err(), "the first probe goes alone");
     drop(first);
-    // The freed permit goes to the next call, which succeeds with the second probe.
-    let third = admitted(&mut svc, &mut inner).await;
-    for (mut call, reply) in [second, third] {
-        reply.send_response(());
-        assert_ready_ok!(call.poll());
-    }
+    // The freed permit goes to the next call, and once it succeeds the second probe goes.
+    let (mut second, reply) = admitted(&mut svc, &mut inner).await;
+    reply.send_response(());
+    assert_ready_ok!(second.poll());
+    let (mut third, reply) = admitted(&mut svc, &mut inner).await;
+    reply.send_response(());
+    assert_ready_ok!(third.poll());
     assert_eq!(handle.state(), State::Closed);
     assert_eq!(handle.metrics().probes, 3);
+}
+
+/// What an operator watching a half-open breaker sees: the permits taken and the probes
+/// that succeeded in this half-open, beside the counts since the breaker was built.
+#[tokio::test(start_paused = true)]
+async fn metrics_show_the_current_half_open_progress() {
+    let layer = consecutive(1).probes(3).build().unwrap();
+    let handle = layer.handle();
+    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer);
+    inner.allow(100);
+    let progress = || {
+        let m = handle.metrics();
+        (m.state, m.probe_permits, m.probe_successes, m.probes)
+    };
+    assert_ready_ok!(svc.poll_ready());
+    let call = svc.call(());
+    inner.next_request().await.unwrap().1.send_error("down");
+    let _ = call.await;
+    assert_eq!(progress(), (State::Open, 0, 0, 0));
+    advance(secs(5)).await;
+
+    let (mut first, reply) = admitted(&mut svc, &mut inner).await;
+    assert_eq!(progress(), (State::HalfOpen, 1, 0, 1));
+    reply.send_response(());
+    assert_ready_ok!(first.poll());
+    assert_eq!(progress(), (State::HalfOpen, 1, 1, 1));
+    let (mut second, reply) = admitted(&mut svc, &mut inner).await;
+    let (mut third, failing) = admitted(&mut svc, &mut inner).await;
+    assert_eq!(progress(), (State::HalfOpen, 3, 1, 3));
+    reply.send_response(());
+    assert_ready_ok!(second.poll());
+    assert_eq!(progress(), (State::HalfOpen, 3, 2, 3));
+    failing.send_error("down again");
+    assert_ready_err!(third.poll());
+    // Reopened: the half-open's progress is gone, the totals stay.
+    assert_eq!(progress(), (State::Open, 0, 0, 3));
 }
 
 type Probe = (
@@ -500,12 +536,17 @@ async fn every_transition_reaches_the_watch_channel_and_manual_modes_behave() {
         .any(|e| e.event == "open" && e.level == tracing::Level::WARN));
 }
 
-/// Real threads race for the permits of a half-open breaker: exactly `probes` get through,
-/// every time; and when they are dropped unfinished, their permits come back.
+/// Real threads race for the permits of a half-open breaker: exactly one first probe gets
+/// through, then once it has succeeded exactly `probes - 1` more, every time; and when they
+/// are dropped unfinished, their permits come back.
 #[test]
 fn racing_threads_in_half_open_get_exactly_the_configured_probes() {
     const PROBES: u32 = 3;
     const THREADS: usize = 16;
+    // What the inner service does with a call.
+    const FAIL: u8 = 0;
+    const SUCCEED: u8 = 1;
+    const HANG: u8 = 2;
     // Outside a runtime the clock is the real one; a 1 µs open time has passed by the time
     // the threads race, so no test ever sleeps.
     let layer = CircuitBreakerLayer::builder()
@@ -519,26 +560,22 @@ fn racing_threads_in_half_open_get_exactly_the_configured_probes() {
     let handle = layer.handle();
     let reached = Arc::new(AtomicUsize::new(0));
     let counter = reached.clone();
-    let svc = layer.layer(service_fn(move |fail: bool| {
+    let svc = layer.layer(service_fn(move |what: u8| {
         counter.fetch_add(1, Ordering::SeqCst);
         async move {
-            if fail {
-                Err::<(), &str>("down")
-            } else {
-                std::future::pending().await
+            match what {
+                FAIL => Err::<(), &str>("down"),
+                SUCCEED => Ok(()),
+                _ => std::future::pending().await,
             }
         }
     }));
     let cx = &mut Context::from_waker(Waker::noop());
-    for round in 0..200 {
-        handle.reset();
-        let mut trip = svc.clone();
-        assert!(trip.poll_ready(cx).is_ready());
-        let mut call = pin!(trip.call(true));
-        assert!(matches!(call.as_mut().poll(cx), Poll::Ready(Err(_))));
-        reached.store(0, Ordering::SeqCst);
+    // `THREADS` threads call at once and hold what they get until all have tried; returns
+    // how many were admitted.
+    let race = || -> usize {
         let barrier = Arc::new(Barrier::new(THREADS));
-        let admitted: usize = std::thread::scope(|s| {
+        std::thread::scope(|s| {
             let handles: Vec<_> = (0..THREADS)
                 .map(|_| {
                     let mut svc = svc.clone();
@@ -547,7 +584,7 @@ fn racing_threads_in_half_open_get_exactly_the_configured_probes() {
                         let cx = &mut Context::from_waker(Waker::noop());
                         barrier.wait();
                         assert!(svc.poll_ready(cx).is_ready());
-                        let mut call = Box::pin(svc.call(false));
+                        let mut call = Box::pin(svc.call(HANG));
                         let admitted = call.as_mut().poll(cx).is_pending();
                         // Hold the permit until every thread has tried.
                         barrier.wait();
@@ -556,31 +593,44 @@ fn racing_threads_in_half_open_get_exactly_the_configured_probes() {
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).sum()
-        });
-        assert_eq!(
-            admitted,
-            PROBES as usize,
-            "round {round}: {:?}",
-            handle.metrics()
-        );
-        assert_eq!(
-            reached.load(Ordering::SeqCst),
-            PROBES as usize,
-            "round {round}"
-        );
-        // All the probe futures were dropped unfinished: their permits are free again.
+        })
+    };
+    for round in 0..200 {
+        handle.reset();
+        let mut trip = svc.clone();
+        assert!(trip.poll_ready(cx).is_ready());
+        let mut call = pin!(trip.call(FAIL));
+        assert!(matches!(call.as_mut().poll(cx), Poll::Ready(Err(_))));
+
+        // The first probe goes alone.
+        reached.store(0, Ordering::SeqCst);
+        assert_eq!(race(), 1, "round {round}: {:?}", handle.metrics());
+        assert_eq!(reached.load(Ordering::SeqCst), 1, "round {round}");
+        // It was dropped unfinished: its permit is free again, and one that succeeds...
+        assert_eq!(handle.state(), State::HalfOpen);
+        let mut first = svc.clone();
+        assert!(first.poll_ready(cx).is_ready());
+        let mut call = pin!(first.call(SUCCEED));
+        assert!(matches!(call.as_mut().poll(cx), Poll::Ready(Ok(()))));
+        // ...lets exactly the other `PROBES - 1` through together.
+        reached.store(0, Ordering::SeqCst);
+        let rest = race();
+        assert_eq!(rest, PROBES as usize - 1, "round {round}: {:?}", handle.metrics());
+        assert_eq!(reached.load(Ordering::SeqCst), rest, "round {round}");
+        let m = handle.metrics();
+        assert_eq!((m.probe_permits, m.probe_successes), (1, 1), "round {round}");
         assert_eq!(handle.state(), State::HalfOpen);
         let mut next = Vec::new();
         for _ in 0..PROBES + 1 {
             let mut s = svc.clone();
             assert!(s.poll_ready(cx).is_ready());
-            let mut call = Box::pin(s.call(false));
+            let mut call = Box::pin(s.call(HANG));
             let admitted = call.as_mut().poll(cx).is_pending();
             next.push((admitted, call));
         }
         assert_eq!(
             next.iter().filter(|(a, _)| *a).count(),
-            PROBES as usize,
+            PROBES as usize - 1,
             "round {round}"
         );
     }

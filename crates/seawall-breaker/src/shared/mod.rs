@@ -205,9 +205,13 @@ impl Shared {
         }
     }
 
-    /// Whether the half-open `word` has a probe permit to give.
+    /// Whether the half-open `word` has a probe permit to give: the first probe goes alone,
+    /// and once one has succeeded the rest go together. So a half-open that finds the
+    /// dependency still down costs it exactly one call, while one that finds it healed
+    /// closes after two round trips.
     fn may_probe(&self, word: Word) -> bool {
-        word.admitted() < self.config.probes
+        let admitted = word.admitted();
+        admitted < self.config.probes && (admitted == 0 || word.succeeded() > 0)
     }
 
     /// Whether a call admitted with `ticket` was admitted in the current epoch (no
@@ -297,6 +301,8 @@ impl Shared {
             .map(|w| w.totals(Instant::now()))
             .unwrap_or_default();
         let c = &self.counters;
+        let word = self.word();
+        let half_open = word.state() == State::HalfOpen;
         Metrics {
             state: self.state(),
             consecutive_failures: self.consecutive.load(Ordering::Relaxed),
@@ -309,6 +315,8 @@ impl Shared {
             rejected: Counters::get(&c.rejected),
             trips: Counters::get(&c.trips),
             probes: Counters::get(&c.probes),
+            probe_permits: if half_open { word.admitted() } else { 0 },
+            probe_successes: if half_open { word.succeeded() } else { 0 },
         }
     }
 }

@@ -111,7 +111,7 @@ mod tests {
         let shared = Shared::new(Config {
             consecutive_failures: Some(1),
             failure_rate: None,
-            probes: 2,
+            probes: 3,
             jitter: 0.0,
             ..Config::default()
         });
@@ -120,8 +120,10 @@ mod tests {
         assert_eq!(shared.state(), State::Open);
         tokio::time::advance(shared.remaining_open().unwrap_or_default()).await;
 
+        // The first probe goes alone and succeeds; the other two may then go together.
         let p1 = admitted(&shared);
         assert_eq!(p1.kind, Kind::Probe);
+        shared.complete(p1, Outcome::Success, None);
         let stale = shared.word();
         // A second probe takes its permit after a decision was made on `stale`...
         let p2 = admitted(&shared);
@@ -132,10 +134,15 @@ mod tests {
         assert!(!shared.transition(stale, State::Open, now, Reason::Manual, || true));
         assert_eq!(shared.state(), State::HalfOpen);
         assert_eq!(shared.metrics().trips, 1);
-        // Both permits are still counted: two successes close the breaker.
-        shared.complete(p1, Outcome::Success, None);
-        assert_eq!(shared.state(), State::HalfOpen);
+        // Every permit is still counted: two more successes close the breaker.
+        let p3 = admitted(&shared);
+        assert_eq!(
+            (shared.metrics().probe_permits, shared.metrics().probe_successes),
+            (3, 1)
+        );
         shared.complete(p2, Outcome::Success, None);
+        assert_eq!(shared.state(), State::HalfOpen);
+        shared.complete(p3, Outcome::Success, None);
         assert_eq!(shared.state(), State::Closed);
     }
 }
