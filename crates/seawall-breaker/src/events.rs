@@ -166,7 +166,10 @@ mod tests {
                 event.metadata().target()
             ));
             event.record(&mut fields);
-            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(fields.0);
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(fields.0);
         }
         fn enter(&self, _: &Id) {}
         fn exit(&self, _: &Id) {}

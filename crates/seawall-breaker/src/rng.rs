@@ -15,8 +15,7 @@ pub(crate) fn random_seed() -> u64 {
 /// Draw number `draw` of the stream `seed`, uniform in `[0, 1)`: the same seed and draw
 /// always give the same value.
 pub(crate) fn unit(seed: u64, draw: u64) -> f64 {
-    (splitmix64(seed ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 11) as f64
-        / (1u64 << 53) as f64
+    (splitmix64(seed ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// One step of SplitMix64: a good 64-bit mix for turning a counter into a random draw.

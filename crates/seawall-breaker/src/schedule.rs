@@ -28,7 +28,9 @@ pub(crate) fn open_duration(config: &Config, trips_in_row: u32, seed: u64, draw:
     }
     let unit = rng::unit(seed, draw);
     Duration::try_from_secs_f64(grown.as_secs_f64() * (1.0 + config.jitter * unit))
-        .map_or(longest_open(config), |d| d.max(grown).min(longest_open(config)))
+        .map_or(longest_open(config), |d| {
+            d.max(grown).min(longest_open(config))
+        })
 }
 
 /// Where growth stops: `max_open_duration`, or `open_duration` itself when growth is off.
@@ -44,7 +46,8 @@ fn growth_cap(config: &Config) -> Duration {
 /// jitter. (A keyed breaker must not forget an open breaker for at least this long.)
 pub(crate) fn longest_open(config: &Config) -> Duration {
     let cap = growth_cap(config);
-    Duration::try_from_secs_f64(cap.as_secs_f64() * (1.0 + config.jitter)).map_or(Duration::MAX, |d| d.max(cap))
+    Duration::try_from_secs_f64(cap.as_secs_f64() * (1.0 + config.jitter))
+        .map_or(Duration::MAX, |d| d.max(cap))
 }
 
 #[cfg(test)]

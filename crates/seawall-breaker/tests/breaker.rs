@@ -615,10 +615,19 @@ fn racing_threads_in_half_open_get_exactly_the_configured_probes() {
         // ...lets exactly the other `PROBES - 1` through together.
         reached.store(0, Ordering::SeqCst);
         let rest = race();
-        assert_eq!(rest, PROBES as usize - 1, "round {round}: {:?}", handle.metrics());
+        assert_eq!(
+            rest,
+            PROBES as usize - 1,
+            "round {round}: {:?}",
+            handle.metrics()
+        );
         assert_eq!(reached.load(Ordering::SeqCst), rest, "round {round}");
         let m = handle.metrics();
-        assert_eq!((m.probe_permits, m.probe_successes), (1, 1), "round {round}");
+        assert_eq!(
+            (m.probe_permits, m.probe_successes),
+            (1, 1),
+            "round {round}"
+        );
         assert_eq!(handle.state(), State::HalfOpen);
         let mut next = Vec::new();
         for _ in 0..PROBES + 1 {
@@ -917,9 +926,16 @@ async fn a_pass_decided_while_closed_does_not_survive_a_trip() {
     assert!(other.clone().oneshot(true).await.is_err());
     assert_eq!(handle.state(), State::Open);
     let mut call = tokio_test::task::spawn(late.call(()));
-    assert_pending!(inner.poll_request(), "the failing dependency was not called");
+    assert_pending!(
+        inner.poll_request(),
+        "the failing dependency was not called"
+    );
     let err = assert_ready_err!(call.poll());
-    assert_eq!(retry_after(&err), Some(secs(5)), "rejected, as the breaker is open");
+    assert_eq!(
+        retry_after(&err),
+        Some(secs(5)),
+        "rejected, as the breaker is open"
+    );
     assert_eq!(handle.metrics().rejected, 1);
 }
 
@@ -939,7 +955,10 @@ async fn a_pass_decided_while_closed_is_not_an_extra_probe_in_half_open() {
     assert_eq!(handle.metrics().probes, 1);
     // ...and the pass `late` got while closed does not make a second one.
     let mut call = tokio_test::task::spawn(late.call(()));
-    assert_pending!(late_inner.poll_request(), "no second probe reached the dependency");
+    assert_pending!(
+        late_inner.poll_request(),
+        "no second probe reached the dependency"
+    );
     assert_eq!(retry_after(&assert_ready_err!(call.poll())), None);
     assert_eq!(handle.metrics().probes, 1);
 }

@@ -212,11 +212,7 @@ fn lab_run(seed: u64, heal: Duration, seconds: u64) -> Outage {
             .await;
         tokio::task::yield_now().await;
         let log = log.lock().unwrap().clone();
-        Outage {
-            none,
-            breaker,
-            log,
-        }
+        Outage { none, breaker, log }
     })
 }
 

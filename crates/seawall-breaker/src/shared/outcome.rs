@@ -85,9 +85,17 @@ impl Shared {
             return None;
         }
         let share = |n: u64| n as f64 / t.calls as f64;
-        if self.config.failure_rate.is_some_and(|r| share(t.failures) >= r) {
+        if self
+            .config
+            .failure_rate
+            .is_some_and(|r| share(t.failures) >= r)
+        {
             Some(Reason::FailureRate)
-        } else if self.config.slow_call.is_some_and(|(_, r)| share(t.slow) >= r) {
+        } else if self
+            .config
+            .slow_call
+            .is_some_and(|(_, r)| share(t.slow) >= r)
+        {
             Some(Reason::SlowCalls)
         } else {
             None

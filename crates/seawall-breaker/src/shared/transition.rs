@@ -137,7 +137,10 @@ mod tests {
         // Every permit is still counted: two more successes close the breaker.
         let p3 = admitted(&shared);
         assert_eq!(
-            (shared.metrics().probe_permits, shared.metrics().probe_successes),
+            (
+                shared.metrics().probe_permits,
+                shared.metrics().probe_successes
+            ),
             (3, 1)
         );
         shared.complete(p2, Outcome::Success, None);
