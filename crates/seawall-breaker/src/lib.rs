@@ -16,8 +16,9 @@
 //!   atomic word, so exactly `probes` calls go through, however many race: the first
 //!   alone, the rest once it has succeeded. A probe's future holds its permit and gives it
 //!   back when dropped unfinished.
-//! - **Never stuck.** When every probe is out and none has finished for the
-//!   [probe timeout](Builder::probe_timeout), the next call reopens the breaker.
+//! - **Never stuck.** When no further probe may go (the first is out alone, or all are
+//!   out) and none has finished for the [probe timeout](Builder::probe_timeout), the next
+//!   call reopens the breaker.
 //! - **Epochs.** Every transition bumps an epoch in the same word, and a call's outcome
 //!   counts only in the epoch it was admitted in. A call told "go" by `poll_ready` is
 //!   decided again in `call` if the breaker moved on in between.
