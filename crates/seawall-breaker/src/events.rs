@@ -194,4 +194,57 @@ mod tests {
             ]
         );
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_transition_says_why() {
+        use crate::config::Config;
+        use crate::shared::{Admit, Shared};
+        use seawall_core::Outcome;
+
+        let collect: &'static Collect = Box::leak(Box::default());
+        let _guard = tracing::subscriber::set_default(collect);
+        let shared = Shared::new(Config {
+            consecutive_failures: Some(2),
+            failure_rate: None,
+            probes: 1,
+            name: Arc::from("db"),
+            ..Config::default()
+        });
+        let call = |outcome| match shared.admit() {
+            Admit::Call(ticket) => shared.complete(ticket, outcome, None),
+            Admit::Reject(_) => {}
+        };
+        call(Outcome::Failure);
+        call(Outcome::Failure);
+        tokio::time::advance(crate::schedule::longest_open(&shared.config)).await;
+        call(Outcome::Failure);
+        tokio::time::advance(crate::schedule::longest_open(&shared.config)).await;
+        call(Outcome::Success);
+        shared.set(State::ForcedOpen);
+        let seen: Vec<String> = collect
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            // Only the breaker's events (the open time is also a trace-level record).
+            .filter(|e| e.contains(" seawall::breaker "))
+            .map(|e| {
+                e.split(' ')
+                    .filter(|f| f.starts_with("state=") || f.starts_with("reason="))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                "state=open reason=consecutive_failures",
+                "state=half_open reason=open_time_over",
+                "state=open reason=probe_failed",
+                "state=half_open reason=open_time_over",
+                "state=closed reason=probes_succeeded",
+                "state=forced_open reason=manual",
+            ]
+        );
+    }
 }
