@@ -15,6 +15,7 @@
 //! | `http` | `http` | replayable bodies, `Retry-After`, HTTP classification, rejections as responses, bodies that hold a permit to their end, client adapters |
 //! | `retry` | `retry` | retries with a lock-free budget, backoff with jitter, `Retry-After`, do-not-retry across tiers |
 //! | `breaker` | `breaker` | a circuit breaker: failure-count, failure-rate and slow-call trips, exact half-open probes, per-key breakers |
+//! | `chaos` | `chaos` | fault injection: errors, HTTP outcomes (with `http`), latency, aborts, behaviour hooks; seeded, targeted, switched at runtime |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
@@ -38,7 +39,7 @@
 //! | load shedding and adaptive concurrency | planned (issue 10) |
 //! | hedged requests | planned (issue 11) |
 //! | timeouts and deadline propagation | planned (issue 12) |
-//! | fault injection | planned (issue 12) |
+//! | fault injection (errors, HTTP outcomes, latency, aborts, behaviour hooks; header targeting) | done |
 //! | standard stacks, rate limiting | planned (issue 13) |
 //!
 //! `tests/http_stack.rs` in the repository shows a whole stack: an axum server with a
@@ -68,6 +69,10 @@ pub use seawall_retry as retry;
 #[cfg(feature = "breaker")]
 #[doc(inline)]
 pub use seawall_breaker as breaker;
+
+#[cfg(feature = "chaos")]
+#[doc(inline)]
+pub use seawall_chaos as chaos;
 
 #[cfg(all(
     feature = "retry",

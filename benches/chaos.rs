@@ -1,0 +1,58 @@
+//! What a fault-injection layer costs when it is switched off, beside the bare service, in
+//! the same run; and, for scale, an enabled layer that matches but does not inject.
+//!
+//! `cargo bench --bench chaos --features chaos` runs it. Each benchmark calls a service that
+//! answers at once, so the figure is what the layer adds to a call; divan's allocation
+//! profiler counts allocations (the target is zero).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use seawall::chaos::{InjectFaultLayer, InjectLatencyLayer, InjectedFault, Injection};
+use seawall::core::latency::Latency;
+use tower::Layer;
+
+mod common;
+
+use common::{call_ready, ok_service};
+
+fn main() {
+    divan::main();
+}
+
+/// The baseline: the same service with nothing in front of it.
+#[divan::bench]
+fn bare_service_fn(bencher: divan::Bencher) {
+    let mut svc = ok_service();
+    bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));
+}
+
+/// A fault layer at rate 1, switched off through its handle: one relaxed load and a branch.
+#[divan::bench]
+fn fault_disabled(bencher: divan::Bencher) {
+    let injection = Injection::builder().rate(1.0).seed(1).build().unwrap();
+    let layer = InjectFaultLayer::new(injection, InjectedFault::new);
+    layer.handle().disable();
+    let mut svc = layer.layer(ok_service());
+    bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));
+}
+
+/// A latency layer at rate 1, switched off.
+#[divan::bench]
+fn latency_disabled(bencher: divan::Bencher) {
+    let injection = Injection::builder().rate(1.0).seed(1).build().unwrap();
+    let latency = Latency::constant(Duration::from_millis(100));
+    let layer = InjectLatencyLayer::new(injection, latency).unwrap();
+    layer.handle().disable();
+    let mut svc = layer.layer(ok_service());
+    bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));
+}
+
+/// A fault layer switched on at rate 0: every call draws from the shared generator and
+/// passes. What an armed layer costs while it injects nothing.
+#[divan::bench]
+fn fault_enabled_rate_zero(bencher: divan::Bencher) {
+    let injection = Injection::builder().rate(0.0).seed(1).build().unwrap();
+    let mut svc = InjectFaultLayer::new(injection, InjectedFault::new).layer(ok_service());
+    bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));
+}
