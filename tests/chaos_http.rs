@@ -66,7 +66,11 @@ async fn a_marked_request_gets_the_injected_status_and_retry_after() {
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "5");
     assert_eq!(response.text().await.unwrap(), "injected fault");
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the handler was not called");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the handler was not called"
+    );
 
     // Unmarked requests are untouched while the fault is on.
     for _ in 0..5 {
