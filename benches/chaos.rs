@@ -6,10 +6,13 @@
 //! profiler counts allocations (the target is zero).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use seawall::chaos::{InjectFaultLayer, InjectLatencyLayer, InjectedFault, Injection};
 use seawall::core::latency::Latency;
+use seawall::core::BoxError;
 use tower::Layer;
 
 mod common;
@@ -24,6 +27,28 @@ fn main() {
 #[divan::bench]
 fn bare_service_fn(bencher: divan::Bencher) {
     let mut svc = ok_service();
+    bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));
+}
+
+/// The floor of "one branch": the bare service behind a relaxed load of a shared
+/// `AtomicBool` that is never set, written inline. What any runtime switch must cost.
+#[divan::bench]
+fn reference_relaxed_load_and_branch(bencher: divan::Bencher) {
+    let switch = Arc::new(AtomicBool::new(false));
+    let mut svc = ok_service();
+    bencher.bench_local(|| {
+        if switch.load(Ordering::Relaxed) {
+            return Err::<u64, BoxError>("injected".into());
+        }
+        call_ready(&mut svc, divan::black_box(41))
+    });
+}
+
+/// A layer that does nothing: tower's `MapRequest` with the identity, whose response
+/// future wraps the inner one as the chaos layers' do. What wrapping a service costs here.
+#[divan::bench]
+fn tower_map_request_identity(bencher: divan::Bencher) {
+    let mut svc = tower::util::MapRequest::new(ok_service(), |x: u64| x);
     bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));
 }
 
