@@ -123,6 +123,7 @@ where
             return ResponseFuture::inner(self.inner.call(request));
         }
         drop(request);
+        self.injection.emit("abort");
         match self.mode {
             AbortMode::Hang => ResponseFuture::hang(),
             AbortMode::DropConnection => ResponseFuture::injected(Err(Aborted::new().into())),

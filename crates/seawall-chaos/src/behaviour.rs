@@ -112,6 +112,7 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         if self.injection.inject(&request) {
+            self.injection.emit("behaviour");
             (self.behaviour)(&request);
         }
         self.inner.call(request)

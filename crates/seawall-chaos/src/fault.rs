@@ -110,6 +110,7 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         if self.injection.inject(&request) {
+            self.injection.emit("fault");
             ResponseFuture::injected(Err((self.make_error)().into()))
         } else {
             ResponseFuture::inner(self.inner.call(request))

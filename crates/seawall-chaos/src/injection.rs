@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use seawall_core::rng::Rng;
-use seawall_core::ConfigError;
+use seawall_core::{ConfigError, Events};
 
 /// The default injection rate: one request in a thousand, as Polly's chaos strategies.
 pub const DEFAULT_RATE: f64 = 0.001;
@@ -153,6 +153,7 @@ fn threshold(rate: f64) -> Result<u64, ConfigError> {
 pub struct Injection<T = Everything> {
     shared: Arc<Shared>,
     target: T,
+    events: Events,
 }
 
 impl Injection {
@@ -163,6 +164,7 @@ impl Injection {
             rate: DEFAULT_RATE,
             enabled: true,
             seed: None,
+            name: None,
             target: Everything,
         }
     }
@@ -189,6 +191,12 @@ impl<T> Injection<T> {
         T: Target<Req>,
     {
         self.draw(request).is_some()
+    }
+
+    /// Reports an injection of kind `event` (`"fault"`, `"latency"`, …): a `DEBUG` event
+    /// with `layer = "chaos"`, and with `metrics` the counter `seawall_events_total`.
+    pub(crate) fn emit(&self, event: &'static str) {
+        self.events.emit(tracing::Level::DEBUG, event);
     }
 
     /// Like [`inject`](Self::inject), and when it injects, a generator for the injection's
@@ -240,6 +248,7 @@ pub struct InjectionBuilder<T = Everything> {
     rate: f64,
     enabled: bool,
     seed: Option<u64>,
+    name: Option<String>,
     target: T,
 }
 
@@ -263,12 +272,20 @@ impl<T> InjectionBuilder<T> {
         self
     }
 
+    /// Names the injection in its events and metrics (default: no name), to tell apart
+    /// the faults of two upstreams.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Injects only into requests `target` matches (default: every request).
     pub fn target<U>(self, target: U) -> InjectionBuilder<U> {
         InjectionBuilder {
             rate: self.rate,
             enabled: self.enabled,
             seed: self.seed,
+            name: self.name,
             target,
         }
     }
@@ -284,6 +301,10 @@ impl<T> InjectionBuilder<T> {
             Some(seed) => seed,
             None => Rng::from_entropy().next_u64(),
         };
+        let events = match self.name {
+            Some(name) => Events::new("chaos").named(name),
+            None => Events::new("chaos"),
+        };
         Ok(Injection {
             shared: Arc::new(Shared {
                 enabled: AtomicBool::new(self.enabled),
@@ -291,6 +312,7 @@ impl<T> InjectionBuilder<T> {
                 state: AtomicU64::new(seed),
             }),
             target: self.target,
+            events,
         })
     }
 }

@@ -122,6 +122,7 @@ where
         match self.injection.draw(&request) {
             None => LatencyFuture::calling(self.inner.call(request)),
             Some(mut rng) => {
+                self.injection.emit("latency");
                 let delay = self.latency.sample(&mut rng);
                 // The ready service goes with the request; the clone left here is not ready.
                 let clone = self.inner.clone();

@@ -60,10 +60,18 @@
 //! | [`enabled`](InjectionBuilder::enabled) | `true` | as Polly; build with `false` to arm a layer that an operator turns on later through the [`ChaosHandle`] |
 //! | [`seed`](InjectionBuilder::seed) | from entropy | give a seed in tests and simulations: the same seed injects into the same requests (in call order). Without one, `seawall-sim`'s determinism guard notices |
 //! | [`target`](InjectionBuilder::target) | every request | a closure `Fn(&Req) -> bool`, or `HeaderTarget` |
+//! | [`name`](InjectionBuilder::name) | none | tells apart the events of two injections |
 //!
 //! The rate applies to the requests the target matches; the others pass through and draw
 //! nothing. The [`ChaosHandle`] changes the rate and the switch at runtime, for every clone
 //! of the layer and its services at once.
+//!
+//! # Observation
+//!
+//! Every injection is a `DEBUG` tracing event with `layer = "chaos"` and `event` one of
+//! `fault`, `outcome`, `latency`, `abort`, `behaviour` (see `seawall_core::Events`); with the
+//! `metrics` feature it also counts in `seawall_events_total`. A request that is not injected
+//! emits nothing.
 //!
 //! # Cost when off
 //!

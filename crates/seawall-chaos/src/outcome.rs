@@ -131,6 +131,7 @@ where
         if !self.injection.inject(&request) {
             return ResponseFuture::inner(self.inner.call(request));
         }
+        self.injection.emit("outcome");
         let mut response = Response::new(ResBody::from(Bytes::from_static(b"injected fault")));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();

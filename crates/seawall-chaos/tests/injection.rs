@@ -257,3 +257,23 @@ async fn behaviour_runs_before_the_call_on_the_picked_requests() {
         ["call 1", "hook 2", "call 2", "call 3"]
     );
 }
+
+#[tokio::test]
+async fn each_injection_is_reported_as_an_event() {
+    let log = seawall_sim::EventLog::new();
+    let _recording = log.install();
+    let injection = Injection::builder()
+        .rate(1.0)
+        .seed(1)
+        .name("payments")
+        .target(|x: &u64| *x < 3)
+        .build()
+        .unwrap();
+    let layer = InjectFaultLayer::new(injection, InjectedFault::new);
+    let service = layer.layer(service_fn(|x: u64| async move { Ok::<_, BoxError>(x) }));
+    for i in 0..10 {
+        let _ = service.clone().oneshot(i).await;
+    }
+    assert_eq!(log.count("chaos", "fault"), 3);
+    assert!(log.events().iter().all(|e| e.name == "payments"));
+}
