@@ -277,3 +277,23 @@ async fn each_injection_is_reported_as_an_event() {
     assert_eq!(log.count("chaos", "fault"), 3);
     assert!(log.events().iter().all(|e| e.name == "payments"));
 }
+
+#[test]
+fn an_unseeded_injection_is_caught_by_the_simulators_determinism_guard() {
+    let unseeded = seawall_sim::run_deterministic(async {
+        Injection::builder().rate(0.5).build().unwrap().inject(&())
+    });
+    assert!(
+        unseeded.is_err(),
+        "seeded from entropy inside a simulated run"
+    );
+    let seeded = seawall_sim::run_deterministic(async {
+        Injection::builder()
+            .rate(0.5)
+            .seed(1)
+            .build()
+            .unwrap()
+            .inject(&())
+    });
+    assert!(seeded.is_ok());
+}
