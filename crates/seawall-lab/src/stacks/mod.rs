@@ -57,7 +57,7 @@ pub fn breakers() -> Vec<Stack> {
 }
 
 /// Faults scripted by injection in front of a healthy upstream: a brownout alone, and
-/// behind Seawall's retry (see [`chaos`]).
+/// behind Seawall's retry (see [`mod@chaos`]).
 pub fn chaos() -> Vec<Stack> {
     vec![
         chaos::INJECTED_BROWNOUT,
