@@ -88,6 +88,27 @@ async fn injects_within_the_binomial_bounds_of_the_rate() {
 }
 
 #[tokio::test]
+async fn the_rate_holds_when_every_request_goes_through_a_fresh_clone() {
+    // axum clones the service for every request: a generator copied into each clone would
+    // make the same first draw every time, and inject into all requests or none.
+    let rate = 0.1;
+    let injection = Injection::builder().rate(rate).seed(21).build().unwrap();
+    let layer = InjectFaultLayer::new(injection, InjectedFault::new);
+    let service = layer.layer(service_fn(|x: u64| async move { Ok::<_, BoxError>(x) }));
+    let mut hits = 0;
+    for i in 0..N {
+        if service.clone().oneshot(i).await.is_err() {
+            hits += 1;
+        }
+    }
+    let (low, high) = binomial_bounds(N, rate);
+    assert!(
+        (low..=high).contains(&hits),
+        "{hits} outside {low}..={high}"
+    );
+}
+
+#[tokio::test]
 async fn the_same_seed_injects_the_same_requests() {
     let run = |seed| injected(Injection::builder().rate(0.1).seed(seed).build().unwrap());
     let first = run(11).await;
