@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use seawall::chaos::{InjectFaultLayer, InjectLatencyLayer, InjectedFault, Injection};
+use seawall::chaos::{
+    InjectBehaviourLayer, InjectFaultLayer, InjectLatencyLayer, InjectedFault, Injection,
+};
 use seawall::core::latency::Latency;
 use seawall::core::BoxError;
 use tower::Layer;
@@ -68,6 +70,17 @@ fn latency_disabled(bencher: divan::Bencher) {
     let injection = Injection::builder().rate(1.0).seed(1).build().unwrap();
     let latency = Latency::constant(Duration::from_millis(100));
     let layer = InjectLatencyLayer::new(injection, latency).unwrap();
+    layer.handle().disable();
+    let mut svc = layer.layer(ok_service());
+    bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));
+}
+
+/// A behaviour layer at rate 1, switched off. Its response future is the inner service's
+/// own, so this is the switch alone, without a wrapping future.
+#[divan::bench]
+fn behaviour_disabled(bencher: divan::Bencher) {
+    let injection = Injection::builder().rate(1.0).seed(1).build().unwrap();
+    let layer = InjectBehaviourLayer::new(injection, |_: &u64| {});
     layer.handle().disable();
     let mut svc = layer.layer(ok_service());
     bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));

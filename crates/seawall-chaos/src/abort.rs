@@ -6,7 +6,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::Aborted;
-use crate::future::ResponseFuture;
+use crate::future::{AbortAnswer, ResponseFuture};
 use crate::injection::{ChaosHandle, Everything, Injection, Target};
 
 /// What an injected abort does with the request it drops.
@@ -112,7 +112,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, AbortAnswer>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -126,7 +126,7 @@ where
         self.injection.emit("abort");
         match self.mode {
             AbortMode::Hang => ResponseFuture::hang(),
-            AbortMode::DropConnection => ResponseFuture::injected(Err(Aborted::new().into())),
+            AbortMode::DropConnection => ResponseFuture::injected(AbortAnswer::new()),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::future::ResponseFuture;
+use crate::future::{FaultAnswer, ResponseFuture};
 use crate::injection::{ChaosHandle, Everything, Injection, Target};
 
 /// Answers a share of requests with an error of your choosing instead of calling the inner
@@ -97,12 +97,12 @@ impl<S, M, T, E, Req> Service<Req> for InjectFault<S, M, T>
 where
     S: Service<Req>,
     T: Target<Req>,
-    M: Fn() -> E,
+    M: Fn() -> E + Clone,
     E: Into<S::Error>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, FaultAnswer<M>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -111,7 +111,7 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         if self.injection.inject(&request) {
             self.injection.emit("fault");
-            ResponseFuture::injected(Err((self.make_error)().into()))
+            ResponseFuture::injected(FaultAnswer::new(self.make_error.clone()))
         } else {
             ResponseFuture::inner(self.inner.call(request))
         }

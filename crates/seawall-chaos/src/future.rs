@@ -9,36 +9,93 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tower_service::Service;
 
+use crate::error::Aborted;
+#[cfg(feature = "http")]
+pub use crate::outcome::OutcomeAnswer;
+
+/// How an injected answer is made, when the response future is first polled.
+///
+/// The chaos layers keep the *recipe* for their answer in the future (the error's
+/// constructor, the status and `Retry-After`), not the answer itself: a recipe of plain
+/// values has nothing to drop, so a future that took the inner path costs no more to drop
+/// than the inner future. Implemented by [`FaultAnswer`], [`AbortAnswer`] and, with `http`,
+/// `OutcomeAnswer`.
+pub trait Answer<T> {
+    /// Makes the answer.
+    fn answer(self) -> T;
+}
+
+/// The answer of [`InjectFault`](crate::InjectFault): the error its constructor makes.
+#[derive(Clone, Debug)]
+pub struct FaultAnswer<M> {
+    make_error: M,
+}
+
+impl<M> FaultAnswer<M> {
+    pub(crate) fn new(make_error: M) -> Self {
+        Self { make_error }
+    }
+}
+
+impl<M, E, R, SE> Answer<Result<R, SE>> for FaultAnswer<M>
+where
+    M: FnOnce() -> E,
+    E: Into<SE>,
+{
+    fn answer(self) -> Result<R, SE> {
+        Err((self.make_error)().into())
+    }
+}
+
+/// The answer of [`InjectAbort`](crate::InjectAbort) in
+/// [`AbortMode::DropConnection`](crate::AbortMode::DropConnection): [`Aborted`].
+#[derive(Clone, Copy, Debug)]
+pub struct AbortAnswer {
+    _private: (),
+}
+
+impl AbortAnswer {
+    pub(crate) fn new() -> Self {
+        Self { _private: () }
+    }
+}
+
+impl<R, SE: From<Aborted>> Answer<Result<R, SE>> for AbortAnswer {
+    fn answer(self) -> Result<R, SE> {
+        Err(Aborted::new().into())
+    }
+}
+
 pin_project! {
     /// The response future of [`InjectFault`](crate::InjectFault),
     /// [`InjectAbort`](crate::InjectAbort) and `InjectOutcome`: the inner service's future,
     /// or the injected answer, or (an abort that hangs) nothing ever.
-    pub struct ResponseFuture<F: Future> {
+    pub struct ResponseFuture<F, A> {
         #[pin]
-        state: State<F>,
+        state: State<F, A>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<F: Future> {
+    enum State<F, A> {
         Inner { #[pin] future: F },
-        Injected { output: Option<F::Output> },
+        Injected { answer: Option<A> },
         Hang,
     }
 }
 
-impl<F: Future> ResponseFuture<F> {
+impl<F, A> ResponseFuture<F, A> {
     pub(crate) fn inner(future: F) -> Self {
         Self {
             state: State::Inner { future },
         }
     }
 
-    pub(crate) fn injected(output: F::Output) -> Self {
+    pub(crate) fn injected(answer: A) -> Self {
         Self {
             state: State::Injected {
-                output: Some(output),
+                answer: Some(answer),
             },
         }
     }
@@ -48,7 +105,11 @@ impl<F: Future> ResponseFuture<F> {
     }
 }
 
-impl<F: Future> Future for ResponseFuture<F> {
+impl<F, A> Future for ResponseFuture<F, A>
+where
+    F: Future,
+    A: Answer<F::Output>,
+{
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -56,8 +117,8 @@ impl<F: Future> Future for ResponseFuture<F> {
             StateProj::Inner { future } => future.poll(cx),
             // Polled again after it answered, or an abort that hangs: never ready, and no
             // waker is kept, so dropping the future is all it takes to free it.
-            StateProj::Injected { output } => match output.take() {
-                Some(output) => Poll::Ready(output),
+            StateProj::Injected { answer } => match answer.take() {
+                Some(answer) => Poll::Ready(answer.answer()),
                 None => Poll::Pending,
             },
             StateProj::Hang => Poll::Pending,
@@ -65,7 +126,7 @@ impl<F: Future> Future for ResponseFuture<F> {
     }
 }
 
-impl<F: Future> fmt::Debug for ResponseFuture<F> {
+impl<F, A> fmt::Debug for ResponseFuture<F, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Inner { .. } => "inner",

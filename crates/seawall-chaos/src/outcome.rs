@@ -10,7 +10,7 @@ use seawall_http::retry_after::format_retry_after;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::future::ResponseFuture;
+use crate::future::{Answer, ResponseFuture};
 use crate::injection::{ChaosHandle, Everything, Injection, Target};
 
 /// Answers a share of HTTP requests with a response of a chosen status instead of calling
@@ -44,7 +44,7 @@ use crate::injection::{ChaosHandle, Everything, Injection, Target};
 pub struct InjectOutcomeLayer<T = Everything> {
     injection: Injection<T>,
     status: StatusCode,
-    retry_after: Option<HeaderValue>,
+    retry_after: Option<Duration>,
 }
 
 impl<T> InjectOutcomeLayer<T> {
@@ -59,7 +59,7 @@ impl<T> InjectOutcomeLayer<T> {
 
     /// Adds `Retry-After` to the injected responses: `after` in whole seconds, rounded up.
     pub fn retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(format_retry_after(after));
+        self.retry_after = Some(after);
         self
     }
 
@@ -77,7 +77,7 @@ impl<S, T: Clone> Layer<S> for InjectOutcomeLayer<T> {
             inner,
             injection: self.injection.clone(),
             status: self.status,
-            retry_after: self.retry_after.clone(),
+            retry_after: self.retry_after,
         }
     }
 }
@@ -88,7 +88,7 @@ pub struct InjectOutcome<S, T = Everything> {
     inner: S,
     injection: Injection<T>,
     status: StatusCode,
-    retry_after: Option<HeaderValue>,
+    retry_after: Option<Duration>,
 }
 
 impl<S, T> InjectOutcome<S, T> {
@@ -121,7 +121,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, OutcomeAnswer>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -132,14 +132,31 @@ where
             return ResponseFuture::inner(self.inner.call(request));
         }
         self.injection.emit("outcome");
-        let mut response = Response::new(ResBody::from(Bytes::from_static(b"injected fault")));
+        ResponseFuture::injected(OutcomeAnswer {
+            status: self.status,
+            retry_after: self.retry_after,
+        })
+    }
+}
+
+/// The answer of [`InjectOutcome`]: a response with the chosen status, `Retry-After` if
+/// configured, and the body `injected fault` as `text/plain`.
+#[derive(Clone, Copy, Debug)]
+pub struct OutcomeAnswer {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+}
+
+impl<B: From<Bytes>, E> Answer<Result<Response<B>, E>> for OutcomeAnswer {
+    fn answer(self) -> Result<Response<B>, E> {
+        let mut response = Response::new(B::from(Bytes::from_static(b"injected fault")));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        if let Some(retry_after) = &self.retry_after {
-            headers.insert(RETRY_AFTER, retry_after.clone());
+        if let Some(after) = self.retry_after {
+            headers.insert(RETRY_AFTER, format_retry_after(after));
         }
-        ResponseFuture::injected(Ok(response))
+        Ok(response)
     }
 }
 
