@@ -1,7 +1,8 @@
 //! What a fault-injection layer costs when it is switched off, beside the bare service, in
 //! the same run; and, for scale, an enabled layer that matches but does not inject.
 //!
-//! `cargo bench --bench chaos --features chaos` runs it. Each benchmark calls a service that
+//! `cargo bench --bench chaos --features chaos,http` runs it (without `http`, the outcome
+//! layer's row is left out). Each benchmark calls a service that
 //! answers at once, so the figure is what the layer adds to a call; divan's allocation
 //! profiler counts allocations (the target is zero).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -84,6 +85,54 @@ fn behaviour_disabled(bencher: divan::Bencher) {
     layer.handle().disable();
     let mut svc = layer.layer(ok_service());
     bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));
+}
+
+/// The response of the HTTP benchmarks' service.
+#[cfg(feature = "http")]
+type HttpResponse = http::Response<http_body_util::Full<bytes::Bytes>>;
+
+/// A service that answers an `http::Request` at once with an empty response.
+#[cfg(feature = "http")]
+fn http_service() -> impl tower::Service<
+    http::Request<()>,
+    Response = HttpResponse,
+    Error = BoxError,
+    Future = std::future::Ready<Result<HttpResponse, BoxError>>,
+> {
+    tower::service_fn(|_: http::Request<()>| {
+        std::future::ready(Ok(http::Response::new(http_body_util::Full::new(
+            bytes::Bytes::new(),
+        ))))
+    })
+}
+
+/// The HTTP baseline: building a request and answering it, with no layer.
+#[cfg(feature = "http")]
+#[divan::bench(sample_size = 64)]
+fn bare_http_service(bencher: divan::Bencher) {
+    let mut svc = http_service();
+    bencher.bench_local(|| call_ready(&mut svc, http::Request::new(())));
+}
+
+/// The HTTP service behind a no-op layer (tower's `MapRequest` with the identity).
+#[cfg(feature = "http")]
+#[divan::bench(sample_size = 64)]
+fn tower_map_request_identity_http(bencher: divan::Bencher) {
+    let mut svc = tower::util::MapRequest::new(http_service(), |r: http::Request<()>| r);
+    bencher.bench_local(|| call_ready(&mut svc, http::Request::new(())));
+}
+
+/// An HTTP outcome layer at rate 1, switched off, in front of the same service (needs the
+/// `http` feature).
+#[cfg(feature = "http")]
+#[divan::bench(sample_size = 64)]
+fn outcome_disabled(bencher: divan::Bencher) {
+    let injection = Injection::builder().rate(1.0).seed(1).build().unwrap();
+    let layer = seawall::chaos::InjectOutcomeLayer::new(injection, http::StatusCode::BAD_GATEWAY)
+        .retry_after(Duration::from_secs(1));
+    layer.handle().disable();
+    let mut svc = layer.layer(http_service());
+    bencher.bench_local(|| call_ready(&mut svc, http::Request::new(())));
 }
 
 /// A fault layer switched on at rate 0: every call draws from the shared generator and

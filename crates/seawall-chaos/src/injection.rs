@@ -195,6 +195,10 @@ impl<T> Injection<T> {
 
     /// Reports an injection of kind `event` (`"fault"`, `"latency"`, …): a `DEBUG` event
     /// with `layer = "chaos"`, and with `metrics` the counter `seawall_events_total`.
+    // Out of line and cold: the event's code must not bloat the layers' `call`, whose
+    // switched-off path should inline to one load and a branch.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn emit(&self, event: &'static str) {
         self.events.emit(tracing::Level::DEBUG, event);
     }
