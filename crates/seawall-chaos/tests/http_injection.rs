@@ -114,3 +114,44 @@ async fn an_outcome_carries_the_status_and_retry_after() {
     assert_eq!(response.status(), 200);
     assert!(response.headers().get("retry-after").is_none());
 }
+
+proptest::proptest! {
+    /// Whatever the operator configures and whatever a client sends, a header target never
+    /// panics: a bad name or value is a `ConfigError` naming it, and a request matches
+    /// exactly when it carries the configured value.
+    #[test]
+    fn header_targets_take_any_bytes_without_panicking(
+        name in "[a-zA-Z0-9-]{1,12}|\\PC{0,12}",
+        wanted in "[ -~]{0,8}|\\PC{0,8}",
+        random in proptest::collection::vec(proptest::num::u8::ANY, 0..16),
+        send_wanted in proptest::bool::ANY,
+    ) {
+        let sent = if send_wanted { wanted.as_bytes().to_vec() } else { random };
+        let target = match HeaderTarget::present(&name) {
+            Ok(target) => target,
+            Err(e) => {
+                proptest::prop_assert!(e.to_string().contains("header name"));
+                return Ok(());
+            }
+        };
+        let target = match target.with_value(&wanted) {
+            Ok(target) => target,
+            Err(e) => {
+                proptest::prop_assert!(e.to_string().contains("header value"));
+                return Ok(());
+            }
+        };
+        let injection = Injection::builder().rate(1.0).seed(1).target(target).build().unwrap();
+        let mut request = Request::new(());
+        if let Ok(value) = http::HeaderValue::from_bytes(&sent) {
+            request
+                .headers_mut()
+                .insert(http::HeaderName::try_from(name.as_str()).unwrap(), value);
+        }
+        let carries = request
+            .headers()
+            .get(name.as_str())
+            .is_some_and(|v| v.as_bytes() == wanted.as_bytes());
+        proptest::prop_assert_eq!(injection.inject(&request), carries);
+    }
+}
