@@ -20,6 +20,7 @@ test:
 examples:
     cargo run --example reqwest_client --all-features
     if [ -f examples/axum_server.rs ]; then cargo run --example axum_server --all-features; fi
+    cargo run --example chaos --all-features
 
 lab *ARGS:
     cargo run --release -p seawall-lab -- {{ARGS}}

@@ -16,6 +16,7 @@
 //! | `retry` | `retry` | retries with a lock-free budget, backoff with jitter, `Retry-After`, do-not-retry across tiers |
 //! | `breaker` | `breaker` | a circuit breaker: failure-count, failure-rate and slow-call trips, exact half-open probes, per-key breakers |
 //! | `timeout` | `timeout` | a timeout that counts the wait for readiness, per-attempt timeouts, deadlines propagated across services (`grpc-timeout`, `seawall-deadline-ms`) |
+//! | `chaos` | `chaos` | fault injection: errors, HTTP outcomes (with `http`), latency, aborts, behaviour hooks; seeded, targeted, switched at runtime |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
@@ -25,7 +26,7 @@
 //! route: see `docs/breakers.md` for where inbound and outbound breakers go.
 //! `metrics` adds counters and histograms through the `metrics` facade beside the tracing
 //! events. `full` turns on every layer, every integration and `metrics`, but **not** `sim`:
-//! the simulator brings rand, rand_distr, hdrhistogram and tokio's `test-util`, which have no
+//! the simulator brings hdrhistogram and tokio's `test-util`, which have no
 //! place in a production build. Tests that use it enable `sim` beside `full`.
 //!
 //! # Status
@@ -39,7 +40,7 @@
 //! | load shedding and adaptive concurrency | planned (issue 10) |
 //! | hedged requests | planned (issue 11) |
 //! | timeouts and deadline propagation (`grpc-timeout` on gRPC, `seawall-deadline-ms` on HTTP) | done |
-//! | fault injection | planned (issue 12) |
+//! | fault injection (errors, HTTP outcomes, latency, aborts, behaviour hooks; header targeting) | done |
 //! | standard stacks, rate limiting | planned (issue 13) |
 //!
 //! `tests/http_stack.rs` in the repository shows a whole stack: an axum server with a
@@ -73,6 +74,9 @@ pub use seawall_breaker as breaker;
 #[cfg(feature = "timeout")]
 #[doc(inline)]
 pub use seawall_timeout as timeout;
+#[cfg(feature = "chaos")]
+#[doc(inline)]
+pub use seawall_chaos as chaos;
 
 #[cfg(all(
     feature = "retry",

@@ -7,6 +7,7 @@ use tower::{BoxError, Service, ServiceExt};
 
 mod baseline;
 mod breaker;
+pub mod chaos;
 mod retry;
 mod tower_builtin;
 
@@ -53,4 +54,13 @@ pub fn retries() -> Vec<Stack> {
 /// Seawall's circuit breaker.
 pub fn breakers() -> Vec<Stack> {
     vec![breaker::SEAWALL_BREAKER]
+}
+
+/// Faults scripted by injection in front of a healthy upstream: a brownout alone, and
+/// behind Seawall's retry (see [`mod@chaos`]).
+pub fn chaos() -> Vec<Stack> {
+    vec![
+        chaos::INJECTED_BROWNOUT,
+        chaos::RETRY_OVER_INJECTED_BROWNOUT,
+    ]
 }
