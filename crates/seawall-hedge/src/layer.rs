@@ -1,0 +1,372 @@
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use seawall_core::{ConfigError, Events};
+use seawall_retry::RetryBudget;
+use tokio::time::Instant;
+use tower_layer::Layer;
+
+use crate::events::{Counters, HedgeStats};
+use crate::window::{Adaptive, LatencyWindow};
+use crate::{Hedge, HedgeErrors};
+
+/// Where the delay comes from.
+pub(crate) enum DelaySource {
+    Fixed(Duration),
+    Adaptive(LatencyWindow),
+}
+
+impl DelaySource {
+    pub(crate) fn current(&self) -> Option<Duration> {
+        match self {
+            Self::Fixed(d) => Some(*d),
+            Self::Adaptive(w) => w.delay(),
+        }
+    }
+
+    /// Records a first attempt's latency (or a lower bound of it); nothing for a fixed delay.
+    pub(crate) fn record(&self, now: Instant, latency: Duration) {
+        if let Self::Adaptive(w) = self {
+            w.record(now, latency);
+        }
+    }
+
+    pub(crate) fn ceiling(&self) -> Duration {
+        match self {
+            Self::Fixed(d) => (*d).max(Duration::from_secs(10)),
+            Self::Adaptive(w) => w.config().ceiling,
+        }
+    }
+}
+
+impl fmt::Debug for DelaySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fixed(d) => f.debug_tuple("Fixed").field(d).finish(),
+            Self::Adaptive(w) => f
+                .debug_struct("Adaptive")
+                .field("config", w.config())
+                .field("delay", &w.delay())
+                .finish(),
+        }
+    }
+}
+
+/// What every service of one layer, and every response future, shares.
+#[derive(Debug)]
+pub(crate) struct Shared<P> {
+    pub(crate) delay: DelaySource,
+    /// Attempts per request, the first included.
+    pub(crate) max_attempts: u32,
+    pub(crate) budget: Option<Arc<RetryBudget>>,
+    /// Whether this layer deposits each request in the budget (not when a retry layer
+    /// outside it does).
+    pub(crate) deposit: bool,
+    pub(crate) events: Events,
+    pub(crate) counters: Counters,
+    pub(crate) policy: P,
+}
+
+/// Sends another copy of a request that has not answered after a delay; the first acceptable
+/// answer wins.
+///
+/// Build one with [`HedgeLayer::builder`]; see the [crate docs](crate) for the why and the
+/// knobs.
+///
+/// # Clone
+///
+/// Clones share the configuration, the policy, the latency window and the budget: every
+/// service the layer makes, and every clone of those, learns from and adds to the same
+/// figures.
+pub struct HedgeLayer<P = HedgeErrors> {
+    shared: Arc<Shared<P>>,
+}
+
+impl<P> Clone for HedgeLayer<P> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<P: fmt::Debug> fmt::Debug for HedgeLayer<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HedgeLayer")
+            .field("delay", &self.shared.delay)
+            .field("max_attempts", &self.shared.max_attempts)
+            .field("budget", &self.shared.budget)
+            .field("policy", &self.shared.policy)
+            .finish()
+    }
+}
+
+impl HedgeLayer {
+    /// Starts building a layer with the defaults: the delay is the 95th percentile of the
+    /// last 5–10 s of latencies once 100 are known (floor 1 ms, ceiling 10 s), one extra
+    /// attempt, a fresh budget of 5% of each second's requests plus 10 hedges per second,
+    /// [`HedgeErrors`] as the policy.
+    pub fn builder() -> HedgeLayerBuilder<HedgeErrors> {
+        HedgeLayerBuilder {
+            delay: None,
+            adaptive: Adaptive {
+                percentile: 0.95,
+                min_samples: 100,
+                window: Duration::from_secs(10),
+                floor: Duration::from_millis(1),
+                ceiling: Duration::from_secs(10),
+            },
+            max_extra_attempts: 1,
+            budget: BudgetChoice::Fresh,
+            max_extra_load: 0.05,
+            min_per_second: 10,
+            events: Events::new("hedge"),
+            policy: HedgeErrors::new(),
+        }
+    }
+}
+
+impl<P> HedgeLayer<P> {
+    /// The delay after which a request is hedged now: `None` while the latency window holds
+    /// fewer than `min_samples` latencies.
+    pub fn delay(&self) -> Option<Duration> {
+        self.shared.delay.current()
+    }
+
+    /// What the hedges did since the layer was built.
+    pub fn stats(&self) -> HedgeStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// The budget the hedges draw on, if any.
+    pub fn budget(&self) -> Option<&Arc<RetryBudget>> {
+        self.shared.budget.as_ref()
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &P {
+        &self.shared.policy
+    }
+}
+
+impl<S, P> Layer<S> for HedgeLayer<P> {
+    type Service = Hedge<S, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Hedge::new(inner, self.shared.clone())
+    }
+}
+
+#[derive(Clone, Debug)]
+enum BudgetChoice {
+    Fresh,
+    Own(Arc<RetryBudget>),
+    Shared(Arc<RetryBudget>),
+    Unlimited,
+}
+
+/// Builds a [`HedgeLayer`]; see [`HedgeLayer::builder`] for the defaults.
+#[derive(Clone, Debug)]
+pub struct HedgeLayerBuilder<P> {
+    delay: Option<Duration>,
+    adaptive: Adaptive,
+    max_extra_attempts: u32,
+    budget: BudgetChoice,
+    max_extra_load: f64,
+    min_per_second: u32,
+    events: Events,
+    policy: P,
+}
+
+impl<P> HedgeLayerBuilder<P> {
+    /// Hedges after a fixed `delay` instead of a latency percentile (at most 1 h).
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// The latency percentile that is the delay, in `0.5..1` (default `0.95`): about the
+    /// share of requests that are not hedged.
+    pub fn percentile(mut self, percentile: f64) -> Self {
+        self.adaptive.percentile = percentile;
+        self
+    }
+
+    /// Latencies the window must hold before hedging starts, 1 to 1,000,000 (default 100).
+    pub fn min_samples(mut self, samples: u32) -> Self {
+        self.adaptive.min_samples = samples;
+        self
+    }
+
+    /// How far back the percentile looks, from 100 ms to 1 h (default 10 s): it covers the
+    /// last half of this to all of it, so a slowdown shows within a few samples and a
+    /// recovery within the window.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.adaptive.window = window;
+        self
+    }
+
+    /// The shortest adaptive delay (default 1 ms).
+    pub fn floor(mut self, floor: Duration) -> Self {
+        self.adaptive.floor = floor;
+        self
+    }
+
+    /// The longest adaptive delay, at most 1 h (default 10 s). A `Retry-After` longer than
+    /// this stops further attempts.
+    pub fn ceiling(mut self, ceiling: Duration) -> Self {
+        self.adaptive.ceiling = ceiling;
+        self
+    }
+
+    /// Attempts beyond the first, 1 to 10 (default 1). Each further one waits the delay
+    /// again after the one before.
+    pub fn max_extra_attempts(mut self, attempts: u32) -> Self {
+        self.max_extra_attempts = attempts;
+        self
+    }
+
+    /// The share of each second's requests that hedges may add, in `0..=1` (default
+    /// `0.05`), for the layer's own budget.
+    pub fn max_extra_load(mut self, ratio: f64) -> Self {
+        self.max_extra_load = ratio;
+        self
+    }
+
+    /// Hedges allowed per second whatever the traffic, for the layer's own budget (default
+    /// 10).
+    pub fn min_per_second(mut self, hedges: u32) -> Self {
+        self.min_per_second = hedges;
+        self
+    }
+
+    /// Draws on `budget`, and deposits each request in it: for a budget several hedge
+    /// layers share.
+    pub fn budget(mut self, budget: Arc<RetryBudget>) -> Self {
+        self.budget = BudgetChoice::Own(budget);
+        self
+    }
+
+    /// Draws on the budget of a [`RetryLayer`](seawall_retry::RetryLayer) placed *outside*
+    /// this layer, without depositing: the retry layer deposits once per request, and its
+    /// retries and these hedges withdraw from the same share, so that together they never
+    /// exceed it.
+    pub fn shared_budget(mut self, budget: Arc<RetryBudget>) -> Self {
+        self.budget = BudgetChoice::Shared(budget);
+        self
+    }
+
+    /// Hedges with no budget: only the attempts bound them. A slowdown of the upstream then
+    /// gets every request hedged; use with care.
+    pub fn unlimited_budget(mut self) -> Self {
+        self.budget = BudgetChoice::Unlimited;
+        self
+    }
+
+    /// Names this layer in its events (default: empty).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.events = self.events.named(name);
+        self
+    }
+
+    /// Decides which answers win and how requests are copied (default [`HedgeErrors`]).
+    pub fn policy<Q>(self, policy: Q) -> HedgeLayerBuilder<Q> {
+        HedgeLayerBuilder {
+            delay: self.delay,
+            adaptive: self.adaptive,
+            max_extra_attempts: self.max_extra_attempts,
+            budget: self.budget,
+            max_extra_load: self.max_extra_load,
+            min_per_second: self.min_per_second,
+            events: self.events,
+            policy,
+        }
+    }
+
+    /// Checks the configuration and builds the layer; its latency window starts now.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field and its range.
+    pub fn build(self) -> Result<HedgeLayer<P>, ConfigError> {
+        let a = self.adaptive;
+        let hour = Duration::from_secs(3600);
+        if !(a.percentile.is_finite() && (0.5..1.0).contains(&a.percentile)) {
+            return Err(ConfigError::new(format!(
+                "percentile must be in 0.5..1, got {}",
+                a.percentile
+            )));
+        }
+        if !(1..=1_000_000).contains(&a.min_samples) {
+            return Err(ConfigError::new(format!(
+                "min_samples must be in 1..=1000000, got {}",
+                a.min_samples
+            )));
+        }
+        if !(Duration::from_millis(100)..=hour).contains(&a.window) {
+            return Err(ConfigError::new(format!(
+                "window must be from 100ms to 1h, got {:?}",
+                a.window
+            )));
+        }
+        if a.ceiling > hour || a.floor > a.ceiling {
+            return Err(ConfigError::new(format!(
+                "floor ({:?}) must be at most ceiling ({:?}), and ceiling at most 1h",
+                a.floor, a.ceiling
+            )));
+        }
+        if self.delay.is_some_and(|d| d > hour) {
+            return Err(ConfigError::new(format!(
+                "delay must be at most 1h, got {:?}",
+                self.delay
+            )));
+        }
+        if !(1..=10).contains(&self.max_extra_attempts) {
+            return Err(ConfigError::new(format!(
+                "max_extra_attempts must be in 1..=10, got {}",
+                self.max_extra_attempts
+            )));
+        }
+        let (budget, deposit) = match self.budget {
+            BudgetChoice::Fresh => {
+                let budget = RetryBudget::builder()
+                    .percent_can_retry(self.max_extra_load)
+                    .min_per_second(self.min_per_second)
+                    .name(self.events.name())
+                    .build()
+                    .map_err(|e| {
+                        ConfigError::new(format!("max_extra_load or min_per_second: {e}"))
+                    })?;
+                (Some(Arc::new(budget)), true)
+            }
+            BudgetChoice::Own(b) => (Some(b), true),
+            BudgetChoice::Shared(b) => (Some(b), false),
+            BudgetChoice::Unlimited => (None, false),
+        };
+        let delay = match self.delay {
+            Some(d) => DelaySource::Fixed(d),
+            None => DelaySource::Adaptive(LatencyWindow::new(a)),
+        };
+        Ok(HedgeLayer {
+            shared: Arc::new(Shared {
+                delay,
+                max_attempts: self.max_extra_attempts + 1,
+                budget,
+                deposit,
+                events: self.events,
+                counters: Counters::default(),
+                policy: self.policy,
+            }),
+        })
+    }
+}
+
+impl Default for HedgeLayer {
+    /// The defaults of [`HedgeLayer::builder`].
+    fn default() -> Self {
+        HedgeLayer::builder()
+            .build()
+            .unwrap_or_else(|_| unreachable!("the defaults are valid"))
+    }
+}
