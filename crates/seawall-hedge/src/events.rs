@@ -44,6 +44,9 @@ pub struct HedgeStats {
     pub cancelled: u64,
     /// Extra attempts that were due but refused by the budget.
     pub refused: u64,
+    /// Hedges that were due on the delay but not sent because hedges were not winning
+    /// (see [`min_win_rate`](crate::HedgeLayerBuilder::min_win_rate)).
+    pub not_winning: u64,
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +56,7 @@ pub(crate) struct Counters {
     pub(crate) lost: AtomicU64,
     pub(crate) cancelled: AtomicU64,
     pub(crate) refused: AtomicU64,
+    pub(crate) not_winning: AtomicU64,
 }
 
 impl Counters {
@@ -68,6 +72,7 @@ impl Counters {
             lost: get(&self.lost),
             cancelled: get(&self.cancelled),
             refused: get(&self.refused),
+            not_winning: get(&self.not_winning),
         }
     }
 }

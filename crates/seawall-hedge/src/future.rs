@@ -221,8 +221,9 @@ where
             Verdict::Accept => {
                 if attempt == 1 {
                     let now = Instant::now();
-                    shared.delay.record(now, now - self.start);
+                    shared.delay.record(now, now - self.start, false);
                 } else {
+                    shared.gate.won();
                     Counters::add(&shared.counters.won, 1);
                     event!(DEBUG, &shared.events, "won", attempt);
                 }
@@ -230,11 +231,13 @@ where
                 Next::Done(result)
             }
             Verdict::Fatal => {
+                shared.gate.lost(usize::from(attempt > 1));
                 event!(DEBUG, &shared.events, "do_not_retry", attempt);
                 self.finish();
                 Next::Done(result)
             }
             Verdict::Retry { after } => {
+                shared.gate.lost(usize::from(attempt > 1));
                 self.last = Some(result);
                 match after {
                     _ if self.stopped || self.sent >= shared.max_attempts => Next::Wait,
@@ -257,9 +260,10 @@ where
         if self.first_in_flight {
             self.first_in_flight = false;
             let now = Instant::now();
-            shared.delay.record(now, now - self.start);
+            shared.delay.record(now, now - self.start, true);
         }
         if !self.others.is_empty() {
+            shared.gate.lost(self.others.len());
             Counters::add(&shared.counters.lost, self.others.len() as u64);
             for (attempt, _) in &self.others {
                 event!(DEBUG, &shared.events, "lost", attempt = *attempt);
@@ -282,6 +286,12 @@ where
             self.stopped = true;
             return Poll::Ready(false);
         };
+        if reason == "delay" && !shared.gate.open(shared.delay.generation()) {
+            Counters::add(&shared.counters.not_winning, 1);
+            event!(DEBUG, &shared.events, "not_winning", attempt = self.sent + 1);
+            self.stopped = true;
+            return Poll::Ready(false);
+        }
         if let Err(e) = std::task::ready!(service.poll_ready(cx)) {
             self.last.get_or_insert(Err(e));
             self.stopped = true;
@@ -340,13 +350,14 @@ where
             return;
         }
         let shared = &*self.shared;
+        shared.gate.lost(self.others.len());
         Counters::add(&shared.counters.cancelled, in_flight);
         event!(DEBUG, &shared.events, "cancelled", attempts = in_flight);
         if self.first_in_flight {
             let now = Instant::now();
             let elapsed = now - self.start;
             if self.delay.is_some_and(|d| elapsed >= d) {
-                shared.delay.record(now, elapsed);
+                shared.delay.record(now, elapsed, true);
             }
         }
     }

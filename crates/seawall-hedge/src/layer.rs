@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use tower_layer::Layer;
 
 use crate::events::{Counters, HedgeStats};
+use crate::gate::Gate;
 use crate::window::{Adaptive, LatencyWindow};
 use crate::{Hedge, HedgeErrors};
 
@@ -26,9 +27,17 @@ impl DelaySource {
     }
 
     /// Records a first attempt's latency (or a lower bound of it); nothing for a fixed delay.
-    pub(crate) fn record(&self, now: Instant, latency: Duration) {
+    pub(crate) fn record(&self, now: Instant, latency: Duration, at_least: bool) {
         if let Self::Adaptive(w) = self {
-            w.record(now, latency);
+            w.record(now, latency, at_least);
+        }
+    }
+
+    /// Counts the jumps of the adaptive delay; always 0 for a fixed one.
+    pub(crate) fn generation(&self) -> u64 {
+        match self {
+            Self::Fixed(_) => 0,
+            Self::Adaptive(w) => w.generation(),
         }
     }
 
@@ -63,6 +72,7 @@ pub(crate) struct Shared<P> {
     /// Whether this layer deposits each request in the budget (not when a retry layer
     /// outside it does).
     pub(crate) deposit: bool,
+    pub(crate) gate: Gate,
     pub(crate) events: Events,
     pub(crate) counters: Counters,
     pub(crate) policy: P,
@@ -104,7 +114,7 @@ impl<P: fmt::Debug> fmt::Debug for HedgeLayer<P> {
 
 impl HedgeLayer {
     /// Starts building a layer with the defaults: the delay is the 95th percentile of the
-    /// last 5–10 s of latencies once 100 are known (floor 1 ms, ceiling 10 s), one extra
+    /// last 500–1,000 latencies (at most 10 s old) once 100 are known (floor 1 ms, ceiling 10 s), one extra
     /// attempt, a fresh budget of 5% of each second's requests plus 10 hedges per second,
     /// [`HedgeErrors`] as the policy.
     pub fn builder() -> HedgeLayerBuilder<HedgeErrors> {
@@ -113,6 +123,7 @@ impl HedgeLayer {
             adaptive: Adaptive {
                 percentile: 0.95,
                 min_samples: 100,
+                window_samples: 1000,
                 window: Duration::from_secs(10),
                 floor: Duration::from_millis(1),
                 ceiling: Duration::from_secs(10),
@@ -121,6 +132,7 @@ impl HedgeLayer {
             budget: BudgetChoice::Fresh,
             max_extra_load: 0.05,
             min_per_second: 10,
+            min_win_rate: 0.05,
             events: Events::new("hedge"),
             policy: HedgeErrors::new(),
         }
@@ -175,6 +187,7 @@ pub struct HedgeLayerBuilder<P> {
     budget: BudgetChoice,
     max_extra_load: f64,
     min_per_second: u32,
+    min_win_rate: f64,
     events: Events,
     policy: P,
 }
@@ -199,9 +212,18 @@ impl<P> HedgeLayerBuilder<P> {
         self
     }
 
-    /// How far back the percentile looks, from 100 ms to 1 h (default 10 s): it covers the
-    /// last half of this to all of it, so a slowdown shows within a few samples and a
-    /// recovery within the window.
+    /// How many recent latencies the percentile covers, from 2 to 1,000,000 (default 1,000):
+    /// the last half of this to all of it. At 1,000 requests per second that is the last
+    /// 0.5–1 s, so the delay follows a shift within a second; at least twice
+    /// [`min_samples`](Self::min_samples).
+    pub fn window_samples(mut self, samples: u32) -> Self {
+        self.adaptive.window_samples = samples;
+        self
+    }
+
+    /// The oldest latency the percentile covers, from 100 ms to 1 h (default 10 s): under
+    /// light traffic the window turns over after this long (the last half of it to all of
+    /// it) rather than after [`window_samples`](Self::window_samples).
     pub fn window(mut self, window: Duration) -> Self {
         self.adaptive.window = window;
         self
@@ -238,6 +260,17 @@ impl<P> HedgeLayerBuilder<P> {
     /// 10).
     pub fn min_per_second(mut self, hedges: u32) -> Self {
         self.min_per_second = hedges;
+        self
+    }
+
+    /// The share of extra attempts that must answer first for hedging on the delay to go
+    /// on, in `0..=1` (default `0.05`; `0` turns the check off). Over the last two seconds,
+    /// once 20 extra attempts have ended, if fewer than this share won, no hedge is sent on
+    /// the delay until the share recovers or the delay moves (attempts after a failure are
+    /// still sent). A hedge that waits in the same queue as its first attempt, at an upstream
+    /// at capacity, almost never wins: it only adds load.
+    pub fn min_win_rate(mut self, rate: f64) -> Self {
+        self.min_win_rate = rate;
         self
     }
 
@@ -279,6 +312,7 @@ impl<P> HedgeLayerBuilder<P> {
             budget: self.budget,
             max_extra_load: self.max_extra_load,
             min_per_second: self.min_per_second,
+            min_win_rate: self.min_win_rate,
             events: self.events,
             policy,
         }
@@ -302,6 +336,12 @@ impl<P> HedgeLayerBuilder<P> {
             return Err(ConfigError::new(format!(
                 "min_samples must be in 1..=1000000, got {}",
                 a.min_samples
+            )));
+        }
+        if !(2..=1_000_000).contains(&a.window_samples) || a.min_samples > a.window_samples / 2 {
+            return Err(ConfigError::new(format!(
+                "window_samples must be in 2..=1000000 and at least twice min_samples ({}), got {}",
+                a.min_samples, a.window_samples
             )));
         }
         if !(Duration::from_millis(100)..=hour).contains(&a.window) {
@@ -328,6 +368,13 @@ impl<P> HedgeLayerBuilder<P> {
                 self.max_extra_attempts
             )));
         }
+        if !(self.min_win_rate.is_finite() && (0.0..=1.0).contains(&self.min_win_rate)) {
+            return Err(ConfigError::new(format!(
+                "min_win_rate must be in 0..=1, got {}",
+                self.min_win_rate
+            )));
+        }
+        let gate = Gate::new(self.min_win_rate)?;
         let (budget, deposit) = match self.budget {
             BudgetChoice::Fresh => {
                 let budget = RetryBudget::builder()
@@ -354,6 +401,7 @@ impl<P> HedgeLayerBuilder<P> {
                 max_attempts: self.max_extra_attempts + 1,
                 budget,
                 deposit,
+                gate,
                 events: self.events,
                 counters: Counters::default(),
                 policy: self.policy,

@@ -12,8 +12,8 @@
 //! Done naively, hedging goes wrong in three ways, and [`HedgeLayer`] closes each:
 //!
 //! - **The delay.** A fixed delay is right for one latency distribution only. The default
-//!   delay is the 95th percentile of the last 5–10 s of latencies, learnt from the first 100
-//!   calls. A percentile learnt only from the answers that won is biased low (the slow first
+//!   delay is the 95th percentile of the last 500–1,000 latencies (at most 10 s old), learnt
+//!   from the first 100 calls. A percentile learnt only from the answers that won is biased low (the slow first
 //!   attempts that lost to their hedge are never seen, so the estimate falls and hedges
 //!   grow); here a first attempt that lost, or that the caller dropped after the delay,
 //!   counts as a latency of *at least* its time, which is exact for the question the delay
@@ -62,7 +62,8 @@
 //! |---|---|
 //! | [`percentile`](HedgeLayerBuilder::percentile) | 0.95: the delay is the p95 of recent latencies |
 //! | [`min_samples`](HedgeLayerBuilder::min_samples) | 100 latencies before the first hedge |
-//! | [`window`](HedgeLayerBuilder::window) | 10 s (the percentile covers the last 5–10 s) |
+//! | [`window_samples`](HedgeLayerBuilder::window_samples) | 1,000 (the percentile covers the last 500–1,000 latencies) |
+//! | [`window`](HedgeLayerBuilder::window) | 10 s: older latencies leave the window |
 //! | [`floor`](HedgeLayerBuilder::floor), [`ceiling`](HedgeLayerBuilder::ceiling) | 1 ms, 10 s |
 //! | [`delay`](HedgeLayerBuilder::delay) | none: adaptive; a fixed delay replaces the percentile |
 //! | [`max_extra_attempts`](HedgeLayerBuilder::max_extra_attempts) | 1 |
@@ -97,6 +98,7 @@
 
 mod events;
 pub mod future;
+mod gate;
 mod layer;
 mod policy;
 mod service;

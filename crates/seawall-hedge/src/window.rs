@@ -38,17 +38,20 @@ fn midpoint_nanos(i: usize) -> u64 {
     lower * 1000 + (1000 << shift) / 2
 }
 
-/// One half of the window: the samples recorded during one epoch.
+/// One half of the window.
 struct Slot {
-    /// The epoch the slot holds, plus one (0: never used).
-    epoch: AtomicU64,
+    /// Samples in the slot.
+    count: AtomicU64,
+    /// When the slot started, in nanoseconds since the window's origin.
+    started: AtomicU64,
     buckets: Box<[AtomicU32]>,
 }
 
 impl Slot {
     fn new() -> Self {
         Self {
-            epoch: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+            started: AtomicU64::new(0),
             buckets: (0..BUCKETS).map(|_| AtomicU32::new(0)).collect(),
         }
     }
@@ -59,6 +62,7 @@ impl Slot {
 pub(crate) struct Adaptive {
     pub(crate) percentile: f64,
     pub(crate) min_samples: u32,
+    pub(crate) window_samples: u32,
     pub(crate) window: Duration,
     pub(crate) floor: Duration,
     pub(crate) ceiling: Duration,
@@ -66,19 +70,29 @@ pub(crate) struct Adaptive {
 
 /// Recent latencies and the delay they give.
 ///
-/// The window has two halves of `window / 2`; a sample goes into the half of its epoch, and a
-/// half is cleared when a new epoch reuses it, so the percentile covers between one half and
-/// the whole window. Recording is two atomic additions (three when the cached delay is due
-/// for a refresh, every 64 samples, which then reads both halves). Under concurrent
-/// rotation a sample can be lost: the estimate is statistical, not a count.
+/// The window has two halves. Samples go into the current half; when it holds
+/// `window_samples / 2` samples, or is `window / 2` old, the other half is cleared and
+/// becomes the current one. The percentile covers the current half and the one before it
+/// (if younger than `window`): the last `window_samples / 2` to `window_samples` samples, or
+/// fewer when traffic is light. So at high rates the delay follows a shift within a
+/// fraction of a second, and at low rates it still has samples to work with.
+///
+/// Recording is two atomic additions (more when the half rotates, and every 64 samples,
+/// when the cached delay is refreshed from both halves). Under concurrent rotation a sample
+/// can land in a half being cleared and be lost: the estimate is statistical, not a count.
 pub(crate) struct LatencyWindow {
     config: Adaptive,
     origin: Instant,
     half_nanos: u64,
+    half_samples: u64,
     slots: [Slot; 2],
+    /// The current half is `slots[epoch % 2]`.
+    epoch: AtomicU64,
     /// The delay in nanoseconds; 0 until the window holds `min_samples`.
     cached: AtomicU64,
     samples: AtomicU64,
+    /// Bumped when the delay moves by half or more at once.
+    generation: AtomicU64,
 }
 
 impl LatencyWindow {
@@ -88,9 +102,12 @@ impl LatencyWindow {
             config,
             origin: Instant::now(),
             half_nanos: u64::try_from(half).unwrap_or(u64::MAX),
+            half_samples: u64::from(config.window_samples / 2).max(1),
             slots: [Slot::new(), Slot::new()],
+            epoch: AtomicU64::new(0),
             cached: AtomicU64::new(0),
             samples: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -98,9 +115,13 @@ impl LatencyWindow {
         &self.config
     }
 
-    fn epoch(&self, now: Instant) -> u64 {
-        let nanos = now.saturating_duration_since(self.origin).as_nanos();
-        u64::try_from(nanos / u128::from(self.half_nanos)).unwrap_or(u64::MAX - 1)
+    fn nanos(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Counts the jumps of the delay (by half or more, or from none to some).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
     }
 
     /// The delay now, or `None` while the window holds fewer than `min_samples` samples.
@@ -111,52 +132,65 @@ impl LatencyWindow {
         }
     }
 
-    /// Records that an attempt took `latency`, or at least `latency` (an attempt that lost
-    /// or was cancelled then): both count the same, as a sample at `latency`. Until the
+    /// Records that a first attempt took `latency`, or, with `at_least`, that it took
+    /// longer (it lost to a hedge or was cancelled after the delay). An at-least sample
+    /// counts as slower than any latency: it is above the delay for sure, and placing it at
+    /// the time it was cut short would make the percentile fall under the true one (a
+    /// primary cut short 20 ms after a 300 ms delay says nothing about 320 ms). Until the
     /// window holds `min_samples`, every sample refreshes the delay.
-    pub(crate) fn record(&self, now: Instant, latency: Duration) {
-        let epoch = self.epoch(now);
-        let slot = &self.slots[(epoch % 2) as usize];
-        let tag = epoch + 1;
-        let held = slot.epoch.load(Ordering::Acquire);
+    pub(crate) fn record(&self, now: Instant, latency: Duration, at_least: bool) {
+        let t = self.nanos(now);
+        let mut epoch = self.epoch.load(Ordering::Acquire);
         let mut rotated = false;
-        if held != tag {
-            if held > tag {
-                // A later epoch already holds the slot: this sample is too old to keep.
-                return;
-            }
-            if slot
-                .epoch
-                .compare_exchange(held, tag, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                for bucket in slot.buckets.iter() {
-                    bucket.store(0, Ordering::Relaxed);
+        let current = &self.slots[(epoch % 2) as usize];
+        let age = t.saturating_sub(current.started.load(Ordering::Relaxed));
+        if current.count.load(Ordering::Relaxed) >= self.half_samples || age >= self.half_nanos {
+            let next = &self.slots[((epoch + 1) % 2) as usize];
+            match self.epoch.compare_exchange(
+                epoch,
+                epoch + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    for bucket in next.buckets.iter() {
+                        bucket.store(0, Ordering::Relaxed);
+                    }
+                    next.count.store(0, Ordering::Relaxed);
+                    next.started.store(t, Ordering::Relaxed);
+                    epoch += 1;
+                    rotated = true;
                 }
-                rotated = true;
+                Err(now_current) => epoch = now_current,
             }
         }
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        let slot = &self.slots[(epoch % 2) as usize];
+        let micros = if at_least {
+            u64::MAX
+        } else {
+            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX)
+        };
         slot.buckets[index(micros)].fetch_add(1, Ordering::Relaxed);
+        slot.count.fetch_add(1, Ordering::Relaxed);
         let n = self.samples.fetch_add(1, Ordering::Relaxed) + 1;
         if rotated || n % RECOMPUTE_EVERY == 0 || self.cached.load(Ordering::Relaxed) == 0 {
-            self.recompute(epoch);
+            self.recompute(epoch, t);
         }
     }
 
-    /// Computes the percentile over the halves of `epoch` and the one before, and caches
-    /// it, clamped to the floor and the ceiling.
-    fn recompute(&self, epoch: u64) {
-        let live = |slot: &Slot| {
-            let tag = slot.epoch.load(Ordering::Acquire);
-            tag == epoch + 1 || tag == epoch
-        };
-        let [a, b] = &self.slots;
-        let (a, b) = (live(a).then_some(a), live(b).then_some(b));
+    /// Computes the percentile over the current half and the one before (if younger than
+    /// the window), and caches it, clamped to the floor and the ceiling.
+    fn recompute(&self, epoch: u64, t: u64) {
+        let current = &self.slots[(epoch % 2) as usize];
+        let previous = &self.slots[((epoch + 1) % 2) as usize];
+        let fresh = t.saturating_sub(previous.started.load(Ordering::Relaxed))
+            < self.half_nanos.saturating_mul(2);
+        let previous = (fresh && epoch > 0).then_some(previous);
         let count = |i: usize| {
-            let get =
-                |s: Option<&Slot>| s.map_or(0, |s| u64::from(s.buckets[i].load(Ordering::Relaxed)));
-            get(a) + get(b)
+            let get = |s: Option<&Slot>| {
+                s.map_or(0, |s| u64::from(s.buckets[i].load(Ordering::Relaxed)))
+            };
+            get(Some(current)) + get(previous)
         };
         let total: u64 = (0..BUCKETS).map(count).sum();
         if total < u64::from(self.config.min_samples) || total == 0 {
@@ -176,7 +210,10 @@ impl LatencyWindow {
         let delay =
             Duration::from_nanos(midpoint_nanos(at)).clamp(self.config.floor, self.config.ceiling);
         let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX).max(1);
-        self.cached.store(nanos, Ordering::Relaxed);
+        let old = self.cached.swap(nanos, Ordering::Relaxed);
+        if old == 0 || nanos > old.saturating_add(old / 2) || old > nanos.saturating_add(nanos / 2) {
+            self.generation.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -214,29 +251,36 @@ mod tests {
         let window = LatencyWindow::new(Adaptive {
             percentile: 0.9,
             min_samples: 10,
+            window_samples: 1000,
             window: Duration::from_secs(2),
             floor: Duration::from_millis(1),
             ceiling: Duration::from_secs(1),
         });
         let now = Instant::now();
         for ms in 1..=9 {
-            window.record(now, Duration::from_millis(ms * 10));
+            window.record(now, Duration::from_millis(ms * 10), false);
         }
         assert_eq!(window.delay(), None, "9 samples are fewer than 10");
-        window.record(now, Duration::from_millis(100));
+        window.record(now, Duration::from_millis(100), false);
         let d = window.delay().unwrap();
         assert!((89..=91).contains(&d.as_millis()), "{d:?}");
         // Two halves later the old samples are gone, and new ones alone make the delay.
         let later = now + Duration::from_secs(2);
         for _ in 0..10 {
-            window.record(later, Duration::from_millis(5));
+            window.record(later, Duration::from_millis(5), false);
         }
         let d = window.delay().unwrap();
         assert!((4_900..=5_100).contains(&d.as_micros()), "{d:?}");
         // Beyond the ceiling: clamped.
         for _ in 0..100 {
-            window.record(later, Duration::from_secs(5));
+            window.record(later, Duration::from_secs(5), false);
         }
         assert_eq!(window.delay(), Some(Duration::from_secs(1)));
+        // At-least samples count as slower than anything, however early they were cut.
+        let fresh = LatencyWindow::new(*window.config());
+        for i in 0..100 {
+            fresh.record(later, Duration::from_millis(10), i % 10 == 0);
+        }
+        assert_eq!(fresh.delay(), Some(Duration::from_secs(1)), "10% above the p90");
     }
 }

@@ -1,0 +1,75 @@
+//! Whether hedges are winning: a hedge that rarely answers first is only load.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use seawall_core::{ConfigError, RollingCounter};
+use tokio::time::Instant;
+
+/// How far back the gate looks.
+const WINDOW: Duration = Duration::from_secs(2);
+/// Extra attempts that must have ended in the window before the gate judges them.
+const EVIDENCE: u64 = 20;
+
+/// Counts how the extra attempts of the last two seconds ended, and closes to hedges sent
+/// on the delay when fewer than `min_win_rate` of them won.
+///
+/// Why: when the upstream is at capacity, a hedge waits in the same queue as the attempt it
+/// copies and almost never answers first, so it adds load and no speed; the same when every
+/// call is slow alike (a tight latency distribution). The budget caps that waste at its
+/// share; the gate stops it. While closed, the window empties within two seconds, and the
+/// next hedges test again. A jump of the delay (a shifted distribution) starts the count
+/// afresh, since hedges sent on the old delay say nothing about the new one.
+pub(crate) struct Gate {
+    wins: RollingCounter,
+    losses: RollingCounter,
+    min_win_rate: f64,
+    /// The delay generation the counts belong to.
+    generation: AtomicU64,
+}
+
+impl Gate {
+    pub(crate) fn new(min_win_rate: f64) -> Result<Self, ConfigError> {
+        let origin = Instant::now();
+        Ok(Self {
+            wins: RollingCounter::starting_at(origin, WINDOW, 10)?,
+            losses: RollingCounter::starting_at(origin, WINDOW, 10)?,
+            min_win_rate,
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn won(&self) {
+        self.wins.add(1);
+    }
+
+    pub(crate) fn lost(&self, n: usize) {
+        if n > 0 {
+            self.losses.add(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// Whether a hedge may be sent on the delay, given the delay's current `generation`.
+    pub(crate) fn open(&self, generation: u64) -> bool {
+        if self.min_win_rate <= 0.0 {
+            return true;
+        }
+        if self.generation.swap(generation, Ordering::Relaxed) != generation {
+            self.wins.clear();
+            self.losses.clear();
+            return true;
+        }
+        let now = Instant::now();
+        let wins = self.wins.sum_at(now);
+        let ended = wins + self.losses.sum_at(now);
+        ended < EVIDENCE || wins as f64 >= self.min_win_rate * ended as f64
+    }
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("min_win_rate", &self.min_win_rate)
+            .finish_non_exhaustive()
+    }
+}
