@@ -231,13 +231,11 @@ where
                 Next::Done(result)
             }
             Verdict::Fatal => {
-                shared.gate.lost(usize::from(attempt > 1));
                 event!(DEBUG, &shared.events, "do_not_retry", attempt);
                 self.finish();
                 Next::Done(result)
             }
             Verdict::Retry { after } => {
-                shared.gate.lost(usize::from(attempt > 1));
                 self.last = Some(result);
                 match after {
                     _ if self.stopped || self.sent >= shared.max_attempts => Next::Wait,
@@ -263,7 +261,6 @@ where
             shared.delay.record(now, now - self.start, true);
         }
         if !self.others.is_empty() {
-            shared.gate.lost(self.others.len());
             Counters::add(&shared.counters.lost, self.others.len() as u64);
             for (attempt, _) in &self.others {
                 event!(DEBUG, &shared.events, "lost", attempt = *attempt);
@@ -321,6 +318,7 @@ where
             self.stopped = true;
         }
         Counters::add(&shared.counters.hedges, 1);
+        shared.gate.sent();
         event!(
             DEBUG,
             &shared.events,
@@ -350,7 +348,6 @@ where
             return;
         }
         let shared = &*self.shared;
-        shared.gate.lost(self.others.len());
         Counters::add(&shared.counters.cancelled, in_flight);
         event!(DEBUG, &shared.events, "cancelled", attempts = in_flight);
         if self.first_in_flight {

@@ -8,11 +8,14 @@ use tokio::time::Instant;
 
 /// How far back the gate looks.
 const WINDOW: Duration = Duration::from_secs(2);
-/// Extra attempts that must have ended in the window before the gate judges them.
+/// Hedges that must have been sent in the window before the gate judges them.
 const EVIDENCE: u64 = 20;
 
-/// Counts how the extra attempts of the last two seconds ended, and closes to hedges sent
-/// on the delay when fewer than `min_win_rate` of them won.
+/// Counts the hedges sent in the last two seconds and those that won, and closes to hedges
+/// sent on the delay when fewer than `min_win_rate` of them won. A hedge still in flight
+/// counts as not (yet) won: at an upstream at capacity, hedges wait in its queue and their
+/// outcome comes late, and judging on the ended ones alone would let a second of them
+/// through each time.
 ///
 /// Why: when the upstream is at capacity, a hedge waits in the same queue as the attempt it
 /// copies and almost never answers first, so it adds load and no speed; the same when every
@@ -22,7 +25,7 @@ const EVIDENCE: u64 = 20;
 /// afresh, since hedges sent on the old delay say nothing about the new one.
 pub(crate) struct Gate {
     wins: RollingCounter,
-    losses: RollingCounter,
+    sent: RollingCounter,
     min_win_rate: f64,
     /// The delay generation the counts belong to.
     generation: AtomicU64,
@@ -33,7 +36,7 @@ impl Gate {
         let origin = Instant::now();
         Ok(Self {
             wins: RollingCounter::starting_at(origin, WINDOW, 10)?,
-            losses: RollingCounter::starting_at(origin, WINDOW, 10)?,
+            sent: RollingCounter::starting_at(origin, WINDOW, 10)?,
             min_win_rate,
             generation: AtomicU64::new(0),
         })
@@ -43,10 +46,8 @@ impl Gate {
         self.wins.add(1);
     }
 
-    pub(crate) fn lost(&self, n: usize) {
-        if n > 0 {
-            self.losses.add(u32::try_from(n).unwrap_or(u32::MAX));
-        }
+    pub(crate) fn sent(&self) {
+        self.sent.add(1);
     }
 
     /// Whether a hedge may be sent on the delay, given the delay's current `generation`.
@@ -56,13 +57,12 @@ impl Gate {
         }
         if self.generation.swap(generation, Ordering::Relaxed) != generation {
             self.wins.clear();
-            self.losses.clear();
+            self.sent.clear();
             return true;
         }
         let now = Instant::now();
-        let wins = self.wins.sum_at(now);
-        let ended = wins + self.losses.sum_at(now);
-        ended < EVIDENCE || wins as f64 >= self.min_win_rate * ended as f64
+        let sent = self.sent.sum_at(now);
+        sent < EVIDENCE || self.wins.sum_at(now) as f64 >= self.min_win_rate * sent as f64
     }
 }
 
