@@ -15,6 +15,7 @@
 //! | `http` | `http` | replayable bodies, `Retry-After`, HTTP classification, rejections as responses, bodies that hold a permit to their end, client adapters |
 //! | `retry` | `retry` | retries with a lock-free budget, backoff with jitter, `Retry-After`, do-not-retry across tiers |
 //! | `breaker` | `breaker` | a circuit breaker: failure-count, failure-rate and slow-call trips, exact half-open probes, per-key breakers |
+//! | `hedge` | `hedge` | hedged requests: a delay from an unbiased latency percentile, the first acceptable answer wins, a budget shared with retries |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
@@ -36,7 +37,7 @@
 //! | HTTP plumbing (replayable bodies, classification, rejections as responses, clients) | done |
 //! | simulator and lab (`seawall-sim`, `seawall-lab`) | done |
 //! | load shedding and adaptive concurrency | planned (issue 10) |
-//! | hedged requests | planned (issue 11) |
+//! | hedged requests (adaptive delay, budget shared with retries, HTTP policy) | done |
 //! | timeouts and deadline propagation | planned (issue 12) |
 //! | fault injection | planned (issue 12) |
 //! | standard stacks, rate limiting | planned (issue 13) |
@@ -68,6 +69,10 @@ pub use seawall_retry as retry;
 #[cfg(feature = "breaker")]
 #[doc(inline)]
 pub use seawall_breaker as breaker;
+
+#[cfg(feature = "hedge")]
+#[doc(inline)]
+pub use seawall_hedge as hedge;
 
 #[cfg(all(
     feature = "retry",

@@ -285,7 +285,12 @@ where
         };
         if reason == "delay" && !shared.gate.open(shared.delay.generation()) {
             Counters::add(&shared.counters.not_winning, 1);
-            event!(DEBUG, &shared.events, "not_winning", attempt = self.sent + 1);
+            event!(
+                DEBUG,
+                &shared.events,
+                "not_winning",
+                attempt = self.sent + 1
+            );
             self.stopped = true;
             return Poll::Ready(false);
         }

@@ -146,12 +146,10 @@ impl LatencyWindow {
         let age = t.saturating_sub(current.started.load(Ordering::Relaxed));
         if current.count.load(Ordering::Relaxed) >= self.half_samples || age >= self.half_nanos {
             let next = &self.slots[((epoch + 1) % 2) as usize];
-            match self.epoch.compare_exchange(
-                epoch,
-                epoch + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .epoch
+                .compare_exchange(epoch, epoch + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => {
                     for bucket in next.buckets.iter() {
                         bucket.store(0, Ordering::Relaxed);
@@ -187,9 +185,8 @@ impl LatencyWindow {
             < self.half_nanos.saturating_mul(2);
         let previous = (fresh && epoch > 0).then_some(previous);
         let count = |i: usize| {
-            let get = |s: Option<&Slot>| {
-                s.map_or(0, |s| u64::from(s.buckets[i].load(Ordering::Relaxed)))
-            };
+            let get =
+                |s: Option<&Slot>| s.map_or(0, |s| u64::from(s.buckets[i].load(Ordering::Relaxed)));
             get(Some(current)) + get(previous)
         };
         let total: u64 = (0..BUCKETS).map(count).sum();
@@ -211,7 +208,8 @@ impl LatencyWindow {
             Duration::from_nanos(midpoint_nanos(at)).clamp(self.config.floor, self.config.ceiling);
         let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX).max(1);
         let old = self.cached.swap(nanos, Ordering::Relaxed);
-        if old == 0 || nanos > old.saturating_add(old / 2) || old > nanos.saturating_add(nanos / 2) {
+        if old == 0 || nanos > old.saturating_add(old / 2) || old > nanos.saturating_add(nanos / 2)
+        {
             self.generation.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -281,6 +279,10 @@ mod tests {
         for i in 0..100 {
             fresh.record(later, Duration::from_millis(10), i % 10 == 0);
         }
-        assert_eq!(fresh.delay(), Some(Duration::from_secs(1)), "10% above the p90");
+        assert_eq!(
+            fresh.delay(),
+            Some(Duration::from_secs(1)),
+            "10% above the p90"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! What a caller sees of the hedge, one request at a time, in paused time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use seawall_core::rejection::Overloaded;
@@ -245,10 +246,9 @@ async fn clones_learn_one_delay_from_the_first_calls() {
     let a = layer.layer(svc.clone());
     let b = layer.layer(svc);
     assert_eq!(layer.delay(), None, "no hedging before 20 latencies");
-    let seen = Arc::new(Mutex::new(Vec::new()));
     for i in 0..20 {
         let s = if i % 2 == 0 { a.clone() } else { b.clone() };
-        seen.lock().unwrap().push(s.oneshot(()).await.unwrap());
+        s.oneshot(()).await.unwrap();
     }
     // 10% of calls take 50 ms: the 95th percentile is 50 ms, learnt through both clones.
     let d = layer.delay().unwrap();

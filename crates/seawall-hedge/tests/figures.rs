@@ -1,5 +1,6 @@
 //! The hedge's figures in the simulator (paused time). Print them with
 //! `cargo test -p seawall-hedge --test figures -- --nocapture`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
@@ -155,7 +156,11 @@ fn the_percentile_counts_the_losers_so_it_is_not_biased_low() {
             "log-normal σ={sigma}, p95 delay: {:.2}% hedged, {stats:?}",
             extra * 100.0
         );
-        assert!((0.035..=0.056).contains(&extra), "{:.2}% hedged", extra * 100.0);
+        assert!(
+            (0.035..=0.056).contains(&extra),
+            "{:.2}% hedged",
+            extra * 100.0
+        );
     }
 }
 

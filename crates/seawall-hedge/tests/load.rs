@@ -1,6 +1,7 @@
 //! The hedge under load it must not add to: an upstream at capacity, and an outage with a
 //! budget shared with the retry layer. Print the figures with
 //! `cargo test -p seawall-hedge --test load -- --nocapture`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
@@ -113,7 +114,14 @@ fn a_budget_shared_with_retries_holds_their_combined_extra_load() {
     }
     // The retry budget's share: 20% of the second's requests plus 10, for retries and hedges
     // together (a calendar second overlaps two of the budget's sliding windows: 1% slack).
-    assert!(shared.worst_second.load <= 1.2 + 0.01 + 0.01, "{:?}", shared.worst_second);
+    assert!(
+        shared.worst_second.load <= 1.2 + 0.01 + 0.01,
+        "{:?}",
+        shared.worst_second
+    );
     assert!(separate.worst_second.load > shared.worst_second.load + 0.03);
-    assert!(shared_hedges > 0, "the hedges drew on the shared budget too");
+    assert!(
+        shared_hedges > 0,
+        "the hedges drew on the shared budget too"
+    );
 }

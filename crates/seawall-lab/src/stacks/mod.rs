@@ -7,6 +7,7 @@ use tower::{BoxError, Service, ServiceExt};
 
 mod baseline;
 mod breaker;
+mod hedge;
 mod retry;
 mod tower_builtin;
 
@@ -53,4 +54,14 @@ pub fn retries() -> Vec<Stack> {
 /// Seawall's circuit breaker.
 pub fn breakers() -> Vec<Stack> {
     vec![breaker::SEAWALL_BREAKER]
+}
+
+/// Hedged requests: tower's `Hedge`, Seawall's hedge at its defaults, and a hand-picked
+/// fixed delay.
+pub fn hedges() -> Vec<Stack> {
+    vec![
+        hedge::TOWER_HEDGE,
+        hedge::SEAWALL_HEDGE,
+        hedge::SEAWALL_HEDGE_12MS,
+    ]
 }
