@@ -53,7 +53,7 @@ async fn the_losing_attempt_is_cancelled_on_the_server_and_bodies_match() {
                     seen.len() == 1
                 };
                 // The first attempt of every 50th request stalls until the client leaves.
-                if first && key.ends_with("00") || first && key.ends_with("50") {
+                if first && (key.ends_with("00") || key.ends_with("50")) {
                     let _stalled = Stalled(backend.clone());
                     std::future::pending::<()>().await;
                 }

@@ -23,7 +23,9 @@
 //!   on a budget, by default 5% of each second's requests plus 10 per second; the budget can
 //!   be the very [`RetryBudget`](seawall_retry::RetryBudget) a retry layer outside draws on
 //!   ([`shared_budget`](HedgeLayerBuilder::shared_budget)), so retries and hedges together
-//!   stay within one cap.
+//!   stay within one cap. And when hedges stop winning — at an upstream at capacity they
+//!   wait in the same queue as the attempt they copy — a gate stops them
+//!   ([`min_win_rate`](HedgeLayerBuilder::min_win_rate)).
 //! - **The answer.** The first *acceptable* answer wins: a failure does not, but sends the
 //!   next attempt at once (or after its `Retry-After`); an answer that says "do not retry" (a
 //!   Seawall rejection, a `DoNotRetry` mark, `seawall-retry: no`) ends the request. The
@@ -68,8 +70,16 @@
 //! | [`delay`](HedgeLayerBuilder::delay) | none: adaptive; a fixed delay replaces the percentile |
 //! | [`max_extra_attempts`](HedgeLayerBuilder::max_extra_attempts) | 1 |
 //! | [`max_extra_load`](HedgeLayerBuilder::max_extra_load), [`min_per_second`](HedgeLayerBuilder::min_per_second) | 5% of each second's requests, plus 10 hedges per second |
+//! | [`min_win_rate`](HedgeLayerBuilder::min_win_rate) | 0.05: once 20 hedges went in 2 s, fewer than 5% winning stops hedging on the delay |
+//! | [`shared_budget`](HedgeLayerBuilder::shared_budget), [`budget`](HedgeLayerBuilder::budget), [`unlimited_budget`](HedgeLayerBuilder::unlimited_budget) | a fresh budget of this layer's own |
 //! | [`policy`](HedgeLayerBuilder::policy) | [`HedgeErrors`]: `Ok` wins, errors are retried unless they say "do not retry" |
 //! | [`name`](HedgeLayerBuilder::name) | empty (the `name` of its events) |
+//!
+//! Measured in the simulator (`docs/benchmarks.md`, `tests/figures.rs`): on "The Tail at
+//! Scale"'s shape (98% ~10 ms, 2% ~1 s) at 1,000 requests/s, the defaults cut the whole
+//! run's p99.9 from 1,092 ms to 24 ms (45×) for 2.1% more upstream calls (the share of slow
+//! calls drawn), hedging from the 100th call; when the distribution shifts to ten times
+//! slower mid-run, p99.9 stays 45× and 14× below no hedging on either side.
 //!
 //! Why p95: it hedges about 5% of requests of a smooth distribution, the share "The Tail
 //! at Scale" recommends, and on a bimodal one (most calls fast, a few very slow) it lands
@@ -85,7 +95,8 @@
 //! `"delay"` or `"failure"`, `delay_ms`), `won` (an extra attempt's answer won), `lost` (an
 //! extra attempt cancelled because another answered first), `cancelled` (the caller dropped
 //! the request; `attempts` in flight), `budget_exhausted` (a due attempt refused by the
-//! budget), `do_not_retry` (an answer ended the request). Nothing on the fast path. With the
+//! budget), `not_winning` (a hedge held back by the gate), `do_not_retry` (an answer ended
+//! the request). Nothing on the fast path. With the
 //! `metrics` feature each also counts in `seawall_events_total`; [`HedgeLayer::stats`] keeps
 //! the same counts.
 //!
