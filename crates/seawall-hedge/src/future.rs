@@ -47,8 +47,8 @@ struct Hedging<S, P, Req>
 where
     S: Service<Req>,
 {
-    /// The extra attempts in flight, with their numbers (2 for the first hedge).
-    others: Vec<(u32, Pin<Box<S::Future>>)>,
+    /// The extra attempts in flight, in the order they were sent.
+    others: Vec<Other<S::Future>>,
     replay: Option<Req>,
     /// A clone of the inner service for the extra attempts: `None` when there can be none.
     service: Option<S>,
@@ -66,6 +66,15 @@ where
     /// The last failure that did not win: what the caller gets if no attempt wins.
     last: Option<Attempt<S, Req>>,
     done: bool,
+}
+
+/// An extra attempt in flight.
+struct Other<F> {
+    /// Its number: 2 for the first hedge.
+    attempt: u32,
+    /// Whether it was sent on the delay (rather than after a failure).
+    on_delay: bool,
+    future: Pin<Box<F>>,
 }
 
 /// What follows an attempt's answer.
@@ -136,15 +145,15 @@ where
                 if let Poll::Ready(result) = first.poll(cx) {
                     this.first.set(None);
                     h.first_in_flight = false;
-                    next = h.answered(1, result);
+                    next = h.answered(1, false, result);
                 }
             }
             let mut i = 0;
             while matches!(next, Next::Wait) && i < h.others.len() {
-                match h.others[i].1.as_mut().poll(cx) {
+                match h.others[i].future.as_mut().poll(cx) {
                     Poll::Ready(result) => {
-                        let (attempt, _) = h.others.remove(i);
-                        next = h.answered(attempt, result);
+                        let other = h.others.remove(i);
+                        next = h.answered(other.attempt, other.on_delay, result);
                     }
                     Poll::Pending => i += 1,
                 }
@@ -214,8 +223,13 @@ where
     S: Service<Req>,
     P: Policy<Req, S::Response, S::Error>,
 {
-    /// Takes attempt `attempt`'s answer.
-    fn answered(&mut self, attempt: u32, result: Attempt<S, Req>) -> Next<Attempt<S, Req>> {
+    /// Takes attempt `attempt`'s answer (`on_delay`: it was a hedge sent on the delay).
+    fn answered(
+        &mut self,
+        attempt: u32,
+        on_delay: bool,
+        result: Attempt<S, Req>,
+    ) -> Next<Attempt<S, Req>> {
         let shared = &*self.shared;
         match shared.policy.classify(&result) {
             Verdict::Accept => {
@@ -223,7 +237,9 @@ where
                     let now = Instant::now();
                     shared.delay.record(now, now - self.start, false);
                 } else {
-                    shared.gate.won();
+                    if on_delay {
+                        shared.gate.won();
+                    }
                     Counters::add(&shared.counters.won, 1);
                     event!(DEBUG, &shared.events, "won", attempt);
                 }
@@ -262,8 +278,8 @@ where
         }
         if !self.others.is_empty() {
             Counters::add(&shared.counters.lost, self.others.len() as u64);
-            for (attempt, _) in &self.others {
-                event!(DEBUG, &shared.events, "lost", attempt = *attempt);
+            for other in &self.others {
+                event!(DEBUG, &shared.events, "lost", attempt = other.attempt);
             }
             self.others.clear();
         }
@@ -283,7 +299,7 @@ where
             self.stopped = true;
             return Poll::Ready(false);
         };
-        if reason == "delay" && !shared.gate.open(shared.delay.generation()) {
+        if reason == "delay" && !shared.gate.open() {
             Counters::add(&shared.counters.not_winning, 1);
             event!(
                 DEBUG,
@@ -323,7 +339,10 @@ where
             self.stopped = true;
         }
         Counters::add(&shared.counters.hedges, 1);
-        shared.gate.sent();
+        let on_delay = reason == "delay";
+        if on_delay {
+            shared.gate.sent();
+        }
         event!(
             DEBUG,
             &shared.events,
@@ -333,7 +352,11 @@ where
             delay_ms = self.delay.map_or(0.0, |d| d.as_secs_f64() * 1e3)
         );
         let future = service.call(request);
-        self.others.push((self.sent, Box::pin(future)));
+        self.others.push(Other {
+            attempt: self.sent,
+            on_delay,
+            future: Box::pin(future),
+        });
         Poll::Ready(true)
     }
 }

@@ -33,14 +33,6 @@ impl DelaySource {
         }
     }
 
-    /// Counts the jumps of the adaptive delay; always 0 for a fixed one.
-    pub(crate) fn generation(&self) -> u64 {
-        match self {
-            Self::Fixed(_) => 0,
-            Self::Adaptive(w) => w.generation(),
-        }
-    }
-
     pub(crate) fn ceiling(&self) -> Duration {
         match self {
             Self::Fixed(d) => (*d).max(Duration::from_secs(10)),
@@ -265,9 +257,9 @@ impl<P> HedgeLayerBuilder<P> {
 
     /// The share of extra attempts that must answer first for hedging on the delay to go
     /// on, in `0..=1` (default `0.05`; `0` turns the check off). Over the last two seconds,
-    /// once 20 extra attempts have ended, if fewer than this share won, no hedge is sent on
-    /// the delay until the share recovers or the delay moves (attempts after a failure are
-    /// still sent). A hedge that waits in the same queue as its first attempt, at an upstream
+    /// once 10 hedges were sent on the delay, if fewer than this share won (a hedge still in
+    /// flight has not), hedges on the delay stop but for one probe every 100 ms, until the
+    /// share recovers (attempts after a failure are still sent). A hedge that waits in the same queue as its first attempt, at an upstream
     /// at capacity, almost never wins: it only adds load.
     pub fn min_win_rate(mut self, rate: f64) -> Self {
         self.min_win_rate = rate;

@@ -70,7 +70,7 @@
 //! | [`delay`](HedgeLayerBuilder::delay) | none: adaptive; a fixed delay replaces the percentile |
 //! | [`max_extra_attempts`](HedgeLayerBuilder::max_extra_attempts) | 1 |
 //! | [`max_extra_load`](HedgeLayerBuilder::max_extra_load), [`min_per_second`](HedgeLayerBuilder::min_per_second) | 5% of each second's requests, plus 10 hedges per second |
-//! | [`min_win_rate`](HedgeLayerBuilder::min_win_rate) | 0.05: once 20 hedges went in 2 s, fewer than 5% winning stops hedging on the delay |
+//! | [`min_win_rate`](HedgeLayerBuilder::min_win_rate) | 0.05: once 10 hedges went in 2 s, fewer than 5% winning stops hedging on the delay (one probe per 100 ms) |
 //! | [`shared_budget`](HedgeLayerBuilder::shared_budget), [`budget`](HedgeLayerBuilder::budget), [`unlimited_budget`](HedgeLayerBuilder::unlimited_budget) | a fresh budget of this layer's own |
 //! | [`policy`](HedgeLayerBuilder::policy) | [`HedgeErrors`]: `Ok` wins, errors are retried unless they say "do not retry" |
 //! | [`name`](HedgeLayerBuilder::name) | empty (the `name` of its events) |

@@ -91,8 +91,6 @@ pub(crate) struct LatencyWindow {
     /// The delay in nanoseconds; 0 until the window holds `min_samples`.
     cached: AtomicU64,
     samples: AtomicU64,
-    /// Bumped when the delay moves by half or more at once.
-    generation: AtomicU64,
 }
 
 impl LatencyWindow {
@@ -107,7 +105,6 @@ impl LatencyWindow {
             epoch: AtomicU64::new(0),
             cached: AtomicU64::new(0),
             samples: AtomicU64::new(0),
-            generation: AtomicU64::new(0),
         }
     }
 
@@ -117,11 +114,6 @@ impl LatencyWindow {
 
     fn nanos(&self, now: Instant) -> u64 {
         u64::try_from(now.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// Counts the jumps of the delay (by half or more, or from none to some).
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Relaxed)
     }
 
     /// The delay now, or `None` while the window holds fewer than `min_samples` samples.
@@ -207,11 +199,7 @@ impl LatencyWindow {
         let delay =
             Duration::from_nanos(midpoint_nanos(at)).clamp(self.config.floor, self.config.ceiling);
         let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let old = self.cached.swap(nanos, Ordering::Relaxed);
-        if old == 0 || nanos > old.saturating_add(old / 2) || old > nanos.saturating_add(nanos / 2)
-        {
-            self.generation.fetch_add(1, Ordering::Relaxed);
-        }
+        self.cached.store(nanos, Ordering::Relaxed);
     }
 }
 

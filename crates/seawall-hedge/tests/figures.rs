@@ -60,9 +60,11 @@ fn the_hedge_rate_is_p_s_greater_than_d() {
         20_000,
         3,
         |upstream| {
+            // Every hedge due is sent: no budget, no gate (at 12 ms few hedges win here).
             let layer = HedgeLayer::builder()
                 .delay(ms(12))
                 .unlimited_budget()
+                .min_win_rate(0.0)
                 .build()
                 .unwrap();
             layer.layer(ServiceExt::<Request>::map_err(upstream, BoxError::from))
