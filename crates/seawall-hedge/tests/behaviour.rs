@@ -254,3 +254,19 @@ async fn clones_learn_one_delay_from_the_first_calls() {
     let d = layer.delay().unwrap();
     assert!((ms(49)..=ms(51)).contains(&d), "{d:?}");
 }
+
+#[test]
+fn bad_configuration_is_an_error_naming_the_field() {
+    let err = |b: seawall_hedge::HedgeLayerBuilder<HedgeErrors>| b.build().unwrap_err().to_string();
+    assert!(err(HedgeLayer::builder().percentile(1.0)).contains("percentile"));
+    assert!(err(HedgeLayer::builder().percentile(f64::NAN)).contains("percentile"));
+    assert!(err(HedgeLayer::builder().min_samples(0)).contains("min_samples"));
+    assert!(err(HedgeLayer::builder().window_samples(150)).contains("window_samples"));
+    assert!(err(HedgeLayer::builder().window(ms(10))).contains("window"));
+    assert!(err(HedgeLayer::builder().floor(ms(20)).ceiling(ms(10))).contains("floor"));
+    assert!(err(HedgeLayer::builder().max_extra_attempts(0)).contains("max_extra_attempts"));
+    assert!(err(HedgeLayer::builder().max_extra_load(1.5)).contains("max_extra_load"));
+    assert!(err(HedgeLayer::builder().min_win_rate(-0.1)).contains("min_win_rate"));
+    assert!(err(HedgeLayer::builder().delay(Duration::from_secs(7200))).contains("delay"));
+    assert!(HedgeLayer::builder().build().is_ok());
+}
