@@ -19,8 +19,8 @@ pin_project! {
     /// The response future of [`Hedge`](crate::Hedge): the first attempt, the timer that
     /// sends the next one, and the attempts already sent.
     ///
-    /// The first attempt and the timer live inline, so a call answered before the delay
-    /// allocates nothing here; each extra attempt is boxed when it is sent. Every poll looks
+    /// The first attempt and the timer live inline, and the timer is made once and reset
+    /// for each further attempt, so a call answered before the delay allocates nothing here; each extra attempt is boxed when it is sent. Every poll looks
     /// at the attempts in flight *before* the timer, so an answer ready on the tick the timer
     /// fires wins and no hedge is sent. Dropping the future cancels every attempt in flight.
     ///
@@ -58,6 +58,8 @@ where
     delay: Option<Duration>,
     /// Attempts sent, the first included.
     sent: u32,
+    /// Whether the timer is set (it is kept, and reset, once made).
+    armed: bool,
     /// Another attempt is due now, and why (`"delay"` or `"failure"`).
     due: Option<&'static str>,
     /// No further attempt will be sent.
@@ -104,6 +106,7 @@ where
             Some(d) if can_hedge => Some(tokio::time::sleep_until(start + d)),
             _ => None,
         };
+        let armed = timer.is_some();
         Self {
             first: Some(future),
             timer,
@@ -115,6 +118,7 @@ where
                 start,
                 delay,
                 sent: 1,
+                armed,
                 due: None,
                 stopped: !can_hedge,
                 first_in_flight: true,
@@ -161,26 +165,26 @@ where
             match next {
                 Next::Done(result) => {
                     this.first.set(None);
-                    this.timer.set(None);
                     return Poll::Ready(result);
                 }
                 Next::After(wait) if wait.is_zero() => {
-                    this.timer.set(None);
+                    h.armed = false;
                     h.due = Some("failure");
                 }
                 Next::After(wait) => {
-                    this.timer.set(Some(tokio::time::sleep(wait)));
+                    arm(this.timer.as_mut(), wait);
+                    h.armed = true;
                     h.due = None;
                 }
                 Next::Wait => {}
             }
             if h.stopped {
-                this.timer.set(None);
+                h.armed = false;
                 h.due = None;
             }
-            if let Some(timer) = this.timer.as_mut().as_pin_mut() {
+            if let (true, Some(timer)) = (h.armed, this.timer.as_mut().as_pin_mut()) {
                 if timer.poll(cx).is_ready() {
-                    this.timer.set(None);
+                    h.armed = false;
                     h.due.get_or_insert("delay");
                 }
             }
@@ -189,23 +193,20 @@ where
                     Poll::Ready(true) => {
                         h.due = None;
                         if let (false, Some(delay)) = (h.stopped, h.delay) {
-                            this.timer.set(Some(tokio::time::sleep(delay)));
+                            arm(this.timer.as_mut(), delay);
+                            h.armed = true;
                         }
                         // Poll the new attempt (and the timer) before returning.
                         continue;
                     }
                     Poll::Ready(false) => {
                         h.due = None;
-                        this.timer.set(None);
+                        h.armed = false;
                     }
                     Poll::Pending => {}
                 }
             }
-            if this.first.is_none()
-                && h.others.is_empty()
-                && h.due.is_none()
-                && this.timer.is_none()
-            {
+            if this.first.is_none() && h.others.is_empty() && h.due.is_none() && !h.armed {
                 // Nothing in flight and nothing to come: every attempt failed.
                 h.done = true;
                 match h.last.take() {
@@ -215,6 +216,15 @@ where
             }
             return Poll::Pending;
         }
+    }
+}
+
+/// Sets the timer to fire `wait` from now: resets the one already made, or makes it.
+fn arm(mut timer: Pin<&mut Option<Sleep>>, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    match timer.as_mut().as_pin_mut() {
+        Some(sleep) => sleep.reset(deadline),
+        None => timer.set(Some(tokio::time::sleep_until(deadline))),
     }
 }
 
