@@ -13,6 +13,7 @@ use tower_service::Service;
 
 use crate::events::{event, Counters};
 use crate::layer::Shared;
+use crate::window::LatencyWindow;
 use crate::{Policy, Verdict};
 
 pin_project! {
@@ -56,6 +57,8 @@ where
     start: Instant,
     /// This request's delay: `None` while the layer is still learning latencies.
     delay: Option<Duration>,
+    /// The latency window of this request's key, with per-key delays.
+    window: Option<Arc<LatencyWindow>>,
     /// Attempts sent, the first included.
     sent: u32,
     /// Whether the timer is set (it is kept, and reset, once made).
@@ -97,8 +100,7 @@ where
         future: S::Future,
         replay: Option<Req>,
         service: Option<S>,
-        start: Instant,
-        delay: Option<Duration>,
+        (start, delay, window): (Instant, Option<Duration>, Option<Arc<LatencyWindow>>),
         shared: Arc<Shared<P>>,
     ) -> Self {
         let can_hedge = service.is_some();
@@ -117,6 +119,7 @@ where
                 shared,
                 start,
                 delay,
+                window,
                 sent: 1,
                 armed,
                 due: None,
@@ -245,7 +248,7 @@ where
             Verdict::Accept => {
                 if attempt == 1 {
                     let now = Instant::now();
-                    shared.delay.record(now, now - self.start, false);
+                    (shared.delay).record(self.window.as_deref(), now, now - self.start, false);
                 } else {
                     if on_delay {
                         shared.gate.won();
@@ -284,7 +287,7 @@ where
         if self.first_in_flight {
             self.first_in_flight = false;
             let now = Instant::now();
-            shared.delay.record(now, now - self.start, true);
+            (shared.delay).record(self.window.as_deref(), now, now - self.start, true);
         }
         if !self.others.is_empty() {
             Counters::add(&shared.counters.lost, self.others.len() as u64);
@@ -392,7 +395,7 @@ where
             let now = Instant::now();
             let elapsed = now - self.start;
             if self.delay.is_some_and(|d| elapsed >= d) {
-                shared.delay.record(now, elapsed, true);
+                (shared.delay).record(self.window.as_deref(), now, elapsed, true);
             }
         }
     }

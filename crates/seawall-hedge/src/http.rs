@@ -12,6 +12,8 @@
 //! - a response with a transient status (408, 429, 5xx but 501 and 505) or a transient error
 //!   (connect, reset, timeout) does not win: the next attempt goes at once, or after the
 //!   response's `Retry-After`;
+//! - with [`per_authority`](HttpPolicy::per_authority), each host gets its own delay (on a
+//!   layer with [`per_key`](crate::HedgeLayerBuilder::per_key) delays);
 //! - a response carrying **`seawall-retry: no`**, or an error that says "do not retry" (a
 //!   Seawall rejection, a `DoNotRetry` mark), ends the request; so does any other error.
 //!
@@ -51,6 +53,7 @@ use crate::{says_do_not_retry, Policy, Verdict};
 #[derive(Clone, Copy, Debug)]
 pub struct HttpPolicy {
     allow_keyed_post: bool,
+    per_authority: bool,
     retry_after: RetryAfterParser,
 }
 
@@ -65,6 +68,7 @@ impl HttpPolicy {
     pub fn new() -> Self {
         Self {
             allow_keyed_post: false,
+            per_authority: false,
             // The layer stops at its ceiling; longer hints stop further attempts.
             retry_after: RetryAfterParser::new(Duration::from_secs(3600)),
         }
@@ -74,6 +78,14 @@ impl HttpPolicy {
     /// only for servers that honour the key.
     pub fn allow_keyed_post(mut self, allow: bool) -> Self {
         self.allow_keyed_post = allow;
+        self
+    }
+
+    /// Keys each request by its URI's authority (`host:port`), so that a layer with
+    /// [`per_key`](crate::HedgeLayerBuilder::per_key) learns one delay per upstream host
+    /// (default: off).
+    pub fn per_authority(mut self, per_authority: bool) -> Self {
+        self.per_authority = per_authority;
         self
     }
 }
@@ -115,5 +127,12 @@ where
 
     fn can_replay(&self, replay: &Request<ReplayableBody<B>>) -> bool {
         replay.body().replay_status().is_ok()
+    }
+
+    fn key(&self, request: &Request<ReplayableBody<B>>) -> Option<u64> {
+        let authority = request.uri().authority().filter(|_| self.per_authority)?;
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(authority.as_str(), &mut hasher);
+        Some(std::hash::Hasher::finish(&hasher))
     }
 }

@@ -2,6 +2,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use seawall_core::keyed::KeyedTable;
 use seawall_core::{ConfigError, Events};
 use seawall_retry::RetryBudget;
 use tokio::time::Instant;
@@ -16,19 +17,47 @@ use crate::{Hedge, HedgeErrors};
 pub(crate) enum DelaySource {
     Fixed(Duration),
     Adaptive(LatencyWindow),
+    /// A window per key, bounded, and the shared one for requests without a key of their
+    /// own (no key, the table full) and for keys still learning.
+    PerKey {
+        shared: LatencyWindow,
+        keys: KeyedTable<u64, LatencyWindow>,
+    },
 }
 
 impl DelaySource {
     pub(crate) fn current(&self) -> Option<Duration> {
         match self {
             Self::Fixed(d) => Some(*d),
-            Self::Adaptive(w) => w.delay(),
+            Self::Adaptive(w) | Self::PerKey { shared: w, .. } => w.delay(),
         }
     }
 
-    /// Records a first attempt's latency (or a lower bound of it); nothing for a fixed delay.
-    pub(crate) fn record(&self, now: Instant, latency: Duration, at_least: bool) {
-        if let Self::Adaptive(w) = self {
+    /// The window of `key`, made on first use; `None` without per-key delays, without a
+    /// key, or when the table is full.
+    pub(crate) fn window_of(&self, key: Option<u64>) -> Option<Arc<LatencyWindow>> {
+        match (self, key) {
+            (Self::PerKey { shared, keys }, Some(key)) => {
+                keys.get_or_insert_with(&key, |_| LatencyWindow::new(*shared.config()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Records a first attempt's latency (or a lower bound of it) in the shared window and
+    /// in its key's; nothing for a fixed delay.
+    pub(crate) fn record(
+        &self,
+        key: Option<&LatencyWindow>,
+        now: Instant,
+        latency: Duration,
+        at_least: bool,
+    ) {
+        match self {
+            Self::Fixed(_) => {}
+            Self::Adaptive(w) | Self::PerKey { shared: w, .. } => w.record(now, latency, at_least),
+        }
+        if let Some(w) = key {
             w.record(now, latency, at_least);
         }
     }
@@ -36,7 +65,7 @@ impl DelaySource {
     pub(crate) fn ceiling(&self) -> Duration {
         match self {
             Self::Fixed(d) => (*d).max(Duration::from_secs(10)),
-            Self::Adaptive(w) => w.config().ceiling,
+            Self::Adaptive(w) | Self::PerKey { shared: w, .. } => w.config().ceiling,
         }
     }
 }
@@ -49,6 +78,12 @@ impl fmt::Debug for DelaySource {
                 .debug_struct("Adaptive")
                 .field("config", w.config())
                 .field("delay", &w.delay())
+                .finish(),
+            Self::PerKey { shared, keys } => f
+                .debug_struct("PerKey")
+                .field("config", shared.config())
+                .field("delay", &shared.delay())
+                .field("keys", &keys.len())
                 .finish(),
         }
     }
@@ -125,6 +160,7 @@ impl HedgeLayer {
             max_extra_load: 0.05,
             min_per_second: 10,
             min_win_rate: 0.05,
+            per_key: None,
             events: Events::new("hedge"),
             policy: HedgeErrors::new(),
         }
@@ -180,6 +216,7 @@ pub struct HedgeLayerBuilder<P> {
     max_extra_load: f64,
     min_per_second: u32,
     min_win_rate: f64,
+    per_key: Option<(usize, Duration)>,
     events: Events,
     policy: P,
 }
@@ -266,6 +303,16 @@ impl<P> HedgeLayerBuilder<P> {
         self
     }
 
+    /// Learns a delay per key — the policy's [`key`](crate::Policy::key) of each request,
+    /// such as `HttpPolicy`'s authority — for at most `max_keys` keys, each forgotten after
+    /// `idle` without requests (default: off, one delay for every request). A key uses the
+    /// shared delay until its own window holds `min_samples`, and so do requests without a
+    /// key and keys that find the table full. Each key's window takes about 11 KiB.
+    pub fn per_key(mut self, max_keys: usize, idle: Duration) -> Self {
+        self.per_key = Some((max_keys, idle));
+        self
+    }
+
     /// Draws on `budget`, and deposits each request in it: for a budget several hedge
     /// layers share.
     pub fn budget(mut self, budget: Arc<RetryBudget>) -> Self {
@@ -305,6 +352,7 @@ impl<P> HedgeLayerBuilder<P> {
             max_extra_load: self.max_extra_load,
             min_per_second: self.min_per_second,
             min_win_rate: self.min_win_rate,
+            per_key: self.per_key,
             events: self.events,
             policy,
         }
@@ -383,9 +431,14 @@ impl<P> HedgeLayerBuilder<P> {
             BudgetChoice::Shared(b) => (Some(b), false),
             BudgetChoice::Unlimited => (None, false),
         };
-        let delay = match self.delay {
-            Some(d) => DelaySource::Fixed(d),
-            None => DelaySource::Adaptive(LatencyWindow::new(a)),
+        let delay = match (self.delay, self.per_key) {
+            (Some(d), _) => DelaySource::Fixed(d),
+            (None, None) => DelaySource::Adaptive(LatencyWindow::new(a)),
+            (None, Some((max_keys, idle))) => DelaySource::PerKey {
+                shared: LatencyWindow::new(a),
+                keys: KeyedTable::new(max_keys, idle)
+                    .map_err(|e| ConfigError::new(format!("per_key: {e}")))?,
+            },
         };
         Ok(HedgeLayer {
             shared: Arc::new(Shared {

@@ -68,6 +68,7 @@
 //! | [`window`](HedgeLayerBuilder::window) | 10 s: older latencies leave the window |
 //! | [`floor`](HedgeLayerBuilder::floor), [`ceiling`](HedgeLayerBuilder::ceiling) | 1 ms, 10 s |
 //! | [`delay`](HedgeLayerBuilder::delay) | none: adaptive; a fixed delay replaces the percentile |
+//! | [`per_key`](HedgeLayerBuilder::per_key) | off: one delay for every request; on, a delay per [`Policy::key`] (such as `HttpPolicy`'s authority), for a bounded number of keys |
 //! | [`max_extra_attempts`](HedgeLayerBuilder::max_extra_attempts) | 1 |
 //! | [`max_extra_load`](HedgeLayerBuilder::max_extra_load), [`min_per_second`](HedgeLayerBuilder::min_per_second) | 5% of each second's requests, plus 10 hedges per second |
 //! | [`min_win_rate`](HedgeLayerBuilder::min_win_rate) | 0.05: once 10 hedges went in 2 s, fewer than 5% winning stops hedging on the delay (one probe per 100 ms) |

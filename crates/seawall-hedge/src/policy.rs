@@ -48,6 +48,14 @@ pub trait Policy<Req, Res, E> {
         let _ = replay;
         true
     }
+
+    /// The key whose latencies `request` shares (a hash of its route or authority), for a
+    /// layer with [`per_key`](crate::HedgeLayerBuilder::per_key) delays; `None` (the default)
+    /// puts it with every other request.
+    fn key(&self, request: &Req) -> Option<u64> {
+        let _ = request;
+        None
+    }
 }
 
 /// Whether `error`, or an error in its chain of sources, says "do not retry": a Seawall

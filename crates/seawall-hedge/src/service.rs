@@ -90,9 +90,18 @@ where
         // makes the others, and is made only when the request can be sent again.
         let replay = shared.policy.clone_request(&request);
         let others = replay.as_ref().map(|_| self.inner.clone());
+        let window = shared.delay.window_of(shared.policy.key(&request));
         let start = Instant::now();
-        let delay = shared.delay.current();
+        let delay = (window.as_ref())
+            .and_then(|w| w.delay())
+            .or_else(|| shared.delay.current());
         let future = self.inner.call(request);
-        ResponseFuture::new(future, replay, others, start, delay, self.shared.clone())
+        ResponseFuture::new(
+            future,
+            replay,
+            others,
+            (start, delay, window),
+            self.shared.clone(),
+        )
     }
 }

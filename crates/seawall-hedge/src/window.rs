@@ -203,6 +203,8 @@ impl LatencyWindow {
     }
 }
 
+impl seawall_core::keyed::Retain for LatencyWindow {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
