@@ -4,7 +4,7 @@
 //! restarting hosts, overloaded dependencies — and at scale partial failure is the normal
 //! mode. Seawall is a set of [`tower::Layer`](https://docs.rs/tower/latest/tower/trait.Layer.html)s
 //! that keep an axum server or a hyper/reqwest client working through them. Today that is
-//! budgeted retries, a circuit breaker and the HTTP plumbing both need, with a deterministic
+//! budgeted retries, a circuit breaker, hedged requests and the HTTP plumbing they need, with a deterministic
 //! simulator and a lab that measure them; more layers are planned (see the status below).
 //!
 //! This crate is the facade: it re-exports the member crates, each behind its own feature.
@@ -17,6 +17,7 @@
 //! | `breaker` | `breaker` | a circuit breaker: failure-count, failure-rate and slow-call trips, exact half-open probes, per-key breakers |
 //! | `timeout` | `timeout` | a timeout that counts the wait for readiness, per-attempt timeouts, deadlines propagated across services (`grpc-timeout`, `seawall-deadline-ms`) |
 //! | `chaos` | `chaos` | fault injection: errors, HTTP outcomes (with `http`), latency, aborts, behaviour hooks; seeded, targeted, switched at runtime |
+//! | `hedge` | `hedge` | hedged requests: a delay from an unbiased latency percentile, the first acceptable answer wins, a budget shared with retries |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
@@ -38,7 +39,7 @@
 //! | HTTP plumbing (replayable bodies, classification, rejections as responses, clients) | done |
 //! | simulator and lab (`seawall-sim`, `seawall-lab`) | done |
 //! | load shedding and adaptive concurrency | planned (issue 10) |
-//! | hedged requests | planned (issue 11) |
+//! | hedged requests (adaptive delay, budget shared with retries, HTTP policy) | done |
 //! | timeouts and deadline propagation (`grpc-timeout` on gRPC, `seawall-deadline-ms` on HTTP) | done |
 //! | fault injection (errors, HTTP outcomes, latency, aborts, behaviour hooks; header targeting) | done |
 //! | standard stacks, rate limiting | planned (issue 13) |
@@ -77,6 +78,9 @@ pub use seawall_timeout as timeout;
 #[cfg(feature = "chaos")]
 #[doc(inline)]
 pub use seawall_chaos as chaos;
+#[cfg(feature = "hedge")]
+#[doc(inline)]
+pub use seawall_hedge as hedge;
 
 #[cfg(all(
     feature = "retry",

@@ -5,7 +5,7 @@
 use seawall_sim::scenarios::Outage;
 use seawall_sim::{Abandonment, Arrivals, Capacity, ConfigError, Latency, Load, Upstream};
 
-use crate::stacks::{baseline, breakers, retries};
+use crate::stacks::{baseline, breakers, hedges, retries};
 use crate::{ms, secs, Scenario};
 
 /// Every scenario, in the order the lab runs them.
@@ -58,7 +58,7 @@ pub fn all() -> Vec<Scenario> {
             },
             load: |seed| poisson(1000.0, 60, 2000, seed),
             outage: None,
-            stacks: baseline(),
+            stacks: [baseline(), hedges()].concat(),
         },
         Scenario {
             name: "overload",

@@ -8,6 +8,7 @@ use tower::{BoxError, Service, ServiceExt};
 mod baseline;
 mod breaker;
 pub mod chaos;
+mod hedge;
 mod retry;
 mod tower_builtin;
 
@@ -62,5 +63,15 @@ pub fn chaos() -> Vec<Stack> {
     vec![
         chaos::INJECTED_BROWNOUT,
         chaos::RETRY_OVER_INJECTED_BROWNOUT,
+    ]
+}
+
+/// Hedged requests: tower's `Hedge`, Seawall's hedge at its defaults, and a hand-picked
+/// fixed delay.
+pub fn hedges() -> Vec<Stack> {
+    vec![
+        hedge::TOWER_HEDGE,
+        hedge::SEAWALL_HEDGE,
+        hedge::SEAWALL_HEDGE_12MS,
     ]
 }

@@ -1,0 +1,138 @@
+//! The HTTP hedge policy (feature `http`).
+//!
+//! [`HttpPolicy`] hedges what is safe to send twice over HTTP, building on `seawall-http`:
+//!
+//! - only idempotent requests (GET, HEAD, OPTIONS, TRACE, PUT, DELETE), and POSTs with an
+//!   `Idempotency-Key` once [`allow_keyed_post`](HttpPolicy::allow_keyed_post) vouches that
+//!   the server honours it ([`seawall_http::classify::is_idempotent`]);
+//! - bodies sent again through [`ReplayableBody`]: put
+//!   [`ReplayableBodyLayer`](seawall_http::ReplayableBodyLayer) in front of the hedge layer.
+//!   Every attempt sends the same bytes; a body over the replay cap, or whose source failed,
+//!   is not sent again (the request is then not hedged);
+//! - a response with a transient status (408, 429, 5xx but 501 and 505) or a transient error
+//!   (connect, reset, timeout) does not win: the next attempt goes at once, or after the
+//!   response's `Retry-After`;
+//! - with [`per_authority`](HttpPolicy::per_authority), each host gets its own delay (on a
+//!   layer with [`per_key`](crate::HedgeLayerBuilder::per_key) delays);
+//! - a response carrying **`seawall-retry: no`**, or an error that says "do not retry" (a
+//!   Seawall rejection, a `DoNotRetry` mark), ends the request; so does any other error.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use seawall_hedge::{HedgeLayer, HttpPolicy};
+//! use seawall_http::replay::ReplayableBody;
+//! use seawall_http::ReplayableBodyLayer;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! let upstream = service_fn(|_: http::Request<ReplayableBody<Full<Bytes>>>| async {
+//!     Ok::<_, seawall_core::BoxError>(http::Response::new(()))
+//! });
+//! let client = ServiceBuilder::new()
+//!     .layer(ReplayableBodyLayer::default())
+//!     .layer(HedgeLayer::builder().policy(HttpPolicy::new()).build().unwrap())
+//!     .service(upstream);
+//! let request = http::Request::get("http://upstream/").body(Full::new(Bytes::new())).unwrap();
+//! assert_eq!(client.oneshot(request).await.unwrap().status(), 200);
+//! # }
+//! ```
+
+use std::time::{Duration, SystemTime};
+
+use ::http::{Request, Response};
+use seawall_http::classify::{is_idempotent, is_transient_error, is_transient_status, AsDynError};
+use seawall_http::replay::{try_clone_request, ReplayableBody};
+use seawall_http::retry_after::RetryAfterParser;
+use seawall_http::retry_signal::is_marked_do_not_retry;
+
+use crate::{says_do_not_retry, Policy, Verdict};
+
+/// The hedge policy for HTTP clients: see the [module docs](self).
+#[derive(Clone, Copy, Debug)]
+pub struct HttpPolicy {
+    allow_keyed_post: bool,
+    per_authority: bool,
+    retry_after: RetryAfterParser,
+}
+
+impl Default for HttpPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpPolicy {
+    /// Idempotent methods only.
+    pub fn new() -> Self {
+        Self {
+            allow_keyed_post: false,
+            per_authority: false,
+            // The layer stops at its ceiling; longer hints stop further attempts.
+            retry_after: RetryAfterParser::new(Duration::from_secs(3600)),
+        }
+    }
+
+    /// Also hedges POSTs that carry a non-empty `Idempotency-Key` (default: off). Turn it on
+    /// only for servers that honour the key.
+    pub fn allow_keyed_post(mut self, allow: bool) -> Self {
+        self.allow_keyed_post = allow;
+        self
+    }
+
+    /// Keys each request by its URI's authority (`host:port`), so that a layer with
+    /// [`per_key`](crate::HedgeLayerBuilder::per_key) learns one delay per upstream host
+    /// (default: off).
+    pub fn per_authority(mut self, per_authority: bool) -> Self {
+        self.per_authority = per_authority;
+        self
+    }
+}
+
+impl<B, ResB, E> Policy<Request<ReplayableBody<B>>, Response<ResB>, E> for HttpPolicy
+where
+    E: AsDynError,
+{
+    fn classify(&self, result: &Result<Response<ResB>, E>) -> Verdict {
+        match result {
+            Ok(response) if is_marked_do_not_retry(response.headers()) => Verdict::Fatal,
+            Ok(response) if is_transient_status(response.status()) => Verdict::Retry {
+                after: self
+                    .retry_after
+                    .from_headers(response.headers(), SystemTime::now())
+                    .and_then(Result::ok),
+            },
+            Ok(_) => Verdict::Accept,
+            Err(e) => {
+                let e = e.as_dyn_error();
+                if !says_do_not_retry(e) && is_transient_error(e) {
+                    Verdict::Retry { after: None }
+                } else {
+                    Verdict::Fatal
+                }
+            }
+        }
+    }
+
+    fn clone_request(
+        &self,
+        request: &Request<ReplayableBody<B>>,
+    ) -> Option<Request<ReplayableBody<B>>> {
+        if !is_idempotent(request, self.allow_keyed_post) {
+            return None;
+        }
+        try_clone_request(request).ok()
+    }
+
+    fn can_replay(&self, replay: &Request<ReplayableBody<B>>) -> bool {
+        replay.body().replay_status().is_ok()
+    }
+
+    fn key(&self, request: &Request<ReplayableBody<B>>) -> Option<u64> {
+        let authority = request.uri().authority().filter(|_| self.per_authority)?;
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(authority.as_str(), &mut hasher);
+        Some(std::hash::Hasher::finish(&hasher))
+    }
+}
