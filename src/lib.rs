@@ -72,15 +72,15 @@ pub use seawall_retry as retry;
 #[doc(inline)]
 pub use seawall_breaker as breaker;
 
-#[cfg(feature = "timeout")]
-#[doc(inline)]
-pub use seawall_timeout as timeout;
 #[cfg(feature = "chaos")]
 #[doc(inline)]
 pub use seawall_chaos as chaos;
 #[cfg(feature = "hedge")]
 #[doc(inline)]
 pub use seawall_hedge as hedge;
+#[cfg(feature = "timeout")]
+#[doc(inline)]
+pub use seawall_timeout as timeout;
 
 #[cfg(all(
     feature = "retry",
