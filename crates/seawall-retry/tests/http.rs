@@ -599,3 +599,51 @@ async fn an_http_date_retry_after_replaces_the_backoff() {
         "{retried_at:?}, not the 10 ms backoff"
     );
 }
+
+/// The retry layer decides with the same `HttpClassifier` a breaker counts with:
+/// `other_errors` now changes what is retried, and any `Classify` can stand in.
+#[tokio::test(start_paused = true)]
+async fn the_classifier_decides_what_is_retried() {
+    use seawall_core::Outcome;
+    use seawall_retry::http::HttpClassifier;
+
+    let odd = || -> BoxError { "invalid header".into() };
+    for (what, policy, attempts) in [
+        ("default: other errors are not retried", HttpPolicy::new(), 1),
+        (
+            "the breaker's classifier: other errors are failures",
+            HttpPolicy::new().classifier(HttpClassifier::new()),
+            2,
+        ),
+        (
+            "other errors ignored",
+            HttpPolicy::new().classifier(HttpClassifier::new().other_errors(Outcome::Ignored)),
+            1,
+        ),
+    ] {
+        let (svc, calls) = failing_once(odd);
+        let _ = client(policy, svc).oneshot(request(Method::GET, "")).await;
+        assert_eq!(*calls.lock().unwrap(), attempts, "{what}");
+    }
+
+    // A tower-http classifier that calls 404 a failure makes 404s retried.
+    let four_oh_four = seawall_http::classify::TowerHttpClassifier::new(
+        tower_http::classify::StatusInRangeAsFailures::new(404..=404),
+    );
+    let (svc, log) = upstream(vec![|| status(404), ok]);
+    let response = ServiceBuilder::new()
+        .layer(ReplayableBodyLayer::default())
+        .layer(
+            seawall_retry::http::builder()
+                .policy(HttpPolicy::new().classifier(four_oh_four))
+                .backoff(Backoff::none())
+                .build()
+                .unwrap(),
+        )
+        .service(svc)
+        .oneshot(request(Method::GET, ""))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(log.lock().unwrap().len(), 2);
+}
