@@ -609,7 +609,11 @@ async fn the_classifier_decides_what_is_retried() {
 
     let odd = || -> BoxError { "invalid header".into() };
     for (what, policy, attempts) in [
-        ("default: other errors are not retried", HttpPolicy::new(), 1),
+        (
+            "default: other errors are not retried",
+            HttpPolicy::new(),
+            1,
+        ),
         (
             "the breaker's classifier: other errors are failures",
             HttpPolicy::new().classifier(HttpClassifier::new()),

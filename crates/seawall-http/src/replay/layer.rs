@@ -74,22 +74,9 @@ impl<S> ReplayableBodyService<S> {
     pub fn new(inner: S, cap: usize) -> Self {
         Self { inner, cap }
     }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
 }
+
+seawall_core::inner_accessors!(ReplayableBodyService<S>, inner: S);
 
 impl<S, B> Service<Request<B>> for ReplayableBodyService<S>
 where
