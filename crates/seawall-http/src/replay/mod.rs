@@ -40,8 +40,10 @@
 
 mod body;
 pub mod error;
+mod kept;
 mod layer;
 mod request;
+mod waiters;
 
 pub use body::{ReplayableBody, DEFAULT_REPLAY_CAP};
 pub use error::{NotReplayable, ReplayError};
