@@ -14,7 +14,7 @@
 //!   [`HttpClassifier::new`] (or any [`Classify`]) to [`classifier`](HttpPolicy::classifier)
 //!   to retry them too;
 //! - bodies re-sent through [`ReplayableBody`]: put
-//!   [`ReplayableBodyLayer`](seawall_http::ReplayableBodyLayer) in front of the retry layer.
+//!   [`ReplayLayer`](seawall_http::ReplayLayer) in front of the retry layer.
 //!   A body too large for its replay buffer, or whose source failed, is not re-sent. The
 //!   first time a request that could be retried (idempotent) has a body over the cap, a
 //!   `WARN` event (target `seawall::retry`, event `body_too_large`, with the cap,
@@ -43,7 +43,7 @@
 //! | [`allow_keyed_post`](HttpPolicy::allow_keyed_post) | off: POSTs are never retried |
 //! | [`attempt_header`](HttpPolicy::attempt_header) | `None`: no header; `Some(`[`ATTEMPT_HEADER`]`)` sends `seawall-attempt: 2`, `3`, … on re-sent requests |
 //! | [`mark_give_ups`](HttpPolicy::mark_give_ups) | on: responses given up on get `seawall-retry: no` |
-//! | the replay cap | 64 KiB, set on [`ReplayableBodyLayer::new`](seawall_http::ReplayableBodyLayer::new), not here; bodies over it are not retried (a `WARN` once per layer) |
+//! | the replay cap | 64 KiB, set on [`ReplayLayer::new`](seawall_http::ReplayLayer::new), not here; bodies over it are not retried (a `WARN` once per layer) |
 //! | the longest `Retry-After` waited out | the layer's [`max_retry_after`](crate::RetryLayerBuilder::max_retry_after) (10 s); longer: not retried |
 //!
 //! Attempts, backoff and budget are the [layer's](crate::RetryLayerBuilder). A result that
@@ -75,7 +75,7 @@
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use seawall_http::replay::ReplayableBody;
-//! use seawall_http::ReplayableBodyLayer;
+//! use seawall_http::ReplayLayer;
 //! use seawall_retry::{HttpPolicy, RetryLayer};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
@@ -92,7 +92,7 @@
 //!     }
 //! });
 //! let client = ServiceBuilder::new()
-//!     .layer(ReplayableBodyLayer::default())
+//!     .layer(ReplayLayer::default())
 //!     .layer(RetryLayer::builder().policy(HttpPolicy::new()).build().unwrap())
 //!     .service(upstream);
 //! let request = http::Request::get("http://upstream/").body(Full::new(Bytes::new())).unwrap();
@@ -208,7 +208,7 @@ impl<C> HttpPolicy<C> {
                     method = %request.method(),
                     uri = %request.uri(),
                     "a request body is larger than the replay cap of {cap} bytes, so requests \
-                     like it are not retried; raise the cap of ReplayableBodyLayer if they \
+                     like it are not retried; raise the cap of ReplayLayer if they \
                      should be (reported once per retry layer)"
                 );
             }

@@ -92,7 +92,7 @@ impl fmt::Display for Described<'_> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a retry policy for requests `{Req}` and results `Result<{Res}, {E}>`",
     label = "this retry layer's policy cannot judge these requests and results",
-    note = "an HTTP client needs `.policy(HttpPolicy::new())` on the `RetryLayer` builder, with a `ReplayableBodyLayer` outside the `RetryLayer`",
+    note = "an HTTP client needs `.policy(HttpPolicy::new())` on the `RetryLayer` builder, with a `ReplayLayer` outside the `RetryLayer`",
     note = "the default policy `RetryErrors` serves only services whose error type is `BoxError` and whose requests are `Clone`"
 )]
 pub trait Policy<Req, Res, E> {
