@@ -45,7 +45,7 @@ use crate::BoxError;
 ///
 /// It displays as the failure it carries, and [`source`](Error::source) and
 /// [`into_inner`](Self::into_inner) give that failure back, so
-/// [`find_rejection`](crate::find_rejection) and downcasts through the chain still find it.
+/// [`find_rejection`] and downcasts through the chain still find it.
 /// [`do_not_retry`] finds the mark anywhere in a chain.
 ///
 /// The HTTP counterpart is the `seawall-retry: no` response header

@@ -55,7 +55,7 @@
 //!
 //! `seawall_breaker::http` and this module have the same shape: each re-exports
 //! [`HttpClassifier`] and has a `builder()` that starts its layer with the HTTP policy
-//! (here [`builder`]: a [`RetryLayerBuilder`](crate::RetryLayerBuilder) with
+//! (here [`builder`]: a [`RetryLayerBuilder`] with
 //! [`HttpPolicy::new`]). One `HttpClassifier` value can configure both, so the breaker
 //! counts exactly the failures the retry layer retries:
 //!
