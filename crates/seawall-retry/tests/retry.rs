@@ -636,3 +636,16 @@ async fn the_inner_service_is_cloned_only_when_a_retry_is_possible() {
     );
     assert_eq!(count(layer(true, 1)).await, 0, "a single attempt");
 }
+
+/// A layer built without a seed seeds its jitter from entropy through core's `Rng`, so the
+/// simulator's determinism guard sees it; a seeded layer does not.
+#[test]
+fn an_unseeded_layer_is_visible_to_the_determinism_guard() {
+    use seawall_core::rng::entropy_seedings_on_this_thread;
+
+    let before = entropy_seedings_on_this_thread();
+    let _seeded = RetryLayer::builder().seed(3).build().unwrap();
+    assert_eq!(entropy_seedings_on_this_thread(), before);
+    let _unseeded = RetryLayer::builder().build().unwrap();
+    assert_eq!(entropy_seedings_on_this_thread(), before + 1);
+}
