@@ -155,7 +155,7 @@ macro_rules! define_rejections {
         )*
 
         /// `e` itself as a rejection, if it is one of the listed types.
-        fn as_rejection<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a dyn Rejection> {
+        pub(crate) fn as_rejection<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a dyn Rejection> {
             $(
                 if let Some(r) = e.downcast_ref::<$name>() {
                     return Some(r);

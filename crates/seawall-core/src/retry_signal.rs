@@ -36,7 +36,7 @@ use std::error::Error;
 use std::fmt;
 use std::time::Duration;
 
-use crate::rejection::{chain, find_rejection};
+use crate::rejection::{as_rejection, chain, find_rejection};
 use crate::BoxError;
 
 /// A failure that the tier above must not retry: a retry layer below already retried it as
@@ -97,7 +97,7 @@ impl Error for DoNotRetry {
 /// Whether `err` says "do not retry": a [`DoNotRetry`] mark, or a rejection that is not
 /// [`retryable`](crate::Rejection::retryable), anywhere in its chain of sources.
 pub fn do_not_retry(err: &(dyn Error + 'static)) -> bool {
-    chain(err).any(|e| e.is::<DoNotRetry>()) || find_rejection(err).is_some_and(|r| !r.retryable())
+    chain(err).any(|e| e.is::<DoNotRetry>() || as_rejection(e).is_some_and(|r| !r.retryable()))
 }
 
 /// The wait the error asks for before the next try: the
