@@ -36,6 +36,20 @@ impl Verdict {
     ///
     /// The hint is read only for a failure that will be retried, so the success path
     /// parses no header.
+    ///
+    /// `Req` is not inferred from the arguments; name it when calling this outside a
+    /// generic context:
+    ///
+    /// ```
+    /// use seawall_core::{rejection::Overloaded, BoxError};
+    /// use seawall_retry::{RetryErrors, Verdict};
+    ///
+    /// let policy = RetryErrors::new();
+    /// let reset: Result<(), BoxError> = Err("connection reset".into());
+    /// assert_eq!(Verdict::of::<_, (), _, _>(&policy, &reset), Verdict::Retry { after: None });
+    /// let shed: Result<(), BoxError> = Err(Overloaded::new(None).into());
+    /// assert_eq!(Verdict::of::<_, (), _, _>(&policy, &shed), Verdict::DoNotRetry);
+    /// ```
     pub fn of<P, Req, Res, E>(policy: &P, result: &Result<Res, E>) -> Self
     where
         P: Policy<Req, Res, E> + ?Sized,
