@@ -183,10 +183,16 @@ pub trait Policy<Req, Res, E> {
 ///
 /// [`Overloaded`]: seawall_core::rejection::Overloaded
 /// [`CircuitOpen`]: seawall_core::rejection::CircuitOpen
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct RetryErrors<C = ErrorsAreFailures> {
     classifier: C,
     mark: bool,
+}
+
+impl Default for RetryErrors {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl RetryErrors {
@@ -288,6 +294,15 @@ mod tests {
         let unmarked =
             Policy::<(), (), BoxError>::mark_give_up(&RetryErrors::new(), Err("boom".into()));
         assert!(!unmarked.unwrap_err().is::<DoNotRetry>(), "off by default");
+    }
+
+    #[test]
+    fn defaults_need_no_annotation() {
+        let policy = RetryErrors::default();
+        assert_eq!(
+            verdict(&policy, "boom".into()),
+            Verdict::Retry { after: None }
+        );
     }
 
     #[test]

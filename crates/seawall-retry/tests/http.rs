@@ -607,6 +607,7 @@ async fn the_classifier_decides_what_is_retried() {
     use seawall_core::Outcome;
     use seawall_retry::http::HttpClassifier;
 
+    let _default_needs_no_annotation = HttpPolicy::default();
     let odd = || -> BoxError { "invalid header".into() };
     for (what, policy, attempts) in [
         (
