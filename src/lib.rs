@@ -15,6 +15,7 @@
 //! | `http` | `http` | replayable bodies, `Retry-After`, HTTP classification, rejections as responses, bodies that hold a permit to their end, client adapters |
 //! | `retry` | `retry` | retries with a lock-free budget, backoff with jitter, `Retry-After`, do-not-retry across tiers |
 //! | `breaker` | `breaker` | a circuit breaker: failure-count, failure-rate and slow-call trips, exact half-open probes, per-key breakers |
+//! | `timeout` | `timeout` | a timeout that counts the wait for readiness, per-attempt timeouts, deadlines propagated across services (`grpc-timeout`, `seawall-deadline-ms`) |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
@@ -37,7 +38,7 @@
 //! | simulator and lab (`seawall-sim`, `seawall-lab`) | done |
 //! | load shedding and adaptive concurrency | planned (issue 10) |
 //! | hedged requests | planned (issue 11) |
-//! | timeouts and deadline propagation | planned (issue 12) |
+//! | timeouts and deadline propagation (`grpc-timeout` on gRPC, `seawall-deadline-ms` on HTTP) | done |
 //! | fault injection | planned (issue 12) |
 //! | standard stacks, rate limiting | planned (issue 13) |
 //!
@@ -68,6 +69,10 @@ pub use seawall_retry as retry;
 #[cfg(feature = "breaker")]
 #[doc(inline)]
 pub use seawall_breaker as breaker;
+
+#[cfg(feature = "timeout")]
+#[doc(inline)]
+pub use seawall_timeout as timeout;
 
 #[cfg(all(
     feature = "retry",

@@ -40,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) probes: u32,
     pub(crate) probe_timeout: Duration,
     pub(crate) name: Arc<str>,
+    /// A keyed breaker's key, as its events name it (empty for an unkeyed breaker).
+    pub(crate) key: Arc<str>,
 }
 
 impl Default for Config {
@@ -50,14 +52,15 @@ impl Default for Config {
             slow_call: None,
             window: Window::Count(100),
             min_calls: 20,
-            open_duration: Duration::from_secs(5),
+            open_duration: Duration::from_secs(1),
             max_open_duration: Duration::from_secs(60),
-            open_multiplier: 2.0,
+            open_multiplier: 1.0,
             jitter: 0.1,
             seed: None,
             probes: 3,
             probe_timeout: Duration::from_secs(10),
             name: Arc::from(""),
+            key: Arc::from(""),
         }
     }
 }
@@ -118,7 +121,7 @@ impl Config {
         if self.open_duration.is_zero() {
             return Err(ConfigError::new("open_duration must be more than zero"));
         }
-        if self.max_open_duration < self.open_duration {
+        if self.open_multiplier > 1.0 && self.max_open_duration < self.open_duration {
             return Err(ConfigError::new(format!(
                 "max_open_duration must be at least open_duration ({:?}), got {:?}",
                 self.open_duration, self.max_open_duration
@@ -213,22 +216,30 @@ impl<C> Builder<C> {
         self
     }
 
-    /// How long the breaker stays open after its first trip (default 5 s).
+    /// How long the breaker stays open after a trip (default 1 s), before jitter: it probes
+    /// the dependency at most once per open time.
+    ///
+    /// The default keeps a steady trickle of about one probe a second against a dependency
+    /// that stays down, and notices a heal within about a second (see the
+    /// [crate docs](crate#why-these-defaults) for the figures).
     pub fn open_duration(mut self, duration: Duration) -> Self {
         self.config.open_duration = duration;
         self
     }
 
-    /// Each trip that follows another without the breaker closing in between multiplies
-    /// the open time by `multiplier`, up to `max` (default ×2 up to 60 s). A multiplier of
-    /// 1 keeps the open time fixed.
+    /// Makes the open time grow: each trip that follows another without the breaker
+    /// closing in between multiplies it by `multiplier`, up to `max` (default: no growth,
+    /// a multiplier of 1). Growth sends fewer probes to a long outage and notices a heal
+    /// later: with `open_backoff(2.0, Duration::from_secs(60))` a 10 s outage is noticed up
+    /// to 8 s late.
     pub fn open_backoff(mut self, multiplier: f64, max: Duration) -> Self {
         self.config.open_multiplier = multiplier;
         self.config.max_open_duration = max;
         self
     }
 
-    /// Keeps the open time fixed at [`open_duration`](Self::open_duration), without jitter.
+    /// Keeps the open time fixed at [`open_duration`](Self::open_duration), without growth
+    /// or jitter.
     pub fn fixed_open_duration(mut self) -> Self {
         self.config.open_multiplier = 1.0;
         self.config.max_open_duration = self.config.open_duration;
@@ -236,8 +247,10 @@ impl<C> Builder<C> {
         self
     }
 
-    /// Shortens each open time by a random share of up to `jitter` (0..=1, default 0.1), so
+    /// Lengthens each open time by a random share of up to `jitter` (0..=1, default 0.1), so
     /// that the breakers of many clients do not probe a recovering dependency in lockstep.
+    /// Jitter only lengthens: [`open_duration`](Self::open_duration) stays the shortest open
+    /// time, so the probe rate stays at most one per open time.
     pub fn jitter(mut self, jitter: f64) -> Self {
         self.config.jitter = jitter;
         self
@@ -249,16 +262,19 @@ impl<C> Builder<C> {
         self
     }
 
-    /// How many probe calls half-open admits (default 3). All must succeed to close the
-    /// breaker; any failure opens it again.
+    /// How many probe calls half-open admits (default 3). The first goes alone; once it
+    /// has succeeded, the others go together. All must succeed to close the breaker; any
+    /// failure opens it again. So a half-open that finds the dependency still down costs it
+    /// exactly one call, and one that finds it healed closes after two round trips.
     pub fn probes(mut self, probes: u32) -> Self {
         self.config.probes = probes;
         self
     }
 
-    /// How long half-open waits for its probes to make progress (default 10 s): when every
-    /// probe has been admitted and none has finished for this long, the next call reopens
-    /// the breaker, so half-open can never be stuck.
+    /// How long half-open waits for its probes to make progress (default 10 s): when no
+    /// further probe may be admitted (the first probe is out alone, or every probe is out)
+    /// and none has finished for this long, the next call reopens the breaker, so half-open
+    /// can never be stuck.
     ///
     /// A permit counts as an outstanding probe from the moment it is taken: when
     /// [`CircuitBreaker::poll_ready`](crate::CircuitBreaker) takes one and then waits for
@@ -292,8 +308,8 @@ impl<C> Builder<C> {
     ///
     /// A [`ConfigError`] naming the first field out of range: rates in (0, 1], a count
     /// window of 1 to 100,000 calls, `min_calls` from 1 to the count window, open durations
-    /// more than zero with `max >= open_duration`, a multiplier in 1..=100, jitter in 0..=1,
-    /// 1 to 1,000 probes, a probe timeout more than zero.
+    /// more than zero (with `max >= open_duration` when the open time grows), a multiplier
+    /// in 1..=100, jitter in 0..=1, 1 to 1,000 probes, a probe timeout more than zero.
     pub fn build(self) -> Result<CircuitBreakerLayer<C>, ConfigError> {
         self.config.validate()?;
         Ok(CircuitBreakerLayer::from_parts(

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::shared::{Metrics, Shared, State};
+use crate::shared::Shared;
+use crate::snapshot::Metrics;
+use crate::state::State;
 
 /// Watches and steers one breaker. Cheap to clone; every clone is the same breaker.
 ///

@@ -109,8 +109,15 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        // Without `poll_ready` first (a broken caller), decide now.
+        // A decision still stands if no transition happened since `poll_ready` made it (one
+        // load on the closed path). A pass or a probe permit from an earlier epoch is void:
+        // a trip in between must not let the call reach the failing dependency, nor a pass
+        // from before the trip become an extra probe. Deciding again is safe, as the inner
+        // service is ready; a rejection stands (the inner service was not polled). Without
+        // `poll_ready` first (a broken caller), decide now.
         let pending = match self.pending.take() {
+            Some(Pending::Pass(ticket)) if !self.shared.is_current(ticket) => self.decide(),
+            Some(Pending::Probe(guard)) if !guard.is_current() => self.decide(),
             Some(p) => p,
             None => self.decide(),
         };

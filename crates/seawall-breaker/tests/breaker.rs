@@ -1,49 +1,18 @@
-//! The breaker as a user meets it: its decisions, its hints, its half-open probes, its
-//! manual controls, all in paused time.
+//! The breaker as a user meets it: its decisions, its hints, its trip conditions, its
+//! manual controls and keyed breakers, all in paused time (half-open probes: `half_open.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
-use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
 use std::time::Duration;
 
 use seawall_breaker::{CircuitBreakerLayer, KeyedBuilder, State};
-use seawall_core::{find_rejection, BoxError, RejectionKind};
 use tokio::time::advance;
-use tokio_test::{assert_pending, assert_ready, assert_ready_err, assert_ready_ok};
+use tokio_test::{assert_pending, assert_ready_ok};
 use tower::{service_fn, Layer, Service, ServiceExt};
 use tower_test::mock;
 
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-fn retry_after(err: &BoxError) -> Option<Duration> {
-    let r = find_rejection(err.as_ref()).expect("a rejection");
-    assert_eq!(r.kind(), RejectionKind::CircuitOpen);
-    r.retry_after()
-}
-
-/// A service that fails when asked to.
-fn flaky() -> impl Service<bool, Response = (), Error = &'static str, Future = impl Send> + Clone {
-    service_fn(|fail: bool| async move {
-        if fail {
-            Err("down")
-        } else {
-            Ok(())
-        }
-    })
-}
-
-fn consecutive(n: u32) -> seawall_breaker::Builder {
-    CircuitBreakerLayer::builder()
-        .consecutive_failures(n)
-        .failure_rate(None)
-        .open_duration(secs(5))
-        .fixed_open_duration()
-}
+mod common;
+use common::{consecutive, flaky, retry_after, secs};
 
 #[test]
 fn bad_settings_are_errors_that_name_the_field() {
@@ -79,7 +48,7 @@ fn bad_settings_are_errors_that_name_the_field() {
             "open_duration",
         ),
         (
-            CircuitBreakerLayer::builder().open_backoff(2.0, secs(1)),
+            CircuitBreakerLayer::builder().open_backoff(2.0, Duration::from_millis(500)),
             "max_open_duration",
         ),
         (
@@ -168,127 +137,6 @@ async fn the_hint_counts_down_and_repeated_trips_open_for_longer_up_to_the_cap()
     let _ = svc.clone().oneshot(true).await;
     assert_eq!(handle.remaining_open(), Some(secs(5)));
     assert_eq!(handle.metrics().trips, 5);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_probe_that_never_finishes_cannot_keep_half_open_stuck() {
-    let layer = consecutive(1)
-        .probes(1)
-        .probe_timeout(secs(10))
-        .build()
-        .unwrap();
-    let handle = layer.handle();
-    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer);
-    inner.allow(10);
-    assert_ready_ok!(svc.poll_ready());
-    let call = svc.call(());
-    inner.next_request().await.unwrap().1.send_error("down");
-    let _ = call.await;
-    advance(secs(5)).await;
-
-    // The one probe goes out and hangs.
-    assert_ready_ok!(svc.poll_ready());
-    let mut stuck = tokio_test::task::spawn(svc.call(()));
-    let (_, stuck_reply) = inner.next_request().await.unwrap();
-    assert_pending!(stuck.poll());
-    assert_eq!(handle.state(), State::HalfOpen);
-
-    // Others are turned away meanwhile...
-    advance(secs(9)).await;
-    assert_ready_ok!(svc.poll_ready());
-    assert_eq!(retry_after(&svc.call(()).await.unwrap_err()), None);
-    // ...until the probe has made no progress for the probe timeout: then it reopens.
-    advance(secs(1)).await;
-    assert_eq!(handle.state(), State::Open);
-    assert_ready_ok!(svc.poll_ready());
-    assert_eq!(retry_after(&svc.call(()).await.unwrap_err()), Some(secs(5)));
-
-    // The stuck probe finishing late counts for nothing.
-    stuck_reply.send_response(());
-    assert_ready_ok!(stuck.poll());
-    assert_eq!(handle.state(), State::Open);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_dropped_probe_gives_its_permit_back() {
-    let layer = consecutive(1).probes(2).build().unwrap();
-    let handle = layer.handle();
-    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer);
-    inner.allow(100);
-    assert_ready_ok!(svc.poll_ready());
-    let call = svc.call(());
-    inner.next_request().await.unwrap().1.send_error("down");
-    let _ = call.await;
-    advance(secs(5)).await;
-
-    let first = admitted(&mut svc, &mut inner).await;
-    let second = admitted(&mut svc, &mut inner).await;
-    assert_ready_ok!(svc.poll_ready());
-    assert!(svc.call(()).await.is_err(), "both permits are out");
-    drop(first);
-    // The freed permit goes to the next call, which succeeds with the second probe.
-    let third = admitted(&mut svc, &mut inner).await;
-    for (mut call, reply) in [second, third] {
-        reply.send_response(());
-        assert_ready_ok!(call.poll());
-    }
-    assert_eq!(handle.state(), State::Closed);
-    assert_eq!(handle.metrics().probes, 3);
-}
-
-type Probe = (
-    tokio_test::task::Spawn<
-        seawall_breaker::future::ResponseFuture<
-            tower_test::mock::future::ResponseFuture<()>,
-            seawall_core::ErrorsAreFailures,
-        >,
-    >,
-    tower_test::mock::SendResponse<()>,
-);
-
-/// Sends one call that the breaker admits and that stays in flight.
-async fn admitted(
-    svc: &mut mock::Spawn<seawall_breaker::CircuitBreaker<mock::Mock<(), ()>>>,
-    inner: &mut mock::Handle<(), ()>,
-) -> Probe {
-    assert_ready_ok!(svc.poll_ready());
-    let mut call = tokio_test::task::spawn(svc.call(()));
-    let (_, reply) = inner
-        .next_request()
-        .await
-        .expect("the call reaches the inner service");
-    assert_pending!(call.poll());
-    (call, reply)
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_call_from_before_the_trip_cannot_close_the_breaker() {
-    let layer = consecutive(1).probes(1).build().unwrap();
-    let handle = layer.handle();
-    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer);
-    inner.allow(100);
-    // A slow call is admitted while closed...
-    assert_ready_ok!(svc.poll_ready());
-    let mut old = tokio_test::task::spawn(svc.call(()));
-    let (_, old_reply) = inner.next_request().await.unwrap();
-    // ...another fails and trips the breaker...
-    assert_ready_ok!(svc.poll_ready());
-    let call = svc.call(());
-    inner.next_request().await.unwrap().1.send_error("down");
-    let _ = call.await;
-    advance(secs(5)).await;
-    // ...a probe goes out in half-open, and the old call succeeds meanwhile.
-    let (mut probe, probe_reply) = admitted(&mut svc, &mut inner).await;
-    old_reply.send_response(());
-    assert_ready_ok!(old.poll());
-    assert_eq!(
-        handle.state(),
-        State::HalfOpen,
-        "the old success is not a probe"
-    );
-    probe_reply.send_error("still down");
-    assert_ready!(probe.poll()).unwrap_err();
-    assert_eq!(handle.state(), State::Open);
 }
 
 #[tokio::test(start_paused = true)]
@@ -500,92 +348,6 @@ async fn every_transition_reaches_the_watch_channel_and_manual_modes_behave() {
         .any(|e| e.event == "open" && e.level == tracing::Level::WARN));
 }
 
-/// Real threads race for the permits of a half-open breaker: exactly `probes` get through,
-/// every time; and when they are dropped unfinished, their permits come back.
-#[test]
-fn racing_threads_in_half_open_get_exactly_the_configured_probes() {
-    const PROBES: u32 = 3;
-    const THREADS: usize = 16;
-    // Outside a runtime the clock is the real one; a 1 µs open time has passed by the time
-    // the threads race, so no test ever sleeps.
-    let layer = CircuitBreakerLayer::builder()
-        .consecutive_failures(1)
-        .failure_rate(None)
-        .open_duration(Duration::from_micros(1))
-        .fixed_open_duration()
-        .probes(PROBES)
-        .build()
-        .unwrap();
-    let handle = layer.handle();
-    let reached = Arc::new(AtomicUsize::new(0));
-    let counter = reached.clone();
-    let svc = layer.layer(service_fn(move |fail: bool| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if fail {
-                Err::<(), &str>("down")
-            } else {
-                std::future::pending().await
-            }
-        }
-    }));
-    let cx = &mut Context::from_waker(Waker::noop());
-    for round in 0..200 {
-        handle.reset();
-        let mut trip = svc.clone();
-        assert!(trip.poll_ready(cx).is_ready());
-        let mut call = pin!(trip.call(true));
-        assert!(matches!(call.as_mut().poll(cx), Poll::Ready(Err(_))));
-        reached.store(0, Ordering::SeqCst);
-        let barrier = Arc::new(Barrier::new(THREADS));
-        let admitted: usize = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..THREADS)
-                .map(|_| {
-                    let mut svc = svc.clone();
-                    let barrier = barrier.clone();
-                    s.spawn(move || {
-                        let cx = &mut Context::from_waker(Waker::noop());
-                        barrier.wait();
-                        assert!(svc.poll_ready(cx).is_ready());
-                        let mut call = Box::pin(svc.call(false));
-                        let admitted = call.as_mut().poll(cx).is_pending();
-                        // Hold the permit until every thread has tried.
-                        barrier.wait();
-                        usize::from(admitted)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).sum()
-        });
-        assert_eq!(
-            admitted,
-            PROBES as usize,
-            "round {round}: {:?}",
-            handle.metrics()
-        );
-        assert_eq!(
-            reached.load(Ordering::SeqCst),
-            PROBES as usize,
-            "round {round}"
-        );
-        // All the probe futures were dropped unfinished: their permits are free again.
-        assert_eq!(handle.state(), State::HalfOpen);
-        let mut next = Vec::new();
-        for _ in 0..PROBES + 1 {
-            let mut s = svc.clone();
-            assert!(s.poll_ready(cx).is_ready());
-            let mut call = Box::pin(s.call(false));
-            let admitted = call.as_mut().poll(cx).is_pending();
-            next.push((admitted, call));
-        }
-        assert_eq!(
-            next.iter().filter(|(a, _)| *a).count(),
-            PROBES as usize,
-            "round {round}"
-        );
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn keyed_breakers_are_independent_and_bounded() {
     let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
@@ -732,59 +494,6 @@ fn flaky_keyed(
             Ok(())
         }
     })
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_probe_permit_voided_while_the_inner_service_was_not_ready_is_not_used() {
-    let layer = consecutive(1)
-        .probes(1)
-        .probe_timeout(secs(10))
-        .build()
-        .unwrap();
-    let handle = layer.handle();
-    let other = layer.layer(flaky());
-    let (mut svc, mut inner) = mock::spawn_layer::<(), (), _>(layer);
-    inner.allow(1);
-    assert_ready_ok!(svc.poll_ready());
-    let call = svc.call(());
-    inner.next_request().await.unwrap().1.send_error("down");
-    let _ = call.await;
-    advance(secs(5)).await;
-
-    // Half-open: poll_ready takes the probe permit, then waits for the inner service.
-    inner.allow(0);
-    assert_pending!(svc.poll_ready());
-    assert_eq!(handle.metrics().probes, 1);
-    // The breaker is forced open meanwhile; then the inner service becomes ready.
-    handle.force_open();
-    inner.allow(1);
-    assert_ready_ok!(svc.poll_ready());
-    let mut call = tokio_test::task::spawn(svc.call(()));
-    assert_eq!(retry_after(&assert_ready_err!(call.poll())), None);
-
-    // The same with the probe timeout reopening the breaker under a held permit.
-    handle.reset();
-    assert_ready_ok!(svc.poll_ready());
-    let call = svc.call(());
-    inner.next_request().await.unwrap().1.send_error("down");
-    let _ = call.await;
-    advance(secs(5)).await;
-    inner.allow(0);
-    assert_pending!(svc.poll_ready());
-    advance(secs(10)).await;
-    assert_eq!(
-        retry_after(&other.clone().oneshot(false).await.unwrap_err()),
-        Some(secs(5)),
-        "the stuck permit reopened the breaker"
-    );
-    inner.allow(1);
-    assert_ready_ok!(svc.poll_ready());
-    let mut call = tokio_test::task::spawn(svc.call(()));
-    assert_eq!(retry_after(&assert_ready_err!(call.poll())), Some(secs(5)));
-
-    // Neither rejected call reached the inner service.
-    drop(svc);
-    assert!(inner.next_request().await.is_none());
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use seawall_breaker::{BreakerHandle, Builder, CircuitBreakerLayer, State};
-use seawall_sim::{run_paused, Latency, Load, Upstream};
+use seawall_sim::{run_paused, Arrivals, Capacity, Latency, Load, Second, Summary, Upstream};
 use tokio::time::Instant;
 use tower::Layer;
 
@@ -131,47 +131,161 @@ fn one_percent_background_errors_for_ten_minutes_never_trip_the_defaults() {
 #[test]
 fn after_the_upstream_heals_the_breaker_closes_within_one_open_period_plus_the_probes() {
     let heal = Duration::from_secs(20);
-    let open = Duration::from_secs(5);
-    let (log, _) = run(
-        || outage(10, 20),
-        CircuitBreakerLayer::builder()
-            .open_duration(open)
-            .fixed_open_duration(),
-        30,
-    );
-    let closed = first(&log, State::Closed, heal).expect("it closes");
-    // Three probes at 100 req/s arrive within 30 ms and take 10 ms each.
+    // Two probe round trips at 100 req/s: the first probe alone, then the other two; each
+    // waits up to 10 ms for a call to arrive and takes 10 ms.
     let probes = Duration::from_millis(50);
-    assert!(
-        closed - heal <= open + probes,
-        "closed {:?} after healing: {log:?}",
-        closed - heal
-    );
-    assert_eq!(log.last().map(|(_, s)| *s), Some(State::Closed));
+    let cases = [
+        (
+            "fixed 5 s",
+            CircuitBreakerLayer::builder()
+                .open_duration(Duration::from_secs(5))
+                .fixed_open_duration(),
+            Duration::from_secs(5),
+        ),
+        // The defaults: 1 s, lengthened by up to 10%.
+        (
+            "the defaults",
+            CircuitBreakerLayer::builder().seed(5),
+            Duration::from_millis(1_100),
+        ),
+    ];
+    for (name, breaker, open) in cases {
+        let (log, _) = run(|| outage(10, 20), breaker, 30);
+        let closed = first(&log, State::Closed, heal).expect("it closes");
+        assert!(
+            closed - heal <= open + probes,
+            "{name}: closed {:?} after healing: {log:?}",
+            closed - heal
+        );
+        assert_eq!(log.last().map(|(_, s)| *s), Some(State::Closed));
+    }
+}
 
-    // With the open time growing on repeated trips, the bound is the open period in force
-    // when the upstream heals.
-    let (log, _) = run(
-        || outage(10, 20),
-        CircuitBreakerLayer::builder().seed(5),
-        60,
-    );
-    let closed = first(&log, State::Closed, heal).expect("it closes");
-    let last_open = log
+/// The lab's outage scenario (`seawall-lab --scenario outage`): an upstream of 8–12 ms with
+/// 100 workers and a queue of 1,000, failing every call in 1 ms from 20 s until `heal`.
+fn lab_outage(seed: u64, heal: Duration) -> Upstream {
+    let healthy = || Latency::uniform(Duration::from_millis(8), Duration::from_millis(12));
+    Upstream::builder()
+        .latency(healthy())
+        .capacity(Capacity::workers(100).queue(1000))
+        .seed(seed)
+        .at(Duration::from_secs(20), |p| {
+            p.failure_rate(1.0)
+                .latency(Latency::constant(Duration::from_millis(1)))
+        })
+        .at(heal, |p| p.failure_rate(0.0).latency(healthy()))
+        .build()
+        .unwrap()
+}
+
+/// The lab's load: Poisson arrivals at 1,000 req/s, a 1 s client timeout.
+fn lab_load(seed: u64, seconds: u64) -> Load {
+    Load::builder()
+        .rate(1000.0)
+        .duration(Duration::from_secs(seconds))
+        .arrivals(Arrivals::Poisson)
+        .timeout(Duration::from_secs(1))
+        .seed(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .build()
+        .unwrap()
+}
+
+/// The breaker at its defaults (jitter seed 1, as in the lab) in the lab's outage
+/// scenario, and the same run with no breaker.
+struct Outage {
+    none: Summary,
+    breaker: Summary,
+    log: Vec<(Duration, State)>,
+}
+
+fn lab_run(seed: u64, heal: Duration, seconds: u64) -> Outage {
+    run_paused(async move {
+        let upstream = lab_outage(seed, heal);
+        let none = lab_load(seed, seconds)
+            .run(&upstream, upstream.clone())
+            .await;
+        let upstream = lab_outage(seed, heal);
+        let layer = CircuitBreakerLayer::builder().seed(1).build().unwrap();
+        let log = watch(&layer.handle(), Instant::now());
+        let breaker = lab_load(seed, seconds)
+            .run(&upstream, layer.layer(upstream.clone()))
+            .await;
+        tokio::task::yield_now().await;
+        let log = log.lock().unwrap().clone();
+        Outage { none, breaker, log }
+    })
+}
+
+fn attempts(series: &[Second], from: u64, to: u64) -> Vec<u64> {
+    series
         .iter()
-        .filter(|(t, s)| *s == State::Open && *t < heal)
-        .map(|(t, _)| *t)
-        .next_back()
-        .unwrap();
-    let (half_open_at, next) = log
-        .iter()
-        .find(|(t, s)| *t > last_open && *s != State::Open)
-        .copied()
-        .unwrap();
-    assert_eq!(next, State::HalfOpen, "{log:?}");
-    let reopened_after = half_open_at - last_open;
-    assert!(
-        closed <= last_open + reopened_after + probes,
-        "closed at {closed:?}, last opened at {last_open:?} for {reopened_after:?}: {log:?}"
+        .filter(|s| (from..to).contains(&s.t))
+        .map(|s| s.upstream_attempts)
+        .collect()
+}
+
+/// Issue 8, section 3: at its defaults, the breaker must cost (almost) no successes in the
+/// lab's outage scenario — within 2 points of no breaker at all, so it notices the heal
+/// within about a second — while the upstream gets at most 1% of its normal load during the
+/// outage; and a dead upstream gets at most one probe a second on average over ten minutes.
+///
+/// `cargo test -p seawall-breaker --test sim -- --nocapture the_defaults` prints the figures
+/// `docs/benchmarks.md` quotes.
+#[test]
+fn the_defaults_cost_no_successes_in_the_lab_outage_and_probe_at_most_once_a_second() {
+    let outage = (Duration::from_secs(20), Duration::from_secs(30));
+    for seed in 1..=3 {
+        let Outage { none, breaker, log } = lab_run(seed, outage.1, 60);
+        let tripped = first(&log, State::Open, outage.0).expect("it trips") - outage.0;
+        let recovered = first(&log, State::Closed, outage.1).expect("it closes") - outage.1;
+        let during = attempts(&breaker.series, 20, 30);
+        let reached: u64 = during.iter().sum();
+        let normal: u64 = none
+            .series
+            .iter()
+            .filter(|s| (20..30).contains(&s.t))
+            .map(|s| s.sent)
+            .sum();
+        let worst = during.iter().copied().max().unwrap_or(0);
+        let probes_while_open: u64 = attempts(&breaker.series, 21, 30).iter().sum();
+        println!(
+            "seed {seed}: success {:.2}% (none {:.2}%); tripped {tripped:?} into the outage; \
+             closed {recovered:?} after the heal; upstream during the outage {reached} calls \
+             = {:.2}% of {normal} (worst second {worst}, the first: the trip's failures); \
+             {probes_while_open} probes in 21-29 s",
+            breaker.success_rate * 100.0,
+            none.success_rate * 100.0,
+            reached as f64 / normal as f64 * 100.0,
+        );
+        assert!(
+            breaker.success_rate >= none.success_rate - 0.02,
+            "seed {seed}: {:.4} against {:.4} with no breaker",
+            breaker.success_rate,
+            none.success_rate
+        );
+        assert!(
+            reached * 100 <= normal,
+            "seed {seed}: the upstream got {reached} of {normal} calls during the outage"
+        );
+        assert!(
+            recovered <= Duration::from_millis(1_200),
+            "seed {seed}: closed {recovered:?} after the heal: {log:?}"
+        );
+    }
+
+    // Ten minutes down: how often does the breaker probe?
+    let heal = Duration::from_secs(620);
+    let Outage { breaker, log, .. } = lab_run(1, heal, 630);
+    let probes = attempts(&breaker.series, 21, 620);
+    let total: u64 = probes.iter().sum();
+    let per_second = total as f64 / probes.len() as f64;
+    let worst = probes.iter().copied().max().unwrap_or(0);
+    let recovered = first(&log, State::Closed, heal).expect("it closes") - heal;
+    println!(
+        "10-minute outage: {total} probes in {} s = {per_second:.3}/s (worst second {worst}); \
+         closed {recovered:?} after the heal",
+        probes.len()
     );
+    assert!(per_second <= 1.0, "{per_second} probes/s");
+    assert!(recovered <= Duration::from_millis(1_200), "{recovered:?}");
 }

@@ -26,6 +26,10 @@
 //! - **Who should hear about it?** [`Events`] reports a layer's notable moments (a retry,
 //!   a trip, a shed request) as tracing events and, with the `metrics` feature, as metrics.
 //!
+//! - **By when must it be done?** [`deadline::Deadline`] is a request's deadline on
+//!   tokio's clock, and [`Deadline::current`](deadline::Deadline::current) the deadline of
+//!   the task at hand, so that retries and hedges below a deadline respect it.
+//!
 //! - **What does chance decide?** [`rng::Rng`] is the one seeded generator every layer draws
 //!   from, and [`latency::Latency`] the latency distributions the simulator and fault
 //!   injection share.
@@ -46,6 +50,7 @@
 
 mod accessors;
 mod classify;
+pub mod deadline;
 mod error;
 mod events;
 pub mod keyed;

@@ -8,11 +8,20 @@ use crate::ConfigError;
 
 /// A count of events over a sliding window of time, kept in time buckets of atomic counters.
 ///
-/// The window is split into `buckets` equal buckets. Each bucket is one `AtomicU64` that
-/// packs the bucket's sequence number (high 32 bits) with its count (low 32 bits), so an
-/// [`add`](Self::add) that lands in a bucket left over from an earlier lap of the ring resets
-/// and counts in one compare-and-swap: no lock, no lost or double-counted event, however many
-/// threads count at once.
+/// The window is split into `buckets` equal buckets, kept in a ring of as many slots. Each
+/// slot holds two atomics: the 64-bit number of the newest bucket that has claimed it (its
+/// *stamp*), and a count word that packs the low 32 bits of its bucket's number (a tag) with
+/// the count (32 bits). An [`add`](Self::add) raises the stamp with one `fetch_max`; the
+/// first add of a new bucket then swaps a fresh count word in with a compare-and-swap that
+/// fails if anything moved meanwhile. No lock, no lost or double-counted event, however many
+/// threads count at once:
+///
+/// - a late event (its time read before a thread was descheduled) whose bucket is still the
+///   slot's counts there, where it belongs; one whose slot a newer bucket has claimed is
+///   dropped, because its bucket has left the window of every time at or after the newer
+///   one. It never erases the newer bucket's events.
+/// - bucket numbers are 64 bits (a bucket is at least 1 µs, so they never wrap), so however
+///   long a counter stays idle, old events never count again.
 ///
 /// [`sum`](Self::sum) covers the current bucket and the `buckets - 1` before it, so it spans
 /// between `window - window / buckets` and `window` of history. More buckets make the
@@ -36,10 +45,28 @@ use crate::ConfigError;
 pub struct RollingCounter {
     origin: Instant,
     bucket_nanos: u64,
-    slots: Box<[AtomicU64]>,
+    slots: Box<[Slot]>,
+}
+
+/// One slot of the ring.
+#[derive(Debug, Default)]
+struct Slot {
+    /// The number of the newest bucket that has claimed this slot. Only ever rises (until
+    /// [`RollingCounter::clear`]).
+    stamp: AtomicU64,
+    /// The low 32 bits of the number of the bucket counted here (high half) and its count
+    /// (low half). Its tag differs from the stamp's low bits while a newer bucket's first
+    /// add is between claiming the stamp and swapping the count in: the count is then an
+    /// older bucket's, out of the window of the stamp's time.
+    count: AtomicU64,
 }
 
 const COUNT_MASK: u64 = u32::MAX as u64;
+
+/// The tag of bucket `bucket` in a count word: its number's low 32 bits.
+fn tag(bucket: u64) -> u64 {
+    bucket & COUNT_MASK
+}
 
 impl RollingCounter {
     /// Creates a window of length `window` split into `buckets` buckets (1 to 1024), each at
@@ -99,7 +126,7 @@ impl RollingCounter {
         Ok(Self {
             origin,
             bucket_nanos: bucket_nanos as u64,
-            slots: (0..buckets).map(|_| AtomicU64::new(0)).collect(),
+            slots: (0..buckets).map(|_| Slot::default()).collect(),
         })
     }
 
@@ -120,20 +147,44 @@ impl RollingCounter {
     }
 
     /// Counts `n` events at `now`. A count in a bucket saturates at `u32::MAX`.
+    ///
+    /// A `now` older than the newest time counted so far is counted in its own bucket while
+    /// that bucket is still in the ring, and dropped once a newer bucket has taken its slot
+    /// (it has then left the window): a late event never erases newer ones.
     pub fn add_at(&self, now: Instant, n: u32) {
-        let seq = self.seq(now);
-        let slot = &self.slots[(seq as usize) % self.slots.len()];
-        let mut current = slot.load(Ordering::Relaxed);
+        let bucket = self.bucket(now);
+        let slot = self.slot(bucket);
+        // The first add of a bucket claims the slot; a slot a newer bucket has claimed
+        // refuses (the load spares the common case a read-modify-write).
+        if slot.stamp.load(Ordering::Acquire) < bucket
+            && slot.stamp.fetch_max(bucket, Ordering::AcqRel) > bucket
+        {
+            return;
+        }
+        let mut current = slot.count.load(Ordering::Acquire);
         loop {
-            let next = if current >> 32 == u64::from(seq) {
+            // Checked on every try, after reading the count word: once a newer bucket claims
+            // the slot, this one has left the window and the count is the newer one's to
+            // reset. (A newer bucket's claim comes before its count swap, so a count word
+            // that is already the newer bucket's is read with its claim visible.)
+            if slot.stamp.load(Ordering::Acquire) != bucket {
+                return;
+            }
+            let next = if current >> 32 == tag(bucket) {
                 let count = (current & COUNT_MASK)
                     .saturating_add(u64::from(n))
                     .min(COUNT_MASK);
                 (current & !COUNT_MASK) | count
             } else {
-                (u64::from(seq) << 32) | u64::from(n)
+                // The count is an older bucket's: this bucket's first add starts it afresh.
+                (tag(bucket) << 32) | u64::from(n)
             };
-            match slot.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Relaxed) {
+            match slot.count.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return,
                 Err(actual) => current = actual,
             }
@@ -147,16 +198,18 @@ impl RollingCounter {
 
     /// The number of events counted in the window ending at `now`.
     pub fn sum_at(&self, now: Instant) -> u64 {
-        let seq = self.seq(now);
-        let len = self.slots.len() as u32;
+        let bucket = self.bucket(now);
+        let len = self.slots.len() as u64;
         self.slots
             .iter()
             .map(|slot| {
-                let v = slot.load(Ordering::Acquire);
-                let slot_seq = (v >> 32) as u32;
-                // An untouched or cleared slot holds a count of 0, current or not.
-                if seq.wrapping_sub(slot_seq) < len {
-                    v & COUNT_MASK
+                let stamp = slot.stamp.load(Ordering::Acquire);
+                let count = slot.count.load(Ordering::Acquire);
+                // In the window: a bucket no newer than `now` and fewer than `len` before it,
+                // whose count is its own (not an older bucket's awaiting its reset).
+                let in_window = stamp <= bucket && bucket - stamp < len;
+                if in_window && count >> 32 == tag(stamp) {
+                    count & COUNT_MASK
                 } else {
                     0
                 }
@@ -167,19 +220,23 @@ impl RollingCounter {
     /// Forgets every event counted so far.
     pub fn clear(&self) {
         for slot in self.slots.iter() {
-            slot.store(0, Ordering::Release);
+            // A zero count is empty whatever bucket its tag names.
+            slot.count.store(0, Ordering::Release);
         }
     }
 
-    /// The bucket sequence number of `now`: the bucket's index since the origin, truncated to
-    /// 32 bits. Truncation is harmless: a slot is read only if its number is within the last
-    /// `buckets` of the current one, and a slot left untouched for a multiple of 2^32
-    /// buckets (49 days of 1 ms buckets) is the only one that could be misread.
-    fn seq(&self, now: Instant) -> u32 {
+    /// The number of the bucket `now` falls in, counted from the origin. A bucket is at least
+    /// 1 µs, so the number fits in 64 bits for 584,000 years.
+    fn bucket(&self, now: Instant) -> u64 {
         let elapsed = now.saturating_duration_since(self.origin).as_nanos();
         // 64-bit arithmetic: u128 division is a library call, several times slower.
         let nanos = u64::try_from(elapsed).unwrap_or(u64::MAX);
-        (nanos / self.bucket_nanos) as u32
+        nanos / self.bucket_nanos
+    }
+
+    fn slot(&self, bucket: u64) -> &Slot {
+        // The index is below the number of slots, which is a `usize`.
+        &self.slots[(bucket % self.slots.len() as u64) as usize]
     }
 }
 
@@ -259,21 +316,91 @@ mod tests {
         assert_eq!(w.sum(), 40_000);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_late_event_never_erases_the_newer_bucket_of_its_slot() {
+        // Four 1 s buckets: bucket 1 and bucket 5 share a slot.
+        let w = RollingCounter::new(Duration::from_secs(4), 4).unwrap();
+        let origin = w.origin();
+        let late = origin + Duration::from_millis(1_500);
+        tokio::time::advance(Duration::from_millis(5_500)).await;
+        w.add(7);
+        // A thread that read the clock at 1.5 s and was descheduled until now counts its
+        // event: bucket 1 has left the window, so it is dropped, and the 7 stay.
+        w.add_at(late, 1);
+        assert_eq!(w.sum(), 7);
+        // A late event whose bucket is still in the window counts where it belongs.
+        w.add_at(origin + Duration::from_millis(3_100), 2);
+        assert_eq!(w.sum(), 9);
+        // At 7.5 s the window holds buckets 4 to 7.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(w.sum(), 7, "the late 2 left with their own bucket (3)");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn old_events_stay_gone_after_an_idle_gap_of_two_to_the_32_buckets() {
+        // 1 µs buckets: 2^32 of them are 71.6 minutes.
+        let w = RollingCounter::new(Duration::from_micros(10), 10).unwrap();
+        w.add(5);
+        assert_eq!(w.sum(), 5);
+        tokio::time::advance(Duration::from_micros(1 << 32)).await;
+        assert_eq!(w.sum(), 0, "the 5 are 71.6 minutes old");
+        w.add(1);
+        assert_eq!(w.sum(), 1);
+    }
+
+    #[test]
+    fn late_events_racing_current_ones_never_wipe_them() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let _time = rt.enter();
+        let w = std::sync::Arc::new(RollingCounter::new(Duration::from_secs(4), 4).unwrap());
+        let origin = w.origin();
+        // Bucket 1 (late, out of the window) and bucket 5 (now) share a slot.
+        let now = origin + Duration::from_millis(5_500);
+        let late = origin + Duration::from_millis(1_500);
+        let threads: Vec<_> = [now, now, late, late]
+            .into_iter()
+            .map(|at| {
+                let w = w.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        w.add_at(at, 1);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(w.sum_at(now), 20_000);
+    }
+
     proptest! {
-        /// The sum always equals a brute-force count of the events in the covered buckets.
+        /// The sum always equals a brute-force count of the events in the covered buckets,
+        /// late events (counted at a time before the newest one) included: a late event
+        /// counts exactly when its own bucket is still in the window.
         #[test]
-        fn sum_matches_a_reference(steps in proptest::collection::vec((0u64..3_000, 0u32..5), 1..200)) {
+        fn sum_matches_a_reference(
+            steps in proptest::collection::vec((0u64..3_000, 0u32..5, prop_oneof![3 => Just(0u64), 1 => 0u64..1_500]), 1..200)
+        ) {
             let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
             rt.block_on(async {
                 let bucket = Duration::from_millis(100);
                 let w = RollingCounter::new(bucket * 8, 8).unwrap();
                 let origin = Instant::now();
                 let mut events: Vec<(u64, u32)> = Vec::new();
-                for (advance_ms, n) in steps {
+                for (advance_ms, n, late_ms) in steps {
                     tokio::time::advance(Duration::from_millis(advance_ms)).await;
-                    w.add(n);
+                    let at = Instant::now()
+                        .checked_sub(Duration::from_millis(late_ms))
+                        .unwrap_or(origin)
+                        .max(origin);
+                    w.add_at(at, n);
+                    events.push(((at - origin).as_millis() as u64 / 100, n));
                     let now_bucket = (Instant::now() - origin).as_millis() as u64 / 100;
-                    events.push((now_bucket, n));
                     let expected: u64 = events
                         .iter()
                         .filter(|(b, _)| now_bucket - b < 8)

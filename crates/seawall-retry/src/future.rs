@@ -9,6 +9,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use seawall_core::deadline::Deadline;
 use tokio::time::Sleep;
 use tower_service::Service;
 
@@ -196,6 +197,10 @@ where
                 shared.backoff.delay(self.attempt, rng, &mut self.previous)
             }
         };
+        // A retry that cannot start before the request's deadline is not worth waiting for.
+        if Deadline::current().is_some_and(|deadline| !deadline.allows(self.wait)) {
+            return Err(self.give_up(GiveUp::Deadline, result));
+        }
         crate::events::backoff(&shared.events, self.wait);
         Ok(result)
     }
@@ -277,6 +282,10 @@ where
                 event!(WARN, &shared.events, "budget_exhausted", attempt, outcome = %outcome);
                 true
             }
+            GiveUp::Deadline => {
+                event!(DEBUG, &shared.events, "deadline", attempt, outcome = %outcome);
+                false
+            }
         };
         if mark {
             shared.policy.mark_give_up(result)
@@ -297,6 +306,8 @@ enum GiveUp {
     NotReplayable,
     /// The budget is empty.
     Budget,
+    /// The backoff would end at or past the request's deadline.
+    Deadline,
 }
 
 impl<S, P, Req> fmt::Debug for ResponseFuture<S, P, Req>

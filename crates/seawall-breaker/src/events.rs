@@ -1,0 +1,250 @@
+//! What the breaker tells operators: one tracing event per transition (and per `would_trip`
+//! in metrics-only mode), with target `seawall::breaker` so it can be filtered on its own.
+//!
+//! Every event has the fields `layer` (`"breaker"`), `name` (the builder's name; for a keyed
+//! breaker, the layer's name and the key), `key` (a keyed breaker's key, else empty),
+//! `event` (what happened: the state entered, or `would_trip`), `state` (the state the
+//! breaker is in after it) and `reason` (why; see [`Reason`]). Opening is a `WARN`, the
+//! rest `INFO`. With the `metrics` feature each event also increments
+//! `seawall_events_total{layer, name, event}`, and each open period is recorded in the
+//! histogram `seawall_duration_seconds{layer, name, what = "open"}`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seawall_core::Events;
+use tracing::Level;
+
+use crate::state::State;
+
+/// The tracing target of every breaker event.
+pub(crate) const TARGET: &str = "seawall::breaker";
+
+/// Why the breaker moved: the `reason` field of its events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The failures-in-a-row condition was met.
+    ConsecutiveFailures,
+    /// The failure-rate condition was met.
+    FailureRate,
+    /// The slow-call condition was met.
+    SlowCalls,
+    /// The open time was over and a call arrived.
+    OpenTimeOver,
+    /// A half-open probe failed (or was slow).
+    ProbeFailed,
+    /// Half-open probes made no progress for the probe timeout.
+    ProbeTimeout,
+    /// Every half-open probe succeeded.
+    ProbesSucceeded,
+    /// A command on the [`BreakerHandle`](crate::BreakerHandle).
+    Manual,
+}
+
+impl Reason {
+    /// The reason as it appears in events.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Reason::ConsecutiveFailures => "consecutive_failures",
+            Reason::FailureRate => "failure_rate",
+            Reason::SlowCalls => "slow_calls",
+            Reason::OpenTimeOver => "open_time_over",
+            Reason::ProbeFailed => "probe_failed",
+            Reason::ProbeTimeout => "probe_timeout",
+            Reason::ProbesSucceeded => "probes_succeeded",
+            Reason::Manual => "manual",
+        }
+    }
+}
+
+/// One breaker's event source.
+#[derive(Debug)]
+pub(crate) struct BreakerEvents {
+    /// The name, and the duration records.
+    inner: Events,
+    key: Arc<str>,
+}
+
+impl BreakerEvents {
+    pub(crate) fn new(name: Arc<str>, key: Arc<str>) -> Self {
+        Self {
+            inner: Events::new("breaker").named(name),
+            key,
+        }
+    }
+
+    /// The breaker's name, as given to the builder.
+    pub(crate) fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// The breaker entered `state` because of `reason`.
+    pub(crate) fn entered(&self, state: State, reason: Reason) {
+        let level = if state == State::Open {
+            Level::WARN
+        } else {
+            Level::INFO
+        };
+        self.emit(level, state.name(), state, reason);
+    }
+
+    /// Metrics-only: a trip condition was met, and the breaker would have opened.
+    pub(crate) fn would_trip(&self, reason: Reason) {
+        self.emit(Level::INFO, "would_trip", State::MetricsOnly, reason);
+    }
+
+    /// The breaker opened for `open_for`.
+    pub(crate) fn open_for(&self, open_for: Duration) {
+        self.inner.duration("open", open_for);
+    }
+
+    fn emit(&self, level: Level, event: &'static str, state: State, reason: Reason) {
+        macro_rules! at {
+            ($lvl:expr) => {
+                tracing::event!(
+                    target: TARGET,
+                    $lvl,
+                    layer = "breaker",
+                    name = self.name(),
+                    key = &*self.key,
+                    event,
+                    state = state.name(),
+                    reason = reason.as_str(),
+                    "circuit breaker {event} ({})",
+                    reason.as_str()
+                )
+            };
+        }
+        match level {
+            Level::WARN => at!(Level::WARN),
+            _ => at!(Level::INFO),
+        }
+        #[cfg(feature = "metrics")]
+        metrics::counter!(
+            "seawall_events_total",
+            "layer" => "breaker",
+            "name" => self.name().to_owned(),
+            "event" => event
+        )
+        .increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    /// Collects each event's target and fields.
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<String>>);
+
+    struct Fields(String);
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.push_str(&format!(" {}={}", field.name(), value));
+        }
+        fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+    }
+
+    impl Subscriber for &'static Collect {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut fields = Fields(format!(
+                "{} {}",
+                event.metadata().level(),
+                event.metadata().target()
+            ));
+            event.record(&mut fields);
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(fields.0);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    #[test]
+    fn events_have_the_breaker_target_and_say_which_breaker_what_state_and_why() {
+        let collect: &'static Collect = Box::leak(Box::default());
+        tracing::subscriber::with_default(collect, || {
+            let events = BreakerEvents::new(Arc::from("payments"), Arc::from("eu"));
+            events.entered(State::Open, Reason::ProbeTimeout);
+            events.would_trip(Reason::FailureRate);
+        });
+        let seen = collect.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(
+            seen,
+            [
+                "WARN seawall::breaker layer=breaker name=payments key=eu event=open \
+                 state=open reason=probe_timeout",
+                "INFO seawall::breaker layer=breaker name=payments key=eu event=would_trip \
+                 state=metrics_only reason=failure_rate",
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_transition_says_why() {
+        use crate::config::Config;
+        use crate::shared::{Admit, Shared};
+        use seawall_core::Outcome;
+
+        let collect: &'static Collect = Box::leak(Box::default());
+        let _guard = tracing::subscriber::set_default(collect);
+        let shared = Shared::new(Config {
+            consecutive_failures: Some(2),
+            failure_rate: None,
+            probes: 1,
+            name: Arc::from("db"),
+            ..Config::default()
+        });
+        let call = |outcome| match shared.admit() {
+            Admit::Call(ticket) => shared.complete(ticket, outcome, None),
+            Admit::Reject(_) => {}
+        };
+        call(Outcome::Failure);
+        call(Outcome::Failure);
+        tokio::time::advance(crate::schedule::longest_open(&shared.config)).await;
+        call(Outcome::Failure);
+        tokio::time::advance(crate::schedule::longest_open(&shared.config)).await;
+        call(Outcome::Success);
+        shared.set(State::ForcedOpen);
+        let seen: Vec<String> = collect
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            // Only the breaker's events (the open time is also a trace-level record).
+            .filter(|e| e.contains(" seawall::breaker "))
+            .map(|e| {
+                e.split(' ')
+                    .filter(|f| f.starts_with("state=") || f.starts_with("reason="))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                "state=open reason=consecutive_failures",
+                "state=half_open reason=open_time_over",
+                "state=open reason=probe_failed",
+                "state=half_open reason=open_time_over",
+                "state=closed reason=probes_succeeded",
+                "state=forced_open reason=manual",
+            ]
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! The breaker's state machine, shared by every clone of a service, its futures and its
+//! handles.
+//!
+//! Everything a call needs to be admitted lives in one `AtomicU64`, the [state
+//! word](crate::state): the state, an epoch, and in half-open the probe permits taken and
+//! the probes that succeeded.
+//!
+//! A closed breaker admits a call with one load. A half-open one hands out a probe permit
+//! with a compare-and-swap on the word, so no race can admit more than `probes` probes.
+//! Every call remembers the epoch it was admitted in, and its outcome counts only if the
+//! breaker is still in that epoch: a slow call admitted before a trip cannot close a
+//! half-open breaker, and a probe from an earlier half-open cannot count for a later one.
+//!
+//! Transitions ([`transition`]) are rare; they take a mutex (never held on the call path),
+//! check that the word is still exactly the one they decided on (and, for a stuck
+//! half-open, that it is still stuck), write the side data a reader of the new state needs
+//! (open deadline, half-open progress time), then compare-and-swap the new word in place of
+//! the old one. Under the mutex only half-open words change (by the lock-free permit,
+//! success and release swaps), and any such change makes the transition's swap fail, so the
+//! caller decides again on the new word: a permit taken while a transition was being
+//! decided is never lost, and a decision made on a stale word never goes through. Any
+//! permit a caller took in the old epoch is void from then on.
+//!
+//! Outcomes ([`outcome`]) are counted against the trip conditions while closed, and move a
+//! half-open breaker on.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::events::{BreakerEvents, Reason};
+use crate::rng;
+use crate::snapshot::{Counters, Metrics};
+use crate::state::{State, Word, ONE_ADMITTED};
+use crate::window::{Outcomes, Totals};
+
+mod outcome;
+mod transition;
+
+// What the keyed breaker builds on, under one path.
+#[allow(unused_imports)]
+pub(crate) use crate::config::Config;
+#[allow(unused_imports)]
+pub(crate) use crate::future::{Guard, ResponseFuture};
+#[allow(unused_imports)]
+pub(crate) use crate::handle::BreakerHandle;
+
+/// How a call was admitted, and so what its outcome does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Closed: counted against the trip conditions.
+    Closed,
+    /// A half-open probe holding a permit.
+    Probe,
+    /// Metrics-only: counted, never trips.
+    MetricsOnly,
+    /// Forced closed: counted in the totals only.
+    ForcedClosed,
+    /// Disabled: not counted at all.
+    Disabled,
+}
+
+/// A call's admission: its kind and the epoch it was admitted in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    pub(crate) kind: Kind,
+    epoch: u32,
+}
+
+/// The breaker's answer to "may a call go through now?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admit {
+    Call(Ticket),
+    /// Rejected, with the time until the breaker may admit calls again when it knows.
+    Reject(Option<Duration>),
+}
+
+/// What only transitions touch, behind the mutex.
+#[derive(Debug)]
+struct Slow {
+    /// Trips since the breaker last closed: the exponent of the open-time growth.
+    trips_in_row: u32,
+    /// Every trip so far: picks the jitter draw.
+    trips_total: u64,
+    seed: u64,
+}
+
+/// One breaker.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    origin: Instant,
+    word: AtomicU64,
+    /// Open: when the open time ends, in nanoseconds since `origin`.
+    open_until: AtomicU64,
+    /// Half-open: when a probe was last admitted or finished, in nanoseconds since `origin`.
+    progress: AtomicU64,
+    consecutive: AtomicU32,
+    /// `Some` when a rate condition is on.
+    window: Option<Outcomes>,
+    counters: Counters,
+    slow: Mutex<Slow>,
+    watch: watch::Sender<State>,
+    pub(crate) events: BreakerEvents,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Self {
+        let seed = config.seed.unwrap_or_else(rng::random_seed);
+        let window = (config.failure_rate.is_some() || config.slow_call.is_some())
+            .then(|| Outcomes::new(config.window));
+        let events = BreakerEvents::new(config.name.clone(), config.key.clone());
+        Self {
+            origin: Instant::now(),
+            word: AtomicU64::new(Word::new(State::Closed, 0).0),
+            open_until: AtomicU64::new(0),
+            progress: AtomicU64::new(0),
+            consecutive: AtomicU32::new(0),
+            window,
+            counters: Counters::default(),
+            slow: Mutex::new(Slow {
+                trips_in_row: 0,
+                trips_total: 0,
+                seed,
+            }),
+            watch: watch::Sender::new(State::Closed),
+            events,
+            config,
+        }
+    }
+
+    fn word(&self) -> Word {
+        Word(self.word.load(Ordering::Acquire))
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slow> {
+        self.slow
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether a call should note its start time (to tell slow calls).
+    #[inline]
+    pub(crate) fn times_calls(&self) -> bool {
+        self.config.slow_call.is_some()
+    }
+
+    /// Decides whether a call may go through now. Moves an open breaker whose time is up
+    /// to half-open, and a stuck half-open back to open.
+    #[inline]
+    pub(crate) fn admit(&self) -> Admit {
+        loop {
+            let word = self.word();
+            let epoch = word.epoch();
+            let kind = match word.state() {
+                State::Closed => Kind::Closed,
+                State::Disabled => Kind::Disabled,
+                State::ForcedClosed => Kind::ForcedClosed,
+                State::MetricsOnly => Kind::MetricsOnly,
+                State::ForcedOpen => return Admit::Reject(None),
+                State::Open => {
+                    let now = Instant::now();
+                    let until = self.open_until.load(Ordering::Acquire);
+                    let at = self.nanos(now);
+                    if at < until {
+                        return Admit::Reject(Some(Duration::from_nanos(until - at)));
+                    }
+                    self.transition(word, State::HalfOpen, now, Reason::OpenTimeOver, || true);
+                    continue;
+                }
+                State::HalfOpen => {
+                    let now = Instant::now();
+                    if self.may_probe(word) {
+                        let next = word.0 + ONE_ADMITTED;
+                        if self
+                            .word
+                            .compare_exchange(word.0, next, Ordering::AcqRel, Ordering::Acquire)
+                            .is_ok()
+                        {
+                            self.progress.store(self.nanos(now), Ordering::Release);
+                            Counters::bump(&self.counters.probes);
+                            return Admit::Call(Ticket {
+                                kind: Kind::Probe,
+                                epoch,
+                            });
+                        }
+                        continue;
+                    }
+                    if self.probes_stuck(now) {
+                        let still = || self.probes_stuck(now);
+                        self.transition(word, State::Open, now, Reason::ProbeTimeout, still);
+                        continue;
+                    }
+                    return Admit::Reject(None);
+                }
+            };
+            return Admit::Call(Ticket { kind, epoch });
+        }
+    }
+
+    /// Whether the half-open `word` has a probe permit to give: the first probe goes alone,
+    /// and once one has succeeded the rest go together. So a half-open that finds the
+    /// dependency still down costs it exactly one call, while one that finds it healed
+    /// closes after two round trips.
+    fn may_probe(&self, word: Word) -> bool {
+        let admitted = word.admitted();
+        admitted < self.config.probes && (admitted == 0 || word.succeeded() > 0)
+    }
+
+    /// Whether a call admitted with `ticket` was admitted in the current epoch (no
+    /// transition since).
+    #[inline]
+    pub(crate) fn is_current(&self, ticket: Ticket) -> bool {
+        self.word().epoch() == ticket.epoch
+    }
+
+    fn probes_stuck(&self, now: Instant) -> bool {
+        let since = self.progress.load(Ordering::Acquire);
+        let timeout = u64::try_from(self.config.probe_timeout.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos(now) >= since.saturating_add(timeout)
+    }
+
+    /// Counts a rejection (the service calls this when it actually rejects a call).
+    #[inline]
+    pub(crate) fn rejected(&self) {
+        Counters::bump(&self.counters.rejected);
+    }
+
+    /// A probe's future was dropped before it finished: frees its permit for another probe.
+    pub(crate) fn release(&self, ticket: Ticket) {
+        if ticket.kind != Kind::Probe {
+            return;
+        }
+        loop {
+            let word = self.word();
+            if word.epoch() != ticket.epoch
+                || word.state() != State::HalfOpen
+                || word.admitted() == 0
+            {
+                return;
+            }
+            let next = word.0 - ONE_ADMITTED;
+            if self
+                .word
+                .compare_exchange(word.0, next, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    /// The state the next call would find: an open breaker whose time is up reads as
+    /// half-open, a half-open one whose probes are stuck as open.
+    pub(crate) fn state(&self) -> State {
+        let word = self.word();
+        match word.state() {
+            State::Open => {
+                let until = self.open_until.load(Ordering::Acquire);
+                if self.nanos(Instant::now()) >= until {
+                    State::HalfOpen
+                } else {
+                    State::Open
+                }
+            }
+            State::HalfOpen if !self.may_probe(word) && self.probes_stuck(Instant::now()) => {
+                State::Open
+            }
+            s => s,
+        }
+    }
+
+    /// How long the breaker stays open from now, if it is open.
+    pub(crate) fn remaining_open(&self) -> Option<Duration> {
+        let word = self.word();
+        (word.state() == State::Open).then(|| {
+            let until = self.open_until.load(Ordering::Acquire);
+            Duration::from_nanos(until.saturating_sub(self.nanos(Instant::now())))
+        })
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<State> {
+        self.watch.subscribe()
+    }
+
+    pub(crate) fn metrics(&self) -> Metrics {
+        let Totals {
+            calls,
+            failures,
+            slow,
+        } = self
+            .window
+            .as_ref()
+            .map(|w| w.totals(Instant::now()))
+            .unwrap_or_default();
+        let c = &self.counters;
+        let word = self.word();
+        let half_open = word.state() == State::HalfOpen;
+        Metrics {
+            state: self.state(),
+            consecutive_failures: self.consecutive.load(Ordering::Relaxed),
+            window_calls: calls,
+            window_failures: failures,
+            window_slow_calls: slow,
+            failures: Counters::get(&c.failures),
+            slow_calls: Counters::get(&c.slow),
+            ignored: Counters::get(&c.ignored),
+            rejected: Counters::get(&c.rejected),
+            trips: Counters::get(&c.trips),
+            probes: Counters::get(&c.probes),
+            probe_permits: if half_open { word.admitted() } else { 0 },
+            probe_successes: if half_open { word.succeeded() } else { 0 },
+        }
+    }
+}

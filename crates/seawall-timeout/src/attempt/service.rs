@@ -1,0 +1,67 @@
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use seawall_core::deadline::Deadline;
+use seawall_core::BoxError;
+use tokio::time::Instant;
+use tower_service::Service;
+
+use crate::future::{instant_after, Expiry, ResponseFuture};
+
+/// A timeout on each attempt, capped by the task's deadline (see the
+/// [module docs](crate::attempt)).
+#[derive(Clone, Debug)]
+pub struct AttemptTimeout<S> {
+    pub(super) inner: S,
+    pub(super) timeout: Duration,
+}
+
+impl<S> AttemptTimeout<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req> Service<Req> for AttemptTimeout<S>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let end = instant_after(Instant::now(), self.timeout);
+        match Deadline::current() {
+            Some(deadline) if deadline.is_expired() => ResponseFuture::refused(),
+            Some(deadline) if deadline.instant() < end => ResponseFuture::bounded(
+                self.inner.call(request),
+                deadline.instant(),
+                None,
+                Expiry::Deadline,
+            ),
+            _ => ResponseFuture::bounded(
+                self.inner.call(request),
+                end,
+                None,
+                Expiry::Attempt(self.timeout),
+            ),
+        }
+    }
+}

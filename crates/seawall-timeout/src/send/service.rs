@@ -1,0 +1,64 @@
+use std::task::{Context, Poll};
+
+use http::Request;
+use seawall_core::deadline::Deadline;
+use seawall_core::BoxError;
+use tower_service::Service;
+
+use crate::future::{Expiry, ResponseFuture};
+use crate::header;
+
+/// Sends the request's remaining time with it (see the [module docs](crate::send)).
+#[derive(Clone, Debug)]
+pub struct SendDeadline<S> {
+    pub(super) inner: S,
+}
+
+impl<S> SendDeadline<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for SendDeadline<S>
+where
+    S: Service<Request<B>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let deadline = match request.extensions().get::<Deadline>() {
+            Some(own) => Some(own.or_current()),
+            None => Deadline::current(),
+        };
+        let Some(deadline) = deadline else {
+            return ResponseFuture::unbounded(self.inner.call(request));
+        };
+        if deadline.is_expired() {
+            tracing::debug!("deadline passed before the request was sent");
+            return ResponseFuture::refused();
+        }
+        header::write(request.headers_mut(), deadline.remaining());
+        request.extensions_mut().insert(deadline);
+        let inner = deadline.sync_scope(|| self.inner.call(request));
+        ResponseFuture::bounded(inner, deadline.instant(), Some(deadline), Expiry::Deadline)
+    }
+}
