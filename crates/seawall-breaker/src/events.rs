@@ -98,6 +98,34 @@ impl BreakerEvents {
         self.inner.duration("open", open_for);
     }
 
+    /// A keyed layer's table was full and a request went to this, the overflow breaker.
+    pub(crate) fn overflow(&self, state: State) {
+        tracing::event!(
+            target: TARGET,
+            Level::DEBUG,
+            layer = "breaker",
+            name = self.name(),
+            key = &*self.key,
+            event = "overflow",
+            state = state.name(),
+            "circuit breaker overflow: the keyed table is full"
+        );
+        self.count("overflow");
+    }
+
+    fn count(&self, event: &'static str) {
+        #[cfg(feature = "metrics")]
+        metrics::counter!(
+            "seawall_events_total",
+            "layer" => "breaker",
+            "name" => self.name().to_owned(),
+            "event" => event
+        )
+        .increment(1);
+        #[cfg(not(feature = "metrics"))]
+        let _ = event;
+    }
+
     fn emit(&self, level: Level, event: &'static str, state: State, reason: Reason) {
         macro_rules! at {
             ($lvl:expr) => {
@@ -119,14 +147,7 @@ impl BreakerEvents {
             Level::WARN => at!(Level::WARN),
             _ => at!(Level::INFO),
         }
-        #[cfg(feature = "metrics")]
-        metrics::counter!(
-            "seawall_events_total",
-            "layer" => "breaker",
-            "name" => self.name().to_owned(),
-            "event" => event
-        )
-        .increment(1);
+        self.count(event);
     }
 }
 

@@ -100,7 +100,7 @@ impl<K: Hash + Eq + Clone> Keys<K> {
             Some(breaker) => breaker,
             None => {
                 self.overflowed.fetch_add(1, Ordering::Relaxed);
-                self.overflow.events.emit(tracing::Level::DEBUG, "overflow");
+                self.overflow.events.overflow(self.overflow.state());
                 self.overflow.clone()
             }
         }
