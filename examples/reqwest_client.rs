@@ -7,7 +7,7 @@
 //!
 //! The client stack, outermost first:
 //!
-//! 1. `ReplayableBodyLayer`: keeps the request body as it streams (up to 64 KiB), so a retry
+//! 1. `ReplayLayer`: keeps the request body as it streams (up to 64 KiB), so a retry
 //!    re-sends exactly the same bytes, even from a streamed body.
 //! 2. `RetryLayer` with `HttpPolicy`: retries transient failures (503 here) of idempotent
 //!    requests, and of POSTs that carry an `Idempotency-Key` (`allow_keyed_post`), at most 3
@@ -29,7 +29,7 @@ use http_body::Frame;
 use http_body_util::{BodyExt, Full, StreamBody};
 use seawall::core::BoxError;
 use seawall::http::client::ReqwestService;
-use seawall::http::ReplayableBodyLayer;
+use seawall::http::ReplayLayer;
 use seawall::retry::{Backoff, HttpPolicy, RetryBudget, RetryLayer};
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -132,7 +132,7 @@ async fn run(addr: SocketAddr, backend: Arc<Backend>) -> Result<(), BoxError> {
             .build()?,
     );
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer(
             RetryLayer::builder()
                 .policy(HttpPolicy::new().allow_keyed_post(true))

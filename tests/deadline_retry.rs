@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use seawall::core::deadline::Deadline;
 use seawall::core::{find_rejection, BoxError, RejectionKind};
-use seawall::http::{ReplayableBody, ReplayableBodyLayer};
+use seawall::http::{ReplayLayer, ReplayableBody};
 use seawall::retry::{Backoff, HttpPolicy, Jitter, RetryLayer};
 use seawall::timeout::{AttemptTimeoutLayer, SendDeadlineLayer};
 use tokio::time::Instant;
@@ -42,7 +42,7 @@ async fn run(deadline: Duration) -> (Vec<(u128, String)>, u128, Option<Rejection
     let client = ServiceBuilder::new()
         // Outermost: the layers below (retry, attempt timeout) work under the deadline.
         .layer(SendDeadlineLayer::new())
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer(
             RetryLayer::builder()
                 .policy(HttpPolicy::new())

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use seawall::breaker::{self, State};
 use seawall::http::client::ReqwestService;
-use seawall::http::{RejectionResponseLayer, ReplayableBodyLayer};
+use seawall::http::{RejectionResponseLayer, ReplayLayer};
 use seawall::retry::{Backoff, HttpPolicy, RetryLayer};
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -74,7 +74,7 @@ async fn breaker_sheds_with_503_and_the_client_neither_hammers_nor_loses_the_bod
 
     // The client: replayable bodies, then retries (3 attempts, keyed POSTs allowed).
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer(
             RetryLayer::builder()
                 .policy(HttpPolicy::new().allow_keyed_post(true))

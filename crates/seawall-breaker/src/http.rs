@@ -6,6 +6,12 @@
 //! 4xx responses are the caller's mistakes and count as successes; Seawall rejections from
 //! layers below are ignored.
 //!
+//! `seawall_retry::http` has the same shape: it re-exports [`HttpClassifier`] and its
+//! `builder()` starts a retry layer with the HTTP policy, whose `HttpPolicy::classifier`
+//! takes the same classifier. Give both layers one `HttpClassifier` value and the breaker
+//! counts exactly the failures the retry layer retries (the retry's default treats errors
+//! that are neither transient nor rejections as `Ignored`; the breaker's counts them).
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() {

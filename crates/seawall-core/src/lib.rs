@@ -6,10 +6,18 @@
 //! - **Did the call work?** [`Classify`] turns a `&Result<Res, Err>` into an [`Outcome`]:
 //!   success, failure, or ignored (a result that says nothing about the callee's health,
 //!   such as a caller-side cancellation). Closures implement it.
+//!   The same classification feeds every layer: the breaker counts `Failure`s, the retry
+//!   layer retries them (`Success` and `Ignored` are done), the coming layers follow suit.
 //! - **Why did a layer refuse?** A layer that refuses work returns one of the typed
 //!   rejections in [`rejection`]; each implements [`Rejection`], which carries an optional
 //!   retry-after hint and says whether a retry is worth it. [`find_rejection`] finds one
-//!   inside a `BoxError`, however deep.
+//!   inside a `BoxError`, however deep. The rejection types are listed once, in
+//!   [`for_each_rejection!`], with the HTTP status for each: a new layer's rejection is one
+//!   new line there.
+//! - **May this be retried?** [`retry_signal::do_not_retry`] is the one answer: a failure
+//!   marked [`DoNotRetry`] by a retry layer that gave up on it, or a rejection that is not
+//!   retryable, anywhere in the error's source chain ([`rejection::chain`] is the one walker
+//!   of such chains). [`retry_signal::retry_after`] reads the wait it asks for.
 //! - **What happened lately?** [`RollingCounter`] counts events over a sliding window of
 //!   time with a handful of atomic operations and no locks; the circuit breaker, the retry
 //!   budget and the client throttle all count with it.
@@ -40,6 +48,7 @@
 //! assert_eq!(classify.classify(&Ok(200)), Outcome::Success);
 //! ```
 
+mod accessors;
 mod classify;
 pub mod deadline;
 mod error;
@@ -48,6 +57,7 @@ pub mod keyed;
 pub mod latency;
 pub mod permit;
 pub mod rejection;
+pub mod retry_signal;
 pub mod rng;
 mod window;
 
@@ -55,6 +65,7 @@ pub use classify::{Classify, ErrorsAreFailures, Outcome};
 pub use error::ConfigError;
 pub use events::Events;
 pub use rejection::{find_rejection, Rejection, RejectionKind};
+pub use retry_signal::{do_not_retry, DoNotRetry};
 pub use window::RollingCounter;
 
 /// The error type of type-erased services: what `tower::BoxError` is.

@@ -9,10 +9,20 @@
 //! because the dependency is overloaded or its circuit is open only adds load where there is
 //! already too much, and a request past its deadline has no time left for another attempt.
 //! The retry-after hint is for the caller one tier up (the HTTP layer turns it into a
-//! `Retry-After` header).
+//! `Retry-After` header). [`do_not_retry`](crate::retry_signal::do_not_retry) is the one
+//! question every layer asks of an error.
 //!
 //! Rejections reach callers as `BoxError`s; [`find_rejection`] finds one inside such an
-//! error, looking through its [`source`](std::error::Error::source) chain.
+//! error, looking through its [`source`](std::error::Error::source) chain with [`chain`],
+//! the one walker of source chains every Seawall crate uses.
+//!
+//! # One list
+//!
+//! The rejection types are listed once, in [`for_each_rejection!`](crate::for_each_rejection):
+//! the type, its [`RejectionKind`], its message and the HTTP status a server answers it with.
+//! Everything else — the types themselves, [`RejectionKind`], [`find_rejection`], and in
+//! `seawall-http` the `From` conversions into responses and the error plumbing — is
+//! generated from that list, so a new rejection is added in exactly one place.
 //!
 //! ```
 //! use std::time::Duration;
@@ -21,6 +31,7 @@
 //! let err: BoxError = CircuitOpen::new(Some(Duration::from_secs(3))).into();
 //! let rejection = find_rejection(err.as_ref()).expect("a rejection");
 //! assert_eq!(rejection.kind(), RejectionKind::CircuitOpen);
+//! assert_eq!(rejection.kind().http_status(), 503);
 //! assert_eq!(rejection.retry_after(), Some(Duration::from_secs(3)));
 //! assert!(!rejection.retryable());
 //! ```
@@ -29,18 +40,38 @@ use std::error::Error;
 use std::fmt;
 use std::time::Duration;
 
-/// What kind of refusal a [`Rejection`] is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RejectionKind {
-    /// The service is at capacity and shed the request (HTTP 503).
-    Overloaded,
-    /// A circuit breaker is open for the service (HTTP 503).
-    CircuitOpen,
-    /// A rate limit refused the request (HTTP 429).
-    RateLimited,
-    /// The request's deadline passed before it could finish (HTTP 504).
-    DeadlineExceeded,
+/// Calls the macro `$callback` with the one list of Seawall's rejections.
+///
+/// The list is `/// docs` then `Name, "message", status;` per rejection: the type (in
+/// [`seawall_core::rejection`](crate::rejection)), its `Display` message and the HTTP status
+/// a server answers it with. Core generates the types, [`RejectionKind`] and
+/// [`find_rejection`] from it; other crates generate their per-type impls from it, so that
+/// adding a rejection here is the whole change:
+///
+/// ```
+/// macro_rules! names {
+///     ($($(#[$doc:meta])* $name:ident, $message:literal, $status:literal;)*) => {
+///         [$(stringify!($name)),*]
+///     };
+/// }
+/// let names = seawall_core::for_each_rejection!(names);
+/// assert_eq!(names.len(), seawall_core::RejectionKind::ALL.len());
+/// assert!(names.contains(&"CircuitOpen"));
+/// ```
+#[macro_export]
+macro_rules! for_each_rejection {
+    ($callback:ident) => {
+        $callback! {
+            /// The service is at capacity and the request was shed before it started.
+            Overloaded, "service overloaded", 503;
+            /// The circuit breaker in front of the service is open; the call was not attempted.
+            CircuitOpen, "circuit open", 503;
+            /// A rate limit refused the request.
+            RateLimited, "rate limited", 429;
+            /// The request's deadline passed before it could complete.
+            DeadlineExceeded, "deadline exceeded", 504;
+        }
+    };
 }
 
 /// An error by which a layer refuses work, with what a caller needs to react well.
@@ -55,106 +86,131 @@ pub trait Rejection: Error + Send + Sync + 'static {
     fn retryable(&self) -> bool;
 }
 
-macro_rules! rejection_type {
-    ($(#[$doc:meta])* $name:ident, $kind:ident, $display:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq)]
-        pub struct $name {
-            retry_after: Option<Duration>,
+macro_rules! define_rejections {
+    ($($(#[$doc:meta])* $name:ident, $display:literal, $status:literal;)*) => {
+        /// What kind of refusal a [`Rejection`] is: one variant per rejection type.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum RejectionKind {
+            $($(#[$doc])* $name,)*
         }
 
-        impl $name {
-            /// Creates the rejection, with the time after which the caller may try again if
-            /// the layer knows it.
-            pub fn new(retry_after: Option<Duration>) -> Self {
-                Self { retry_after }
-            }
-        }
+        impl RejectionKind {
+            /// Every kind, in the order of the list.
+            pub const ALL: &'static [RejectionKind] = &[$(RejectionKind::$name),*];
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str($display)?;
-                if let Some(after) = self.retry_after {
-                    write!(f, " (retry after {:.3}s)", after.as_secs_f64())?;
+            /// The HTTP status a server answers this rejection with: 503 for an overloaded
+            /// service or an open circuit, 429 for a rate limit, 504 for a deadline.
+            pub const fn http_status(self) -> u16 {
+                match self {
+                    $(RejectionKind::$name => $status,)*
                 }
-                Ok(())
+            }
+
+            /// The rejection's message, which is also how its error displays (without the
+            /// retry-after hint): `"circuit open"`, … Usable as a metric label.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(RejectionKind::$name => $display,)*
+                }
             }
         }
 
-        impl Error for $name {}
-
-        impl Rejection for $name {
-            fn kind(&self) -> RejectionKind {
-                RejectionKind::$kind
+        $(
+            $(#[$doc])*
+            #[derive(Clone, Debug, PartialEq, Eq)]
+            pub struct $name {
+                retry_after: Option<Duration>,
             }
 
-            fn retry_after(&self) -> Option<Duration> {
-                self.retry_after
+            impl $name {
+                /// Creates the rejection, with the time after which the caller may try again
+                /// if the layer knows it.
+                pub fn new(retry_after: Option<Duration>) -> Self {
+                    Self { retry_after }
+                }
             }
 
-            fn retryable(&self) -> bool {
-                false
+            impl fmt::Display for $name {
+                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    display(f, $display, self.retry_after)
+                }
             }
+
+            impl Error for $name {}
+
+            impl Rejection for $name {
+                fn kind(&self) -> RejectionKind {
+                    RejectionKind::$name
+                }
+
+                fn retry_after(&self) -> Option<Duration> {
+                    self.retry_after
+                }
+
+                fn retryable(&self) -> bool {
+                    false
+                }
+            }
+        )*
+
+        /// `e` itself as a rejection, if it is one of the listed types.
+        pub(crate) fn as_rejection<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a dyn Rejection> {
+            $(
+                if let Some(r) = e.downcast_ref::<$name>() {
+                    return Some(r);
+                }
+            )*
+            None
         }
     };
 }
 
-rejection_type!(
-    /// The service is at capacity and the request was shed before it started.
-    Overloaded,
-    Overloaded,
-    "service overloaded"
-);
-rejection_type!(
-    /// The circuit breaker in front of the service is open; the call was not attempted.
-    CircuitOpen,
-    CircuitOpen,
-    "circuit open"
-);
-rejection_type!(
-    /// A rate limit refused the request.
-    RateLimited,
-    RateLimited,
-    "rate limited"
-);
-rejection_type!(
-    /// The request's deadline passed before it could complete.
-    DeadlineExceeded,
-    DeadlineExceeded,
-    "deadline exceeded"
-);
+for_each_rejection!(define_rejections);
+
+fn display(f: &mut fmt::Formatter<'_>, message: &str, after: Option<Duration>) -> fmt::Result {
+    f.write_str(message)?;
+    if let Some(after) = after {
+        write!(f, " (retry after {:.3}s)", after.as_secs_f64())?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for RejectionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `err` and then each error in its chain of [`source`](Error::source)s, outermost first.
+///
+/// The one walker of source chains in Seawall: [`find_rejection`],
+/// [`do_not_retry`](crate::retry_signal::do_not_retry) and `seawall-http`'s transient-error
+/// check all walk with it.
+///
+/// ```
+/// use seawall_core::{rejection::chain, retry_signal::DoNotRetry, BoxError};
+///
+/// let err = DoNotRetry::new("connection reset".into());
+/// let messages: Vec<String> = chain(&err).map(|e| e.to_string()).collect();
+/// assert_eq!(messages, ["connection reset", "connection reset"]);
+/// ```
+pub fn chain<'a>(
+    err: &'a (dyn Error + 'static),
+) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    std::iter::successors(Some(err), |&e| e.source())
+}
 
 /// Finds a Seawall rejection in `err` or anywhere in its chain of sources.
 pub fn find_rejection<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a dyn Rejection> {
-    let mut next: Option<&'a (dyn Error + 'static)> = Some(err);
-    while let Some(e) = next {
-        if let Some(r) = as_rejection(e) {
-            return Some(r);
-        }
-        next = e.source();
-    }
-    None
-}
-
-fn as_rejection<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a dyn Rejection> {
-    if let Some(r) = e.downcast_ref::<Overloaded>() {
-        return Some(r);
-    }
-    if let Some(r) = e.downcast_ref::<CircuitOpen>() {
-        return Some(r);
-    }
-    if let Some(r) = e.downcast_ref::<RateLimited>() {
-        return Some(r);
-    }
-    if let Some(r) = e.downcast_ref::<DeadlineExceeded>() {
-        return Some(r);
-    }
-    None
+    chain(err).find_map(as_rejection)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::retry_signal::{do_not_retry, retry_after};
     use crate::BoxError;
 
     #[derive(Debug)]
@@ -193,5 +249,31 @@ mod tests {
             find_rejection(&err).map(|r| r.kind()),
             Some(RejectionKind::DeadlineExceeded)
         );
+    }
+
+    /// Every type in the one list is a kind with a status, is found by the walker under a
+    /// wrapper, and says "do not retry" with its hint: what a new entry gets for free.
+    #[test]
+    fn every_listed_rejection_is_a_kind_found_by_the_walker() {
+        macro_rules! check {
+            ($($(#[$doc:meta])* $name:ident, $display:literal, $status:literal;)*) => {{
+                let mut seen = Vec::new();
+                $(
+                    let hint = Some(Duration::from_secs(2));
+                    let err = Wrapper(Box::new(Wrapper($name::new(hint).into())));
+                    let found = find_rejection(&err).unwrap();
+                    assert_eq!(found.kind().as_str(), $display);
+                    assert_eq!(found.kind().http_status(), $status);
+                    assert!((400..600).contains(&found.kind().http_status()));
+                    assert!(do_not_retry(&err), "{} says do not retry", $display);
+                    assert_eq!(retry_after(&err), hint);
+                    assert_eq!(chain(&err).count(), 3);
+                    seen.push(found.kind());
+                )*
+                seen
+            }};
+        }
+        let seen = for_each_rejection!(check);
+        assert_eq!(seen, RejectionKind::ALL, "the kinds are the list, in order");
     }
 }

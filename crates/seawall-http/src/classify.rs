@@ -48,6 +48,7 @@ use std::io;
 
 use http::header::HeaderName;
 use http::{Method, Request, Response, StatusCode};
+use seawall_core::rejection::chain;
 use seawall_core::{find_rejection, BoxError, Classify, Outcome};
 use tower_http::classify::{ClassifiedResponse, ClassifyResponse, NeverClassifyEos};
 
@@ -85,14 +86,7 @@ pub fn is_transient_error(error: &(dyn Error + 'static)) -> bool {
     if let Some(rejection) = find_rejection(error) {
         return rejection.retryable();
     }
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if is_transient_here(error) {
-            return true;
-        }
-        next = error.source();
-    }
-    false
+    chain(error).any(is_transient_here)
 }
 
 fn is_transient_here(error: &(dyn Error + 'static)) -> bool {
@@ -228,15 +222,21 @@ macro_rules! as_dyn_error {
     };
 }
 
+/// `AsDynError` for every rejection in core's one list.
+macro_rules! as_dyn_error_for_rejections {
+    ($($(#[$doc:meta])* $name:ident, $display:literal, $status:literal;)*) => {
+        as_dyn_error!($(seawall_core::rejection::$name),*);
+    };
+}
+
+seawall_core::for_each_rejection!(as_dyn_error_for_rejections);
+
 as_dyn_error!(
     io::Error,
     http::Error,
     tower::timeout::error::Elapsed,
     tokio::time::error::Elapsed,
-    seawall_core::rejection::Overloaded,
-    seawall_core::rejection::CircuitOpen,
-    seawall_core::rejection::RateLimited,
-    seawall_core::rejection::DeadlineExceeded,
+    seawall_core::DoNotRetry,
     crate::replay::ReplayError,
     #[cfg(feature = "hyper")]
     hyper::Error,
@@ -248,11 +248,17 @@ as_dyn_error!(
 
 /// Seawall's HTTP classification policy, for every layer that needs one.
 ///
+/// The breaker counts its `Failure`s against the upstream
+/// (`seawall_breaker::http::builder()`); the retry layer's `HttpPolicy` retries them
+/// (`seawall_retry::http::builder()`; a result that says "do not retry" excepted). The
+/// two layers' `http` modules have the same shape and both re-export this type.
+///
 /// | result | outcome |
 /// |---|---|
 /// | a response with a [transient status](is_transient_status) | `Failure` |
 /// | any other response (2xx, 3xx, 4xx, 501, 505) | `Success` |
 /// | a Seawall rejection | `Ignored`: a layer protecting the service says nothing about its health |
+/// | a [`DoNotRetry`](seawall_core::DoNotRetry) mark | what the failure it carries is |
 /// | a [transient error](is_transient_error) | `Failure` |
 /// | any other error | `Failure`, or what [`other_errors`](Self::other_errors) says |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

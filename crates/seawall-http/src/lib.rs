@@ -46,7 +46,7 @@
 //!
 //! | module | what it is |
 //! |---|---|
-//! | [`replay`] | replayable bodies, request cloning, [`ReplayableBodyLayer`] |
+//! | [`replay`] | replayable bodies, request cloning, [`ReplayLayer`] |
 //! | [`retry_after`] | parsing (both forms, capped) and formatting `Retry-After` |
 //! | [`retry_signal`] | the `seawall-retry: no` header by which a tier tells its caller not to retry |
 //! | [`classify`] | transient statuses and errors, idempotent requests, [`HttpClassifier`] |
@@ -75,4 +75,6 @@ pub mod retry_signal;
 
 pub use classify::HttpClassifier;
 pub use rejection_response::{RejectionResponse, RejectionResponseLayer};
-pub use replay::{ReplayableBody, ReplayableBodyLayer};
+#[allow(deprecated)]
+pub use replay::ReplayableBodyLayer;
+pub use replay::{Replay, ReplayLayer, ReplayableBody};

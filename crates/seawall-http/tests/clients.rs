@@ -22,7 +22,7 @@ use http_body_util::{BodyExt, Empty};
 use seawall_core::{BoxError, Classify, Outcome};
 use seawall_http::classify::{is_transient_error, AsDynError, HttpClassifier};
 use seawall_http::client::{hyper_client, ReqwestService};
-use seawall_http::replay::{is_replayable, try_clone_request, ReplayableBody, ReplayableBodyLayer};
+use seawall_http::replay::{is_replayable, try_clone_request, ReplayLayer, ReplayableBody};
 use tokio::sync::{mpsc, Notify};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -207,7 +207,7 @@ where
 async fn hyper_client_resends_the_whole_body_after_a_503() {
     let (addr, up) = serve().await;
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer_fn(RetryOnce)
         .service(hyper_client::<ReplayableBody<ChannelBody>>());
     check_resent_after_503(client, addr, &up).await;
@@ -217,7 +217,7 @@ async fn hyper_client_resends_the_whole_body_after_a_503() {
 async fn hyper_client_resends_the_whole_body_after_an_early_answer() {
     let (addr, up) = serve().await;
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer_fn(RetryOnce)
         .service(hyper_client::<ReplayableBody<ChannelBody>>());
     check_resent_after_early_answer(client, addr, &up).await;
@@ -227,7 +227,7 @@ async fn hyper_client_resends_the_whole_body_after_an_early_answer() {
 async fn reqwest_client_resends_the_whole_body_after_a_503() {
     let (addr, up) = serve().await;
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer_fn(RetryOnce)
         .service(ReqwestService::new(reqwest::Client::new()));
     check_resent_after_503(client, addr, &up).await;
@@ -237,7 +237,7 @@ async fn reqwest_client_resends_the_whole_body_after_a_503() {
 async fn reqwest_client_resends_the_whole_body_after_an_early_answer() {
     let (addr, up) = serve().await;
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer_fn(RetryOnce)
         .service(ReqwestService::new(reqwest::Client::new()));
     check_resent_after_early_answer(client, addr, &up).await;
@@ -247,7 +247,7 @@ async fn reqwest_client_resends_the_whole_body_after_an_early_answer() {
 async fn a_body_over_the_cap_is_sent_once_and_not_resent() {
     let (addr, up) = serve().await;
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::new(8))
+        .layer(ReplayLayer::new(8))
         .layer_fn(RetryOnce)
         .service(hyper_client::<ReplayableBody<ChannelBody>>());
     let response = send(client, format!("http://{addr}/flaky"), async {}).await;

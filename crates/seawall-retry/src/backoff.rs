@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use seawall_core::rng::Rng;
+
 use crate::ConfigError;
 
 /// How the wait between attempts grows.
@@ -146,11 +148,11 @@ impl Backoff {
         .min(cap);
         let secs = match self.jitter {
             Jitter::None => computed,
-            Jitter::Full => computed * rng.unit(),
-            Jitter::Equal => computed / 2.0 + computed / 2.0 * rng.unit(),
+            Jitter::Full => computed * rng.next_f64(),
+            Jitter::Equal => computed / 2.0 + computed / 2.0 * rng.next_f64(),
             Jitter::Decorrelated => {
                 let high = (previous.as_secs_f64() * 3.0).max(base);
-                (base + (high - base) * rng.unit()).min(cap)
+                (base + (high - base) * rng.next_f64()).min(cap)
             }
         };
         let wait = Duration::from_secs_f64(secs.clamp(0.0, cap));
@@ -163,42 +165,18 @@ impl Backoff {
     }
 }
 
-/// A small, fast, seedable generator (SplitMix64) for jitter: one `u64` of state per
-/// request, so no lock and no shared state on any path.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub(crate) fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::Rng;
     use super::*;
     use proptest::prelude::*;
+    use seawall_core::rng::Rng;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
 
     fn waits(b: Backoff, seed: u64, n: u32) -> Vec<Duration> {
-        let mut rng = Rng::new(seed);
+        let mut rng = Rng::from_seed(seed);
         let mut prev = b.base();
         (1..=n).map(|i| b.delay(i, &mut rng, &mut prev)).collect()
     }
@@ -253,7 +231,7 @@ mod tests {
             let cap = base * 20;
             let exp = Backoff::exponential(base).cap(cap);
             let computed = Duration::from_secs_f64((base.as_secs_f64() * 2f64.powi(retry as i32 - 1)).min(cap.as_secs_f64()));
-            let mut rng = Rng::new(seed);
+            let mut rng = Rng::from_seed(seed);
             let mut prev = base;
             let full = exp.jitter(Jitter::Full).delay(retry, &mut rng, &mut prev);
             prop_assert!(full <= computed);

@@ -13,7 +13,8 @@ use seawall_core::deadline::Deadline;
 use tokio::time::Sleep;
 use tower_service::Service;
 
-use crate::backoff::Rng;
+use seawall_core::rng::Rng;
+
 use crate::budget::Withdrawal;
 use crate::events::event;
 use crate::layer::Shared;
@@ -165,7 +166,7 @@ where
     fn decide(&mut self, result: Attempt<S, Req>) -> Result<Attempt<S, Req>, Attempt<S, Req>> {
         let shared = &*self.shared;
         let withdrawal = self.withdrawal.take();
-        let hint = match shared.policy.classify(&result) {
+        let hint = match Verdict::of(&shared.policy, &result) {
             Verdict::Retry { after } => after,
             Verdict::Done => {
                 if let (Some(budget), Some(withdrawal)) = (&shared.budget, withdrawal) {
@@ -190,8 +191,8 @@ where
             None => {
                 let rng = self.rng.get_or_insert_with(|| {
                     let stream = shared.streams.fetch_add(1, Ordering::Relaxed);
-                    let mut seeder = Rng::new(shared.seed ^ stream.rotate_left(32));
-                    Rng::new(seeder.next_u64())
+                    let mut seeder = Rng::from_seed(shared.seed ^ stream.rotate_left(32));
+                    Rng::from_seed(seeder.next_u64())
                 });
                 shared.backoff.delay(self.attempt, rng, &mut self.previous)
             }

@@ -6,10 +6,15 @@
 //! - only idempotent requests (GET, HEAD, OPTIONS, TRACE, PUT, DELETE), and POSTs with an
 //!   `Idempotency-Key` once [`allow_keyed_post`](HttpPolicy::allow_keyed_post) vouches that
 //!   the server honours it ([`seawall_http::classify::is_idempotent`]);
-//! - transient statuses (408, 429, 5xx but 501 and 505) and transient errors (connect,
-//!   reset, timeout) ([`seawall_http::classify`]);
+//! - what its [`HttpClassifier`] calls a failure — the same classification a breaker built
+//!   with `seawall_breaker::http::builder()` counts with: transient statuses (408, 429, 5xx
+//!   but 501 and 505) and transient errors (connect, reset, timeout)
+//!   ([`seawall_http::classify`]). Errors that are neither transient nor rejections count
+//!   as `Ignored` in the retry's default classifier, so they are not retried; pass
+//!   [`HttpClassifier::new`] (or any [`Classify`]) to [`classifier`](HttpPolicy::classifier)
+//!   to retry them too;
 //! - bodies re-sent through [`ReplayableBody`]: put
-//!   [`ReplayableBodyLayer`](seawall_http::ReplayableBodyLayer) in front of the retry layer.
+//!   [`ReplayLayer`](seawall_http::ReplayLayer) in front of the retry layer.
 //!   A body too large for its replay buffer, or whose source failed, is not re-sent. The
 //!   first time a request that could be retried (idempotent) has a body over the cap, a
 //!   `WARN` event (target `seawall::retry`, event `body_too_large`, with the cap,
@@ -34,16 +39,35 @@
 //!
 //! | setting | default |
 //! |---|---|
+//! | [`classifier`](HttpPolicy::classifier) | `HttpClassifier::new().other_errors(Outcome::Ignored)`: transient statuses and errors are retried, other errors are not |
 //! | [`allow_keyed_post`](HttpPolicy::allow_keyed_post) | off: POSTs are never retried |
 //! | [`attempt_header`](HttpPolicy::attempt_header) | `None`: no header; `Some(`[`ATTEMPT_HEADER`]`)` sends `seawall-attempt: 2`, `3`, … on re-sent requests |
 //! | [`mark_give_ups`](HttpPolicy::mark_give_ups) | on: responses given up on get `seawall-retry: no` |
-//! | the replay cap | 64 KiB, set on [`ReplayableBodyLayer::new`](seawall_http::ReplayableBodyLayer::new), not here; bodies over it are not retried (a `WARN` once per layer) |
+//! | the replay cap | 64 KiB, set on [`ReplayLayer::new`](seawall_http::ReplayLayer::new), not here; bodies over it are not retried (a `WARN` once per layer) |
 //! | the longest `Retry-After` waited out | the layer's [`max_retry_after`](crate::RetryLayerBuilder::max_retry_after) (10 s); longer: not retried |
 //!
-//! Attempts, backoff and budget are the [layer's](crate::RetryLayerBuilder). Errors are
-//! classified by [`seawall_http::classify::is_transient_error`]: transient ones (connect,
-//! reset, timeout) are retried, others are not; an error that says "do not retry" (a Seawall
-//! rejection, a [`DoNotRetry`](crate::DoNotRetry) mark) never is.
+//! Attempts, backoff and budget are the [layer's](crate::RetryLayerBuilder). A result that
+//! says "do not retry" ([`seawall_http::retry_signal::do_not_retry`]: the header on a
+//! response; a Seawall rejection or a [`DoNotRetry`](crate::DoNotRetry) mark in an error's
+//! chain) never is, whatever the classifier says.
+//!
+//! # Side by side with the breaker
+//!
+//! `seawall_breaker::http` and this module have the same shape: each re-exports
+//! [`HttpClassifier`] and has a `builder()` that starts its layer with the HTTP policy
+//! (here [`builder`]: a [`RetryLayerBuilder`] with
+//! [`HttpPolicy::new`]). One `HttpClassifier` value can configure both, so the breaker
+//! counts exactly the failures the retry layer retries:
+//!
+//! ```
+//! use seawall_core::Outcome;
+//! use seawall_retry::http::{self, HttpClassifier, HttpPolicy};
+//!
+//! let classifier = HttpClassifier::new().other_errors(Outcome::Ignored);
+//! let retry = http::builder().policy(HttpPolicy::new().classifier(classifier)).build().unwrap();
+//! # let _ = retry;
+//! // and `seawall_breaker::http::builder().classify(classifier)` for the breaker.
+//! ```
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -51,7 +75,7 @@
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use seawall_http::replay::ReplayableBody;
-//! use seawall_http::ReplayableBodyLayer;
+//! use seawall_http::ReplayLayer;
 //! use seawall_retry::{HttpPolicy, RetryLayer};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
@@ -68,7 +92,7 @@
 //!     }
 //! });
 //! let client = ServiceBuilder::new()
-//!     .layer(ReplayableBodyLayer::default())
+//!     .layer(ReplayLayer::default())
 //!     .layer(RetryLayer::builder().policy(HttpPolicy::new()).build().unwrap())
 //!     .service(upstream);
 //! let request = http::Request::get("http://upstream/").body(Full::new(Bytes::new())).unwrap();
@@ -82,18 +106,25 @@ use std::time::{Duration, SystemTime};
 
 use ::http::header::HeaderName;
 use ::http::{HeaderValue, Request, Response};
-use seawall_core::find_rejection;
-use seawall_http::classify::{is_idempotent, is_transient_error, is_transient_status, AsDynError};
+use seawall_core::{Classify, Outcome};
+use seawall_http::classify::{is_idempotent, AsDynError};
 use seawall_http::replay::{try_clone_request, NotReplayable, ReplayableBody};
 use seawall_http::retry_after::RetryAfterParser;
+use seawall_http::retry_signal;
 
-use crate::error::has_do_not_retry;
-use crate::{Described, Policy, Verdict};
+use crate::{Described, Policy, RetryLayer, RetryLayerBuilder};
 
 /// The default name of the attempt-number header on re-sent requests.
 pub const ATTEMPT_HEADER: HeaderName = HeaderName::from_static("seawall-attempt");
 
 pub use seawall_http::retry_signal::{is_marked_do_not_retry, mark_do_not_retry, DO_NOT_RETRY};
+pub use seawall_http::HttpClassifier;
+
+/// A retry layer builder with the HTTP policy ([`HttpPolicy::new`]) and the layer's
+/// defaults: the counterpart of `seawall_breaker::http::builder()`.
+pub fn builder() -> RetryLayerBuilder<HttpPolicy> {
+    RetryLayer::builder().policy(HttpPolicy::new())
+}
 
 /// The retry policy for HTTP clients: see the [module docs](self).
 ///
@@ -102,7 +133,8 @@ pub use seawall_http::retry_signal::{is_marked_do_not_retry, mark_do_not_retry, 
 /// A clone has the same settings; it warns about bodies over the replay cap once on its own
 /// (see the module docs), so each layer built from a clone warns once.
 #[derive(Debug)]
-pub struct HttpPolicy {
+pub struct HttpPolicy<C = HttpClassifier> {
+    classifier: C,
     allow_keyed_post: bool,
     attempt_header: Option<HeaderName>,
     mark_give_ups: bool,
@@ -111,9 +143,10 @@ pub struct HttpPolicy {
     warned_too_large: AtomicBool,
 }
 
-impl Clone for HttpPolicy {
+impl<C: Clone> Clone for HttpPolicy<C> {
     fn clone(&self) -> Self {
         Self {
+            classifier: self.classifier.clone(),
             allow_keyed_post: self.allow_keyed_post,
             attempt_header: self.attempt_header.clone(),
             mark_give_ups: self.mark_give_ups,
@@ -130,14 +163,34 @@ impl Default for HttpPolicy {
 }
 
 impl HttpPolicy {
-    /// Idempotent methods only, no attempt header, give-ups marked.
+    /// Transient statuses and errors of idempotent requests, no attempt header, give-ups
+    /// marked.
     pub fn new() -> Self {
         Self {
+            classifier: HttpClassifier::new().other_errors(Outcome::Ignored),
             allow_keyed_post: false,
             attempt_header: None,
             mark_give_ups: true,
             // The layer cuts the hint to its own `max_retry_after`.
             retry_after: RetryAfterParser::new(Duration::from_secs(3600)),
+            warned_too_large: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<C> HttpPolicy<C> {
+    /// Retries what `classifier` calls a `Failure` (default: [`HttpClassifier`] with
+    /// [`other_errors`](HttpClassifier::other_errors) `Ignored`). Pass the classifier a
+    /// breaker counts with to make the two layers agree; any [`Classify`] of
+    /// `Result<http::Response<B>, E>` will do, such as
+    /// [`TowerHttpClassifier`](seawall_http::classify::TowerHttpClassifier).
+    pub fn classifier<D>(self, classifier: D) -> HttpPolicy<D> {
+        HttpPolicy {
+            classifier,
+            allow_keyed_post: self.allow_keyed_post,
+            attempt_header: self.attempt_header,
+            mark_give_ups: self.mark_give_ups,
+            retry_after: self.retry_after,
             warned_too_large: AtomicBool::new(false),
         }
     }
@@ -155,7 +208,7 @@ impl HttpPolicy {
                     method = %request.method(),
                     uri = %request.uri(),
                     "a request body is larger than the replay cap of {cap} bytes, so requests \
-                     like it are not retried; raise the cap of ReplayableBodyLayer if they \
+                     like it are not retried; raise the cap of ReplayLayer if they \
                      should be (reported once per retry layer)"
                 );
             }
@@ -187,37 +240,26 @@ impl HttpPolicy {
     }
 }
 
-impl<B, ResB, E> Policy<Request<ReplayableBody<B>>, Response<ResB>, E> for HttpPolicy
+impl<B, ResB, E, C> Policy<Request<ReplayableBody<B>>, Response<ResB>, E> for HttpPolicy<C>
 where
     E: AsDynError,
+    C: Classify<Response<ResB>, E>,
 {
-    fn classify(&self, result: &Result<Response<ResB>, E>) -> Verdict {
+    fn classify(&self, result: &Result<Response<ResB>, E>) -> Outcome {
+        self.classifier.classify(result)
+    }
+
+    fn do_not_retry(&self, result: &Result<Response<ResB>, E>) -> bool {
+        retry_signal::do_not_retry(result)
+    }
+
+    fn retry_after(&self, result: &Result<Response<ResB>, E>) -> Option<Duration> {
         match result {
-            Ok(response) => {
-                if is_marked_do_not_retry(response.headers()) {
-                    return Verdict::DoNotRetry;
-                }
-                if !is_transient_status(response.status()) {
-                    return Verdict::Done;
-                }
-                let after = self
-                    .retry_after
-                    .from_headers(response.headers(), SystemTime::now())
-                    .and_then(Result::ok);
-                Verdict::Retry { after }
-            }
-            Err(e) => {
-                let e = e.as_dyn_error();
-                if has_do_not_retry(e) || find_rejection(e).is_some_and(|r| !r.retryable()) {
-                    Verdict::DoNotRetry
-                } else if is_transient_error(e) {
-                    Verdict::Retry {
-                        after: find_rejection(e).and_then(|r| r.retry_after()),
-                    }
-                } else {
-                    Verdict::Done
-                }
-            }
+            Ok(response) => self
+                .retry_after
+                .from_headers(response.headers(), SystemTime::now())
+                .and_then(Result::ok),
+            Err(e) => seawall_core::retry_signal::retry_after(e.as_dyn_error()),
         }
     }
 

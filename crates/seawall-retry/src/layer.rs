@@ -1,9 +1,9 @@
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use seawall_core::rng::Rng;
 use seawall_core::Events;
 use tower_layer::Layer;
 
@@ -219,9 +219,9 @@ impl<P> RetryLayerBuilder<P> {
             BudgetChoice::Shared(b) => Some(b),
             BudgetChoice::Unlimited => None,
         };
-        let seed = self
-            .seed
-            .unwrap_or_else(|| RandomState::new().hash_one(0x5EA_3A11_u64));
+        // Seeded from entropy only when no seed was given, and then visibly so (the
+        // simulator's determinism guard counts it).
+        let seed = self.seed.unwrap_or_else(|| Rng::from_entropy().next_u64());
         Ok(RetryLayer {
             shared: Arc::new(Shared {
                 max_attempts: self.max_attempts,

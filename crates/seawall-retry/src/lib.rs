@@ -16,7 +16,11 @@
 //!   first one included (nothing saved up while healthy is spent at the onset); a burst of
 //!   30% transient errors or a steady 1% is retried in full. When the budget is empty the
 //!   caller gets the original failure.
-//! - Failures that say "do not retry" are not retried: Seawall's own rejections
+//! - What is a failure is the one classification every Seawall layer shares: the policy's
+//!   [`Classify`](seawall_core::Classify) gives an [`Outcome`](seawall_core::Outcome), and a
+//!   `Failure` is retried where the breaker would count it ([`Verdict::of`] combines it
+//!   with the "do not retry" mark and the retry-after hint, in one place).
+//! - Failures that say "do not retry" ([`seawall_core::do_not_retry`]) are not retried: Seawall's own rejections
 //!   ([`Overloaded`](seawall_core::rejection::Overloaded),
 //!   [`CircuitOpen`](seawall_core::rejection::CircuitOpen), …) and failures that a retry
 //!   layer below already gave up on ([`DoNotRetry`]). So only the tier directly above a
@@ -65,7 +69,7 @@
 //! | [`max_retry_after`](RetryLayerBuilder::max_retry_after) | 10 s: a failure asking for a longer `Retry-After` is not retried |
 //! | [`clamp_retry_after`](RetryLayerBuilder::clamp_retry_after) | off: on, a longer `Retry-After` is cut to `max_retry_after` and retried then |
 //! | [`budget`](RetryLayerBuilder::budget) | a fresh [`RetryBudget::default`]: failed retries ≤ 20% of each second's requests + 10 |
-//! | [`policy`](RetryLayerBuilder::policy) | [`RetryErrors`]: every `BoxError` except "do not retry" ones |
+//! | [`policy`](RetryLayerBuilder::policy) | [`RetryErrors`]: every `BoxError` ([`ErrorsAreFailures`](seawall_core::ErrorsAreFailures), or the classifier you give it) except "do not retry" ones |
 //! | [`seed`](RetryLayerBuilder::seed) | random |
 //! | [`name`](RetryLayerBuilder::name) | empty (the `name` of its events) |
 //!
@@ -74,7 +78,8 @@
 //!
 //! # The "do not retry" signal across tiers
 //!
-//! In one process the signal is the [`DoNotRetry`] error mark: turn on
+//! In one process the signal is the [`DoNotRetry`] error mark (defined in
+//! [`seawall_core::retry_signal`], re-exported here): turn on
 //! [`RetryErrors::mark_give_ups`] and a failure this layer gave up on (attempts or budget
 //! exhausted) is wrapped in it, and no [`RetryErrors`] layer above retries it.
 //!

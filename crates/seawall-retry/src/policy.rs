@@ -2,14 +2,15 @@ use std::error::Error;
 use std::fmt;
 use std::time::Duration;
 
-use seawall_core::{find_rejection, BoxError};
+use seawall_core::retry_signal::{do_not_retry, retry_after};
+use seawall_core::{BoxError, Classify, DoNotRetry, ErrorsAreFailures, Outcome};
 
-use crate::error::{has_do_not_retry, DoNotRetry};
-
-/// What a [`Policy`] makes of one attempt's result.
+/// What the layer makes of one attempt's result, derived in one place ([`Verdict::of`])
+/// from the policy's one classification, its "do not retry" mark and its retry-after hint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// The result goes back to the caller: a success, or a failure no retry can help.
+    /// The result goes back to the caller: a success, or a result that says nothing about
+    /// the callee's health ([`Outcome::Ignored`]).
     Done,
     /// A failure worth another attempt, if attempts and budget allow; `after` is the wait
     /// the callee asked for (`Retry-After`), which replaces the backoff.
@@ -17,9 +18,51 @@ pub enum Verdict {
         /// The wait the callee asked for, if any.
         after: Option<Duration>,
     },
-    /// A failure whose callee said "do not retry" (a Seawall rejection, a tier below that
-    /// already retried): it goes back to the caller untouched and an event is recorded.
+    /// A failure (or ignored result) that says "do not retry" (a Seawall rejection, a tier
+    /// below that already retried): it goes back to the caller untouched and an event is
+    /// recorded.
     DoNotRetry,
+}
+
+impl Verdict {
+    /// The verdict on `result`:
+    ///
+    /// | [`Policy::classify`] | [`Policy::do_not_retry`] | verdict |
+    /// |---|---|---|
+    /// | `Success` | — | `Done` |
+    /// | `Failure` or `Ignored` | `true` | `DoNotRetry` |
+    /// | `Ignored` | `false` | `Done` |
+    /// | `Failure` | `false` | `Retry { after: `[`Policy::retry_after`]` }` |
+    ///
+    /// The hint is read only for a failure that will be retried, so the success path
+    /// parses no header.
+    ///
+    /// `Req` is not inferred from the arguments; name it when calling this outside a
+    /// generic context:
+    ///
+    /// ```
+    /// use seawall_core::{rejection::Overloaded, BoxError};
+    /// use seawall_retry::{RetryErrors, Verdict};
+    ///
+    /// let policy = RetryErrors::new();
+    /// let reset: Result<(), BoxError> = Err("connection reset".into());
+    /// assert_eq!(Verdict::of::<_, (), _, _>(&policy, &reset), Verdict::Retry { after: None });
+    /// let shed: Result<(), BoxError> = Err(Overloaded::new(None).into());
+    /// assert_eq!(Verdict::of::<_, (), _, _>(&policy, &shed), Verdict::DoNotRetry);
+    /// ```
+    pub fn of<P, Req, Res, E>(policy: &P, result: &Result<Res, E>) -> Self
+    where
+        P: Policy<Req, Res, E> + ?Sized,
+    {
+        match policy.classify(result) {
+            Outcome::Success => Verdict::Done,
+            _ if policy.do_not_retry(result) => Verdict::DoNotRetry,
+            Outcome::Ignored => Verdict::Done,
+            Outcome::Failure => Verdict::Retry {
+                after: policy.retry_after(result),
+            },
+        }
+    }
 }
 
 /// What a failed attempt was, for the layer's events: see [`Policy::describe`].
@@ -46,17 +89,44 @@ impl fmt::Display for Described<'_> {
 
 /// Decides which results are retried and how a request is replayed.
 ///
+/// A policy answers three questions about a result, and the layer combines them in one
+/// place ([`Verdict::of`]):
+///
+/// - [`classify`](Self::classify): the one classification every Seawall layer shares,
+///   a [`seawall_core::Outcome`]. A `Failure` is a retry candidate (the same results a
+///   breaker counts against the callee); `Success` and `Ignored` are done. The stock
+///   policies take any [`Classify`], so the classifier a breaker counts with can decide the
+///   retries too.
+/// - [`do_not_retry`](Self::do_not_retry): whether the result carries the "do not retry"
+///   mark ([`seawall_core::retry_signal`]; `seawall-retry: no` over HTTP).
+/// - [`retry_after`](Self::retry_after): the wait the callee asked for.
+///
 /// [`RetryErrors`] is the policy for services whose errors are `BoxError`s, `HttpPolicy`
 /// (feature `http`) the one for HTTP clients. Implement this trait for anything else.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a retry policy for requests `{Req}` and results `Result<{Res}, {E}>`",
     label = "this retry layer's policy cannot judge these requests and results",
-    note = "an HTTP client needs `.policy(HttpPolicy::new())` on the `RetryLayer` builder, with a `ReplayableBodyLayer` outside the `RetryLayer`",
+    note = "an HTTP client needs `.policy(HttpPolicy::new())` on the `RetryLayer` builder, with a `ReplayLayer` outside the `RetryLayer`",
     note = "the default policy `RetryErrors` serves only services whose error type is `BoxError` and whose requests are `Clone`"
 )]
 pub trait Policy<Req, Res, E> {
-    /// Classifies one attempt's result.
-    fn classify(&self, result: &Result<Res, E>) -> Verdict;
+    /// Classifies one attempt's result: `Failure` is a retry candidate, `Success` and
+    /// `Ignored` are done.
+    fn classify(&self, result: &Result<Res, E>) -> Outcome;
+
+    /// Whether the result says "do not retry" (default: `false`). Asked only of results that
+    /// are not successes.
+    fn do_not_retry(&self, result: &Result<Res, E>) -> bool {
+        let _ = result;
+        false
+    }
+
+    /// The wait the callee asked for before the next attempt, which replaces the backoff
+    /// (default: `None`). Asked only of failures about to be retried.
+    fn retry_after(&self, result: &Result<Res, E>) -> Option<Duration> {
+        let _ = result;
+        None
+    }
 
     /// A copy of `request` to send again, or `None` when it cannot be replayed (the layer
     /// then does not retry it). Called once per call before the first attempt, so on the
@@ -95,11 +165,15 @@ pub trait Policy<Req, Res, E> {
     }
 }
 
-/// The policy for services whose error type is `BoxError`: every error is retried, except
-/// those that say "do not retry" — a Seawall rejection whose
-/// [`retryable`](seawall_core::Rejection::retryable) is `false` ([`Overloaded`],
-/// [`CircuitOpen`], …) or a [`DoNotRetry`] mark from a retry layer below — and `Ok`
-/// responses are done. Requests are replayed with `Clone`.
+/// The policy for services whose error type is `BoxError`: the results its classifier calls
+/// failures are retried — by default ([`ErrorsAreFailures`]) every error — except those
+/// that say "do not retry" ([`seawall_core::do_not_retry`]: a Seawall rejection such as
+/// [`Overloaded`] or [`CircuitOpen`], or a [`DoNotRetry`] mark from a retry layer below).
+/// A rejection's retry-after hint, if a retryable one carries it, replaces the backoff.
+/// Requests are replayed with `Clone`.
+///
+/// [`classifier`](Self::classifier) swaps in any [`Classify`] — the same one a breaker in
+/// the stack counts with, for example — so that the two layers agree on what a failure is.
 ///
 /// With [`mark_give_ups`](Self::mark_give_ups), the failures this layer gives up on are
 /// wrapped in [`DoNotRetry`], so that a retry layer above (in this process, or across a
@@ -109,15 +183,36 @@ pub trait Policy<Req, Res, E> {
 ///
 /// [`Overloaded`]: seawall_core::rejection::Overloaded
 /// [`CircuitOpen`]: seawall_core::rejection::CircuitOpen
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RetryErrors {
+#[derive(Clone, Copy, Debug)]
+pub struct RetryErrors<C = ErrorsAreFailures> {
+    classifier: C,
     mark: bool,
+}
+
+impl Default for RetryErrors {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl RetryErrors {
     /// Retries every error but the "do not retry" ones; does not mark give-ups.
     pub fn new() -> Self {
-        Self { mark: false }
+        Self {
+            classifier: ErrorsAreFailures,
+            mark: false,
+        }
+    }
+}
+
+impl<C> RetryErrors<C> {
+    /// Retries what `classifier` calls a `Failure` (default [`ErrorsAreFailures`]: every
+    /// error). "Do not retry" failures are still not retried.
+    pub fn classifier<D>(self, classifier: D) -> RetryErrors<D> {
+        RetryErrors {
+            classifier,
+            mark: self.mark,
+        }
     }
 
     /// Wraps the failures this layer gives up on in [`DoNotRetry`] (default: off).
@@ -127,24 +222,23 @@ impl RetryErrors {
     }
 }
 
-impl<Req: Clone, Res> Policy<Req, Res, BoxError> for RetryErrors {
-    fn classify(&self, result: &Result<Res, BoxError>) -> Verdict {
-        match result {
-            Ok(_) => Verdict::Done,
-            Err(e) => {
-                let e: &(dyn std::error::Error + 'static) = e.as_ref();
-                if has_do_not_retry(e) {
-                    return Verdict::DoNotRetry;
-                }
-                match find_rejection(e) {
-                    Some(r) if !r.retryable() => Verdict::DoNotRetry,
-                    Some(r) => Verdict::Retry {
-                        after: r.retry_after(),
-                    },
-                    None => Verdict::Retry { after: None },
-                }
-            }
-        }
+impl<Req: Clone, Res, C> Policy<Req, Res, BoxError> for RetryErrors<C>
+where
+    C: Classify<Res, BoxError>,
+{
+    fn classify(&self, result: &Result<Res, BoxError>) -> Outcome {
+        self.classifier.classify(result)
+    }
+
+    fn do_not_retry(&self, result: &Result<Res, BoxError>) -> bool {
+        result
+            .as_ref()
+            .err()
+            .is_some_and(|e| do_not_retry(e.as_ref()))
+    }
+
+    fn retry_after(&self, result: &Result<Res, BoxError>) -> Option<Duration> {
+        result.as_ref().err().and_then(|e| retry_after(e.as_ref()))
     }
 
     fn clone_request(&self, request: &Req) -> Option<Req> {
@@ -160,9 +254,7 @@ impl<Req: Clone, Res> Policy<Req, Res, BoxError> for RetryErrors {
 
     fn mark_give_up(&self, result: Result<Res, BoxError>) -> Result<Res, BoxError> {
         match result {
-            Err(e) if self.mark && !has_do_not_retry(e.as_ref()) => {
-                Err(Box::new(DoNotRetry::new(e)))
-            }
+            Err(e) if self.mark => Err(DoNotRetry::mark(e)),
             other => other,
         }
     }
@@ -173,8 +265,12 @@ mod tests {
     use super::*;
     use seawall_core::rejection::{CircuitOpen, Overloaded};
 
+    fn verdict<C: Classify<(), BoxError>>(policy: &RetryErrors<C>, e: BoxError) -> Verdict {
+        Verdict::of::<_, (), _, _>(policy, &Err(e))
+    }
+
     fn classify(e: BoxError) -> Verdict {
-        Policy::<(), (), BoxError>::classify(&RetryErrors::new(), &Err(e))
+        verdict(&RetryErrors::new(), e)
     }
 
     #[test]
@@ -198,5 +294,35 @@ mod tests {
         let unmarked =
             Policy::<(), (), BoxError>::mark_give_up(&RetryErrors::new(), Err("boom".into()));
         assert!(!unmarked.unwrap_err().is::<DoNotRetry>(), "off by default");
+    }
+
+    #[test]
+    fn defaults_need_no_annotation() {
+        let policy = RetryErrors::default();
+        assert_eq!(
+            verdict(&policy, "boom".into()),
+            Verdict::Retry { after: None }
+        );
+    }
+
+    #[test]
+    fn the_classifier_decides_what_is_a_failure() {
+        // Only timeouts count: the same closure could count failures for a breaker.
+        let timeouts_only = |r: &Result<(), BoxError>| match r {
+            Err(e) if e.to_string().contains("timed out") => Outcome::Failure,
+            Err(_) => Outcome::Ignored,
+            Ok(()) => Outcome::Success,
+        };
+        let policy = RetryErrors::new().classifier(timeouts_only);
+        assert_eq!(
+            verdict(&policy, "timed out".into()),
+            Verdict::Retry { after: None }
+        );
+        assert_eq!(verdict(&policy, "bad request".into()), Verdict::Done);
+        assert_eq!(
+            verdict(&policy, Overloaded::new(None).into()),
+            Verdict::DoNotRetry,
+            "an ignored rejection still reports do-not-retry"
+        );
     }
 }

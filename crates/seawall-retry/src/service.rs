@@ -26,26 +26,13 @@ impl<S, P> Retry<S, P> {
         Self { inner, shared }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
     /// The budget this service draws on, if any.
     pub fn budget(&self) -> Option<&Arc<RetryBudget>> {
         self.shared.budget.as_ref()
     }
 }
+
+seawall_core::inner_accessors!(Retry<S, P>, inner: S);
 
 impl<S: Clone, P> Clone for Retry<S, P> {
     fn clone(&self) -> Self {

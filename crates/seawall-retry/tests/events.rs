@@ -14,7 +14,7 @@ use http::{Method, Request, Response};
 use http_body_util::Full;
 use seawall_core::BoxError;
 use seawall_http::replay::ReplayableBody;
-use seawall_http::ReplayableBodyLayer;
+use seawall_http::ReplayLayer;
 use seawall_retry::{Backoff, HttpPolicy, Jitter, RetryLayer};
 use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
 use tracing::field::{Field, Visit};
@@ -155,7 +155,7 @@ async fn a_retry_after_hint_is_reported_as_the_backoff_that_chose_it() {
         )
     });
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer(
             RetryLayer::builder()
                 .policy(HttpPolicy::new())
@@ -192,7 +192,7 @@ async fn a_body_over_the_replay_cap_is_reported_once_per_layer_at_warn() {
         })
     };
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::new(4))
+        .layer(ReplayLayer::new(4))
         .layer(
             RetryLayer::builder()
                 .policy(HttpPolicy::new())

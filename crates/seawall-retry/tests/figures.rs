@@ -10,18 +10,15 @@ use std::time::Duration;
 
 use seawall_core::BoxError;
 use seawall_retry::{RetryBudget, RetryErrors, RetryLayer};
+use seawall_sim::scenarios::Outage;
 use seawall_sim::{run_paused, Arrivals, Load, Second, Summary, Upstream};
 use tower::{Layer, Service, ServiceExt};
 
-/// Healthy for 30 s, then failing with probability `failure_rate` for `length`, then
-/// healthy again. 10 ms per call.
-fn upstream(failure_rate: f64, length: Duration) -> Upstream {
-    Upstream::builder()
-        .at(Duration::from_secs(30), |p| p.failure_rate(failure_rate))
-        .at(Duration::from_secs(30) + length, |p| p.failure_rate(0.0))
-        .seed(1)
-        .build()
-        .unwrap()
+/// Healthy for 30 s, then failing every call for `length`, then healthy again; 10 ms per
+/// call: the simulator's one outage upstream.
+fn outage(length: Duration) -> Upstream {
+    let from = Duration::from_secs(30);
+    Outage::new(from, from + length).seed(1).build().unwrap()
 }
 
 fn load(rate: f64, seconds: u64) -> Load {
@@ -79,7 +76,7 @@ fn a_total_outage_is_amplified_by_the_share_in_every_second_the_first_included()
         let summary = run_paused({
             let budget = budget.clone();
             async move {
-                let upstream = upstream(1.0, Duration::from_secs(10));
+                let upstream = outage(Duration::from_secs(10));
                 let service = layer(&budget, 3).layer(boxed(&upstream));
                 load(rate, 45).run(&upstream, service).await
             }
@@ -127,7 +124,13 @@ fn a_burst_of_transient_errors_is_retried_in_full() {
     let (summary, stats) = run_paused({
         let budget = budget.clone();
         async move {
-            let upstream = upstream(0.3, Duration::from_secs(2));
+            // Healthy for 30 s, then 30% of calls fail for 2 s.
+            let upstream = Upstream::builder()
+                .at(Duration::from_secs(30), |p| p.failure_rate(0.3))
+                .at(Duration::from_secs(32), |p| p.failure_rate(0.0))
+                .seed(1)
+                .build()
+                .unwrap();
             let service = layer(&budget, 4).layer(boxed(&upstream));
             let summary = load(1_000.0, 40).run(&upstream, service).await;
             (summary, upstream.stats())
@@ -199,7 +202,7 @@ fn two_tiers_in_an_outage_retry_once_not_twice() {
     // budget. The gateway marks the failures it gives up on; the client honours the mark.
     let two_tiers = |mark: bool| {
         run_paused(async move {
-            let upstream = upstream(1.0, Duration::from_secs(10));
+            let upstream = outage(Duration::from_secs(10));
             let gateway = RetryLayer::builder()
                 .policy(RetryErrors::new().mark_give_ups(mark))
                 .seed(1)
@@ -262,7 +265,7 @@ impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for Attempts {
 #[test]
 fn retries_bounded_by_attempts_only_quadruple_an_outage() {
     let naive = run_paused(async {
-        let upstream = upstream(1.0, Duration::from_secs(10));
+        let upstream = outage(Duration::from_secs(10));
         let service = tower::retry::RetryLayer::new(Attempts(3)).layer(boxed(&upstream));
         load(1_000.0, 45).run(&upstream, service).await
     });

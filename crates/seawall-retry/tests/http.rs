@@ -18,7 +18,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use seawall_core::rejection::Overloaded;
 use seawall_core::BoxError;
 use seawall_http::replay::ReplayableBody;
-use seawall_http::ReplayableBodyLayer;
+use seawall_http::ReplayLayer;
 use seawall_retry::http::{is_marked_do_not_retry, mark_do_not_retry};
 use seawall_retry::{Backoff, HttpPolicy, Jitter, Policy, RetryBudget, RetryErrors, RetryLayer};
 use tokio::time::Instant;
@@ -99,7 +99,7 @@ where
     S: Service<Request<Body>, Response = Response<()>, Error = BoxError> + Clone,
 {
     ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer(
             RetryLayer::builder()
                 .policy(policy)
@@ -171,7 +171,7 @@ async fn a_retry_after_longer_than_the_cap_is_given_back_not_retried() {
     // The old behaviour, asked for: retried after the cap.
     let (svc, log) = upstream(vec![too_many, ok]);
     let clamping = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer(
             RetryLayer::builder()
                 .policy(HttpPolicy::new())
@@ -190,7 +190,7 @@ async fn a_tier_that_retries_nothing_marks_nothing() {
     // max_attempts(1): this tier retries nothing, so the tier above may still retry.
     let (svc, log) = upstream(vec![unavailable]);
     let single = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer(
             RetryLayer::builder()
                 .policy(HttpPolicy::new())
@@ -349,7 +349,7 @@ async fn give_ups_are_marked_so_the_tier_above_does_not_retry() {
         .build()
         .unwrap();
     let response = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer(layer)
         .service(svc)
         .oneshot(request(Method::GET, ""))
@@ -372,7 +372,7 @@ async fn give_ups_are_marked_so_the_tier_above_does_not_retry() {
 async fn a_body_larger_than_the_replay_buffer_is_not_resent() {
     let (svc, log) = upstream(vec![unavailable, ok]);
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::new(4))
+        .layer(ReplayLayer::new(4))
         .layer(
             RetryLayer::builder()
                 .policy(HttpPolicy::new())
@@ -443,7 +443,7 @@ async fn a_body_that_outgrows_its_replay_buffer_during_the_backoff_gets_the_orig
     };
     let budget = Arc::new(RetryBudget::default());
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::new(8))
+        .layer(ReplayLayer::new(8))
         .layer(
             RetryLayer::builder()
                 .policy(HttpPolicy::new())
@@ -598,4 +598,57 @@ async fn an_http_date_retry_after_replaces_the_backoff() {
         (Duration::from_secs(4)..=Duration::from_secs(5)).contains(&retried_at),
         "{retried_at:?}, not the 10 ms backoff"
     );
+}
+
+/// The retry layer decides with the same `HttpClassifier` a breaker counts with:
+/// `other_errors` now changes what is retried, and any `Classify` can stand in.
+#[tokio::test(start_paused = true)]
+async fn the_classifier_decides_what_is_retried() {
+    use seawall_core::Outcome;
+    use seawall_retry::http::HttpClassifier;
+
+    let _default_needs_no_annotation = HttpPolicy::default();
+    let odd = || -> BoxError { "invalid header".into() };
+    for (what, policy, attempts) in [
+        (
+            "default: other errors are not retried",
+            HttpPolicy::new(),
+            1,
+        ),
+        (
+            "the breaker's classifier: other errors are failures",
+            HttpPolicy::new().classifier(HttpClassifier::new()),
+            2,
+        ),
+        (
+            "other errors ignored",
+            HttpPolicy::new().classifier(HttpClassifier::new().other_errors(Outcome::Ignored)),
+            1,
+        ),
+    ] {
+        let (svc, calls) = failing_once(odd);
+        let _ = client(policy, svc).oneshot(request(Method::GET, "")).await;
+        assert_eq!(*calls.lock().unwrap(), attempts, "{what}");
+    }
+
+    // A tower-http classifier that calls 404 a failure makes 404s retried.
+    let four_oh_four = seawall_http::classify::TowerHttpClassifier::new(
+        tower_http::classify::StatusInRangeAsFailures::new(404..=404),
+    );
+    let (svc, log) = upstream(vec![|| status(404), ok]);
+    let response = ServiceBuilder::new()
+        .layer(ReplayLayer::default())
+        .layer(
+            seawall_retry::http::builder()
+                .policy(HttpPolicy::new().classifier(four_oh_four))
+                .backoff(Backoff::none())
+                .build()
+                .unwrap(),
+        )
+        .service(svc)
+        .oneshot(request(Method::GET, ""))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(log.lock().unwrap().len(), 2);
 }

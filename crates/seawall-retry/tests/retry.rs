@@ -5,10 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use seawall_core::rejection::{CircuitOpen, Overloaded};
-use seawall_core::BoxError;
-use seawall_retry::{
-    Backoff, DoNotRetry, Jitter, Policy, RetryBudget, RetryErrors, RetryLayer, Verdict,
-};
+use seawall_core::{BoxError, Classify, ErrorsAreFailures, Outcome};
+use seawall_retry::{Backoff, DoNotRetry, Jitter, Policy, RetryBudget, RetryErrors, RetryLayer};
 use tokio::time::Instant;
 use tower::{service_fn, Layer, Service, ServiceExt};
 
@@ -226,11 +224,11 @@ struct Hinted {
 }
 
 impl Policy<u32, u32, BoxError> for Hinted {
-    fn classify(&self, result: &Result<u32, BoxError>) -> Verdict {
-        match result {
-            Ok(_) => Verdict::Done,
-            Err(_) => Verdict::Retry { after: self.after },
-        }
+    fn classify(&self, result: &Result<u32, BoxError>) -> Outcome {
+        ErrorsAreFailures.classify(result)
+    }
+    fn retry_after(&self, _: &Result<u32, BoxError>) -> Option<Duration> {
+        self.after
     }
     fn clone_request(&self, request: &u32) -> Option<u32> {
         self.replay.then_some(*request)
@@ -503,8 +501,11 @@ struct Flag {
 }
 
 impl Policy<u32, u32, BoxError> for Flag {
-    fn classify(&self, result: &Result<u32, BoxError>) -> Verdict {
+    fn classify(&self, result: &Result<u32, BoxError>) -> Outcome {
         Policy::<u32, u32, BoxError>::classify(&RetryErrors::new(), result)
+    }
+    fn do_not_retry(&self, result: &Result<u32, BoxError>) -> bool {
+        Policy::<u32, u32, BoxError>::do_not_retry(&RetryErrors::new(), result)
     }
     fn clone_request(&self, request: &u32) -> Option<u32> {
         Some(*request)
@@ -634,4 +635,17 @@ async fn the_inner_service_is_cloned_only_when_a_retry_is_possible() {
         "a request that cannot be replayed"
     );
     assert_eq!(count(layer(true, 1)).await, 0, "a single attempt");
+}
+
+/// A layer built without a seed seeds its jitter from entropy through core's `Rng`, so the
+/// simulator's determinism guard sees it; a seeded layer does not.
+#[test]
+fn an_unseeded_layer_is_visible_to_the_determinism_guard() {
+    use seawall_core::rng::entropy_seedings_on_this_thread;
+
+    let before = entropy_seedings_on_this_thread();
+    let _seeded = RetryLayer::builder().seed(3).build().unwrap();
+    assert_eq!(entropy_seedings_on_this_thread(), before);
+    let _unseeded = RetryLayer::builder().build().unwrap();
+    assert_eq!(entropy_seedings_on_this_thread(), before + 1);
 }

@@ -42,22 +42,9 @@ impl<S, K, F, C> KeyedCircuitBreaker<S, K, F, C> {
             classify,
         }
     }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
 }
+
+seawall_core::inner_accessors!(KeyedCircuitBreaker<S, K, F, C>, inner: S);
 
 impl<S, K, F, C, Req> Service<Req> for KeyedCircuitBreaker<S, K, F, C>
 where

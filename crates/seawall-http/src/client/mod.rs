@@ -13,14 +13,14 @@
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use seawall_http::client::{hyper_client, ReqwestService};
-//! use seawall_http::replay::{ReplayableBody, ReplayableBodyLayer};
+//! use seawall_http::replay::{ReplayableBody, ReplayLayer};
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
 //! let hyper = ServiceBuilder::new()
-//!     .layer(ReplayableBodyLayer::default())
+//!     .layer(ReplayLayer::default())
 //!     .service(hyper_client::<ReplayableBody<Full<Bytes>>>());
 //! let reqwest = ServiceBuilder::new()
-//!     .layer(ReplayableBodyLayer::default())
+//!     .layer(ReplayLayer::default())
 //!     .service(ReqwestService::new(reqwest::Client::new()));
 //!
 //! let request = || http::Request::post("http://127.0.0.1:8080/").body(Full::new(Bytes::from("hi"))).unwrap();

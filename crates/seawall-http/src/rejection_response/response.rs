@@ -4,6 +4,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
+#[cfg(doc)]
 use seawall_core::rejection::{CircuitOpen, DeadlineExceeded, Overloaded, RateLimited};
 use seawall_core::{find_rejection, Rejection, RejectionKind};
 
@@ -65,14 +66,11 @@ impl RejectionResponse {
         self.kind
     }
 
-    /// The status code of the response.
+    /// The status code of the response: the kind's
+    /// [`http_status`](RejectionKind::http_status), listed beside the rejection types in
+    /// core's one list.
     pub fn status(&self) -> StatusCode {
-        match self.kind {
-            RejectionKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            RejectionKind::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-            // Overloaded, CircuitOpen, and any kind added later.
-            _ => StatusCode::SERVICE_UNAVAILABLE,
-        }
+        StatusCode::from_u16(self.kind.http_status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
     }
 
     /// The `Retry-After` header of the response, if it has one.
@@ -104,11 +102,12 @@ impl RejectionResponse {
     }
 }
 
+/// `From` every rejection in core's one list.
 macro_rules! from_rejection {
-    ($($ty:ty),*) => {
+    ($($(#[$doc:meta])* $name:ident, $display:literal, $status:literal;)*) => {
         $(
-            impl From<$ty> for RejectionResponse {
-                fn from(rejection: $ty) -> Self {
+            impl From<seawall_core::rejection::$name> for RejectionResponse {
+                fn from(rejection: seawall_core::rejection::$name) -> Self {
                     Self::from_rejection(&rejection)
                 }
             }
@@ -116,7 +115,7 @@ macro_rules! from_rejection {
     };
 }
 
-from_rejection!(Overloaded, CircuitOpen, RateLimited, DeadlineExceeded);
+seawall_core::for_each_rejection!(from_rejection);
 
 #[cfg(feature = "axum")]
 impl axum_core::response::IntoResponse for RejectionResponse {
@@ -139,8 +138,10 @@ pub(crate) fn internal_error<B: From<Bytes>>(error: &(dyn Error + 'static)) -> R
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use http_body_util::Full;
+    use seawall_core::rejection::{CircuitOpen, DeadlineExceeded, Overloaded, RateLimited};
 
     fn build(r: impl Into<RejectionResponse>) -> Response<Full<Bytes>> {
         r.into().into_http_response()
@@ -170,5 +171,30 @@ mod tests {
             build(Overloaded::new(None)).headers()["seawall-retry"],
             "no"
         );
+    }
+
+    /// Every rejection in core's list becomes a response with its kind's status and the
+    /// do-not-retry header, found through a wrapping error: a new entry in the list needs
+    /// nothing here.
+    #[test]
+    fn every_listed_rejection_becomes_its_response() {
+        macro_rules! check {
+            ($($(#[$doc:meta])* $name:ident, $display:literal, $status:literal;)*) => {{
+                let mut kinds = Vec::new();
+                $(
+                    let rejection = seawall_core::rejection::$name::new(None);
+                    let kind = rejection.kind();
+                    let wrapped = seawall_core::DoNotRetry::new(Box::new(rejection.clone()));
+                    let found = RejectionResponse::find(&wrapped).unwrap();
+                    assert_eq!(found.status().as_u16(), kind.http_status());
+                    let r = build(rejection);
+                    assert_eq!(r.status().as_u16(), $status);
+                    assert_eq!(r.headers()["seawall-retry"], "no", "{}", $display);
+                    kinds.push(kind);
+                )*
+                kinds
+            }};
+        }
+        assert_eq!(seawall_core::for_each_rejection!(check), RejectionKind::ALL);
     }
 }

@@ -28,22 +28,9 @@ impl<S, M> RejectionResponseService<S, M> {
     pub(crate) fn with_mode(inner: S, mode: M) -> Self {
         Self { inner, mode }
     }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
 }
+
+seawall_core::inner_accessors!(RejectionResponseService<S, M>, inner: S);
 
 impl<S, Req, B> Service<Req> for RejectionResponseService<S, PassOtherErrors>
 where

@@ -1,8 +1,7 @@
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes};
 use http::HeaderMap;
@@ -10,16 +9,11 @@ use http_body::{Body, Frame, SizeHint};
 use seawall_core::BoxError;
 
 use super::error::{NotReplayable, ReplayError};
+use super::kept::Kept;
+use super::waiters::{lock, Waiters};
 
 /// The default cap of a replay buffer: 64 KiB.
 pub const DEFAULT_REPLAY_CAP: usize = 64 * 1024;
-
-/// The most a replay copies out of a buffer that is still growing, per frame.
-const REPLAY_COPY_MAX: usize = 16 * 1024;
-
-/// The smallest allocation the buffer grows to, so that a body of tiny chunks does not
-/// reallocate on each of them.
-const MIN_GROWTH: usize = 64;
 
 /// A request body that keeps its bytes as they stream, up to a cap, so that the request can
 /// be sent again.
@@ -108,77 +102,6 @@ struct Shared<B> {
     wake_all: Waker,
 }
 
-/// The readers waiting for the source.
-#[derive(Default)]
-struct Waiters {
-    /// Bumped by every wake from the source, so that a reader registering after its poll of
-    /// the source returned `Pending` can tell whether it missed a wake in between.
-    wakes: AtomicU64,
-    /// Whether `wakers` may hold any waker, so that a ready frame with nobody waiting
-    /// takes no lock. Only changed with `wakers` locked.
-    waiting: AtomicBool,
-    wakers: Mutex<Vec<Waker>>,
-}
-
-impl Waiters {
-    /// Registers a reader whose poll of the source returned `Pending`; `seen` is the count
-    /// of wakes read before that poll.
-    fn register(&self, waker: &Waker, seen: u64) {
-        {
-            let mut wakers = lock(&self.wakers);
-            if !wakers.iter().any(|w| w.will_wake(waker)) {
-                wakers.push(waker.clone());
-            }
-            self.waiting.store(true, Ordering::SeqCst);
-        }
-        if self.wakes.load(Ordering::SeqCst) != seen {
-            // The source woke us between the poll and the registration: the wake took a
-            // list we were not in yet.
-            waker.wake_by_ref();
-        }
-    }
-
-    fn wakes(&self) -> u64 {
-        self.wakes.load(Ordering::SeqCst)
-    }
-
-    fn take(&self) -> Vec<Waker> {
-        let mut wakers = lock(&self.wakers);
-        self.waiting.store(false, Ordering::SeqCst);
-        std::mem::take(&mut *wakers)
-    }
-
-    /// After a reader's poll of the source returned a frame (or its end): wakes the other
-    /// readers waiting for the source, which can now make progress. The reader itself is
-    /// being answered, so it is not woken.
-    ///
-    /// Called with the body's state locked, which every registration also holds: a reader
-    /// cannot register between the check of `waiting` and the wakes.
-    fn wake_others(&self, me: &Waker) {
-        if !self.waiting.load(Ordering::SeqCst) {
-            return;
-        }
-        for waker in self.take() {
-            if !waker.will_wake(me) {
-                waker.wake();
-            }
-        }
-    }
-}
-
-impl Wake for Waiters {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-        for waker in self.take() {
-            waker.wake();
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     /// Every data byte the source has yielded is in the buffer.
@@ -188,74 +111,6 @@ enum Mode {
     Streaming { owner: u64 },
     /// The source failed; what was buffered before can still be read.
     Failed,
-}
-
-/// The data bytes kept for replays, in one allocation of at most the cap.
-enum Kept {
-    /// The source is still delivering: its bytes are appended here.
-    Growing(Vec<u8>),
-    /// The source has ended or failed: the same allocation, now shared with the frames
-    /// handed to replays. `capacity` is its size.
-    Frozen { bytes: Bytes, capacity: usize },
-}
-
-impl Kept {
-    fn len(&self) -> usize {
-        match self {
-            Self::Growing(vec) => vec.len(),
-            Self::Frozen { bytes, .. } => bytes.len(),
-        }
-    }
-
-    fn capacity(&self) -> usize {
-        match self {
-            Self::Growing(vec) => vec.capacity(),
-            Self::Frozen { capacity, .. } => *capacity,
-        }
-    }
-
-    /// Appends `chunk`, growing the allocation to at most `cap`. The caller has checked
-    /// that the chunk fits under the cap; `expected` is how many bytes the source announced
-    /// at least.
-    fn push(&mut self, chunk: &[u8], cap: usize, expected: usize) {
-        let Self::Growing(vec) = self else {
-            // Unreachable: a frozen buffer's source is gone.
-            return;
-        };
-        let needed = vec.len().saturating_add(chunk.len());
-        if needed > vec.capacity() {
-            let target = needed
-                .max(vec.capacity().saturating_mul(2))
-                .max(expected)
-                .max(MIN_GROWTH)
-                .min(cap)
-                .max(needed);
-            vec.reserve_exact(target - vec.len());
-        }
-        vec.extend_from_slice(chunk);
-    }
-
-    /// No more bytes will come: share the allocation from now on.
-    fn freeze(&mut self) {
-        if let Self::Growing(vec) = self {
-            let capacity = vec.capacity();
-            // No copy and no reallocation, even when the vector is not full.
-            let bytes = Bytes::from(std::mem::take(vec));
-            *self = Self::Frozen { bytes, capacity };
-        }
-    }
-
-    /// The buffered bytes from `offset` on (which must be fewer than `len`), or the first
-    /// 16 KiB of them while the buffer is still growing.
-    fn chunk_from(&self, offset: usize) -> Bytes {
-        match self {
-            Self::Growing(vec) => {
-                let end = vec.len().min(offset.saturating_add(REPLAY_COPY_MAX));
-                Bytes::copy_from_slice(vec.get(offset..end).unwrap_or_default())
-            }
-            Self::Frozen { bytes, .. } => bytes.slice(offset.min(bytes.len())..),
-        }
-    }
 }
 
 struct State<B> {
@@ -271,12 +126,6 @@ struct State<B> {
     /// The source's size hint before anything was read.
     hint: SizeHint,
     next_id: u64,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while the lock was held (inside the source's `poll_frame`) leaves the state
-    // consistent: every update happens after the source returned.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<B> ReplayableBody<B> {

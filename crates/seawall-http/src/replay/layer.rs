@@ -6,16 +6,17 @@ use tower_service::Service;
 
 use super::body::{ReplayableBody, DEFAULT_REPLAY_CAP};
 
-/// Makes the body of every request replayable before it reaches the inner service.
+/// Makes the body of every request replayable before it reaches the inner service: the
+/// layer of [`Replay`].
 ///
 /// Put it above the layers that may send a request more than once (retries, hedging), so
 /// they can [`try_clone_request`](super::try_clone_request).
 ///
 /// ```
-/// use seawall_http::replay::ReplayableBodyLayer;
+/// use seawall_http::replay::ReplayLayer;
 /// use tower::ServiceBuilder;
 ///
-/// let layer = ReplayableBodyLayer::new(16 * 1024);
+/// let layer = ReplayLayer::new(16 * 1024);
 /// # let svc = tower::service_fn(|_req: http::Request<seawall_http::replay::ReplayableBody<http_body_util::Empty<bytes::Bytes>>>| async {
 /// #     Ok::<_, std::convert::Infallible>(http::Response::new(()))
 /// # });
@@ -23,11 +24,11 @@ use super::body::{ReplayableBody, DEFAULT_REPLAY_CAP};
 /// # let _ = service;
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct ReplayableBodyLayer {
+pub struct ReplayLayer {
     cap: usize,
 }
 
-impl ReplayableBodyLayer {
+impl ReplayLayer {
     /// Keeps up to `cap` bytes of each request body.
     ///
     /// A request whose body is larger than `cap` is sent whole, but cannot be sent again:
@@ -44,54 +45,42 @@ impl ReplayableBodyLayer {
     }
 }
 
-impl Default for ReplayableBodyLayer {
+impl Default for ReplayLayer {
     /// Keeps up to [`DEFAULT_REPLAY_CAP`] (64 KiB) of each request body.
     fn default() -> Self {
         Self::new(DEFAULT_REPLAY_CAP)
     }
 }
 
-impl<S> Layer<S> for ReplayableBodyLayer {
-    type Service = ReplayableBodyService<S>;
+impl<S> Layer<S> for ReplayLayer {
+    type Service = Replay<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ReplayableBodyService {
+        Replay {
             inner,
             cap: self.cap,
         }
     }
 }
 
-/// The service of [`ReplayableBodyLayer`].
+/// Makes the body of every request a [`ReplayableBody`] before the inner service sees it;
+/// made by [`ReplayLayer`].
 #[derive(Clone, Debug)]
-pub struct ReplayableBodyService<S> {
+pub struct Replay<S> {
     inner: S,
     cap: usize,
 }
 
-impl<S> ReplayableBodyService<S> {
+impl<S> Replay<S> {
     /// Wraps `inner`, keeping up to `cap` bytes of each request body.
     pub fn new(inner: S, cap: usize) -> Self {
         Self { inner, cap }
     }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
 }
 
-impl<S, B> Service<Request<B>> for ReplayableBodyService<S>
+seawall_core::inner_accessors!(Replay<S>, inner: S);
+
+impl<S, B> Service<Request<B>> for Replay<S>
 where
     S: Service<Request<ReplayableBody<B>>>,
     B: http_body::Body,
@@ -110,3 +99,11 @@ where
             .call(request.map(|body| ReplayableBody::new(body, cap)))
     }
 }
+
+/// The former name of [`ReplayLayer`].
+#[deprecated(note = "renamed `ReplayLayer`, the layer of the service `Replay`")]
+pub type ReplayableBodyLayer = ReplayLayer;
+
+/// The former name of [`Replay`].
+#[deprecated(note = "renamed `Replay`, the service of `ReplayLayer`")]
+pub type ReplayableBodyService<S> = Replay<S>;

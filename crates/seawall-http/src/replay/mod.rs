@@ -36,14 +36,17 @@
 //! # Knobs
 //!
 //! - the cap, in bytes: [`DEFAULT_REPLAY_CAP`] (64 KiB) unless given to
-//!   [`ReplayableBody::new`], [`make_replayable`] or [`ReplayableBodyLayer::new`].
+//!   [`ReplayableBody::new`], [`make_replayable`] or [`ReplayLayer::new`].
 
 mod body;
 pub mod error;
+mod kept;
 mod layer;
 mod request;
+mod waiters;
 
 pub use body::{ReplayableBody, DEFAULT_REPLAY_CAP};
 pub use error::{NotReplayable, ReplayError};
-pub use layer::{ReplayableBodyLayer, ReplayableBodyService};
+#[allow(deprecated)]
+pub use layer::{Replay, ReplayLayer, ReplayableBodyLayer, ReplayableBodyService};
 pub use request::{is_replayable, make_replayable, try_clone_request};
