@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use seawall::hedge::{HedgeLayer, HttpPolicy};
 use seawall::http::client::ReqwestService;
-use seawall::http::ReplayableBodyLayer;
+use seawall::http::ReplayLayer;
 use tokio::sync::Notify;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -72,7 +72,7 @@ async fn the_losing_attempt_is_cancelled_on_the_server_and_bodies_match() {
         .build()
         .unwrap();
     let client = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer(hedge.clone())
         .service(ReqwestService::new(reqwest::Client::new()));
 

@@ -6,7 +6,7 @@
 //!   `Idempotency-Key` once [`allow_keyed_post`](HttpPolicy::allow_keyed_post) vouches that
 //!   the server honours it ([`seawall_http::classify::is_idempotent`]);
 //! - bodies sent again through [`ReplayableBody`]: put
-//!   [`ReplayableBodyLayer`](seawall_http::ReplayableBodyLayer) in front of the hedge layer.
+//!   [`ReplayLayer`](seawall_http::ReplayLayer) in front of the hedge layer.
 //!   Every attempt sends the same bytes; a body over the replay cap, or whose source failed,
 //!   is not sent again (the request is then not hedged);
 //! - a response with a transient status (408, 429, 5xx but 501 and 505) or a transient error
@@ -24,14 +24,14 @@
 //! use http_body_util::Full;
 //! use seawall_hedge::{HedgeLayer, HttpPolicy};
 //! use seawall_http::replay::ReplayableBody;
-//! use seawall_http::ReplayableBodyLayer;
+//! use seawall_http::ReplayLayer;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
 //! let upstream = service_fn(|_: http::Request<ReplayableBody<Full<Bytes>>>| async {
 //!     Ok::<_, seawall_core::BoxError>(http::Response::new(()))
 //! });
 //! let client = ServiceBuilder::new()
-//!     .layer(ReplayableBodyLayer::default())
+//!     .layer(ReplayLayer::default())
 //!     .layer(HedgeLayer::builder().policy(HttpPolicy::new()).build().unwrap())
 //!     .service(upstream);
 //! let request = http::Request::get("http://upstream/").body(Full::new(Bytes::new())).unwrap();

@@ -29,7 +29,7 @@ pub enum Verdict {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a hedge policy for requests `{Req}` and results `Result<{Res}, {E}>`",
     label = "this hedge layer's policy cannot judge these requests and results",
-    note = "an HTTP client needs `.policy(HttpPolicy::new())` on the `HedgeLayer` builder, with a `ReplayableBodyLayer` outside the `HedgeLayer`",
+    note = "an HTTP client needs `.policy(HttpPolicy::new())` on the `HedgeLayer` builder, with a `ReplayLayer` outside the `HedgeLayer`",
     note = "the default policy `HedgeErrors` serves only services whose error type is `BoxError` and whose requests are `Clone`"
 )]
 pub trait Policy<Req, Res, E> {

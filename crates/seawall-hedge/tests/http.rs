@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full};
 use seawall_core::BoxError;
 use seawall_hedge::{HedgeLayer, HttpPolicy};
 use seawall_http::replay::ReplayableBody;
-use seawall_http::ReplayableBodyLayer;
+use seawall_http::ReplayLayer;
 use tokio::time::Instant;
 use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
 
@@ -57,7 +57,7 @@ fn client(
         .build()
         .unwrap();
     let stack = ServiceBuilder::new()
-        .layer(ReplayableBodyLayer::default())
+        .layer(ReplayLayer::default())
         .layer(layer)
         .service(upstream);
     (stack, bodies)

@@ -84,7 +84,7 @@
 //! - Server: `ReceiveDeadlineLayer` outermost in `Router::layer`, under
 //!   `RejectionResponseLayer::infallible()`, so a refusal becomes a 504.
 //! - Client, top to bottom: `SendDeadlineLayer` (so that everything below works under the
-//!   deadline), `ReplayableBodyLayer`, `RetryLayer`, `AttemptTimeoutLayer`, and
+//!   deadline), `ReplayLayer`, `RetryLayer`, `AttemptTimeoutLayer`, and
 //!   `SendDeadlineLayer` once more right above the HTTP client, so that each attempt
 //!   carries the time left when *it* starts rather than when the first one did. Inside a
 //!   handler behind `ReceiveDeadlineLayer` the task already has its deadline, and the lower
