@@ -13,7 +13,12 @@
 //! | [`Gradient2`] | short-term latency over a long-term average | 20 (min 20, max 200), smoothing 0.2, tolerance 1.5, queue 4, long window 600 | Netflix `Gradient2Limit` |
 //! | [`GradientController`] | the median latency of each 100 ms over a minimum RTT measured at a pinned low limit | min concurrency 3, 50 samples per minRTT, every 60 s ± 10%, buffer 25%, max 1000 | Envoy's adaptive concurrency filter |
 //!
-//! Each algorithm's module says where it differs from the original.
+//! [`Windowed`] feeds any of them one averaged sample per second, as Netflix's
+//! `WindowedLimit`. Vegas and Gradient2 need it: fed every request's latency they mistake
+//! its noise for a queue (Vegas holds the limit far below capacity) or drift upward
+//! (Gradient2); the figures are in `docs/benchmarks.md`.
+//!
+//! Each algorithm says where it differs from the original.
 
 use std::fmt;
 use std::time::Duration;
@@ -24,11 +29,13 @@ mod aimd;
 mod envoy;
 mod gradient2;
 mod vegas;
+mod windowed;
 
 pub use aimd::{Aimd, AimdBuilder};
 pub use envoy::{GradientController, GradientControllerBuilder};
 pub use gradient2::{Gradient2, Gradient2Builder};
 pub use vegas::{Vegas, VegasBuilder};
+pub use windowed::Windowed;
 
 /// One finished request, as a [`Limit`] sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -39,7 +39,7 @@
 //!
 //! | knob | default |
 //! |---|---|
-//! | [`limit`](ShedBuilder::limit) | [`Gradient2`](crate::limit::Gradient2) at Netflix's defaults |
+//! | [`limit`](ShedBuilder::limit) | [`Vegas`](crate::limit::Vegas) fed one sample a second ([`Windowed`](crate::limit::Windowed)), Netflix's defaults |
 //! | [`queue`](ShedBuilder::queue) | none: refuse at once when full |
 //! | [`codel`](ShedBuilder::codel) | off (Fail at Scale uses 5 ms target, 100 ms interval) |
 //! | [`priority`](ShedBuilder::priority) | every request normal |
