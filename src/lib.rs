@@ -15,6 +15,7 @@
 //! | `http` | `http` | replayable bodies, `Retry-After`, HTTP classification, rejections as responses, bodies that hold a permit to their end, client adapters |
 //! | `retry` | `retry` | retries with a lock-free budget, backoff with jitter, `Retry-After`, do-not-retry across tiers |
 //! | `breaker` | `breaker` | a circuit breaker: failure-count, failure-rate and slow-call trips, exact half-open probes, per-key breakers |
+//! | `shed` | `shed` | load shedding: reject-not-queue limits, adaptive limits (AIMD, Vegas, Gradient2, Envoy's gradient), priorities, client-side throttling |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
@@ -35,7 +36,7 @@
 //! | circuit breaker (plain and keyed, HTTP policy) | done |
 //! | HTTP plumbing (replayable bodies, classification, rejections as responses, clients) | done |
 //! | simulator and lab (`seawall-sim`, `seawall-lab`) | done |
-//! | load shedding and adaptive concurrency | planned (issue 10) |
+//! | load shedding and adaptive concurrency (limits, priorities, client throttling) | done |
 //! | hedged requests | planned (issue 11) |
 //! | timeouts and deadline propagation | planned (issue 12) |
 //! | fault injection | planned (issue 12) |
@@ -68,6 +69,10 @@ pub use seawall_retry as retry;
 #[cfg(feature = "breaker")]
 #[doc(inline)]
 pub use seawall_breaker as breaker;
+
+#[cfg(feature = "shed")]
+#[doc(inline)]
+pub use seawall_shed as shed;
 
 #[cfg(all(
     feature = "retry",

@@ -134,12 +134,18 @@ mod tests {
 
     #[test]
     fn an_untrusted_header_can_lower_but_never_raise() {
-        let p = FromHeader::new(http::HeaderName::from_static("x-priority"), Priority::Normal);
+        let p = FromHeader::new(
+            http::HeaderName::from_static("x-priority"),
+            Priority::Normal,
+        );
         assert_eq!(p.priority(&request(Some("critical"))), Priority::Normal);
         assert_eq!(p.priority(&request(Some("sheddable"))), Priority::Sheddable);
         assert_eq!(p.priority(&request(None)), Priority::Normal);
         let trusted = p.trusted();
-        assert_eq!(trusted.priority(&request(Some("CRITICAL"))), Priority::Critical);
+        assert_eq!(
+            trusted.priority(&request(Some("CRITICAL"))),
+            Priority::Critical
+        );
         assert_eq!(trusted.priority(&request(Some("bogus"))), Priority::Normal);
     }
 }

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use seawall_shed::limit::{Fixed, GradientController, Limit, Vegas, Windowed, Gradient2};
+use seawall_shed::limit::{Fixed, Gradient2, GradientController, Limit, Vegas, Windowed};
 use seawall_shed::ShedLayer;
 use seawall_sim::{Abandonment, Capacity, Summary, Upstream};
 use tower::Layer;
@@ -24,14 +24,24 @@ fn stepped(before: usize, after: usize) -> impl Fn() -> Upstream + Copy {
             .capacity(Capacity::workers(before))
             .abandonment(Abandonment::Never)
             .seed(SEED)
-            .at(Duration::from_secs(STEP), |p| p.capacity(Capacity::workers(after)))
+            .at(Duration::from_secs(STEP), |p| {
+                p.capacity(Capacity::workers(after))
+            })
             .build()
             .unwrap()
     }
 }
 
 fn shed(limit: impl Limit) -> impl FnOnce(Upstream) -> Svc {
-    move |upstream| erase(ShedLayer::builder().limit(limit).build().unwrap().layer(upstream))
+    move |upstream| {
+        erase(
+            ShedLayer::builder()
+                .limit(limit)
+                .build()
+                .unwrap()
+                .layer(upstream),
+        )
+    }
 }
 
 /// (share of the new capacity 10 s after the step to the end, worst second there, p99 there)
@@ -43,7 +53,11 @@ fn after_step(s: &Summary, capacity: f64) -> (f64, f64, f64) {
         .filter(|x| x.t >= from && x.t < SECONDS)
         .map(|x| x.p99_ms)
         .fold(0.0, f64::max);
-    (goodput_share(s, capacity, from), worst_goodput_share(s, capacity, from), p99)
+    (
+        goodput_share(s, capacity, from),
+        worst_goodput_share(s, capacity, from),
+        p99,
+    )
 }
 
 fn figures(before: usize, after: usize) -> Vec<(&'static str, f64, f64, f64)> {
@@ -57,17 +71,37 @@ fn figures(before: usize, after: usize) -> Vec<(&'static str, f64, f64, f64)> {
     println!("|---|---|---|---|");
     let upstream = stepped(before, after);
     let mut rows = Vec::new();
-    let stacks: Vec<(&'static str, Box<dyn FnOnce(Upstream) -> Svc>)> = vec![
-        ("Seawall Fixed(25) (tuned for 20 workers)", Box::new(shed(Fixed::new(25)))),
-        ("Seawall Fixed(50) (tuned for 40 workers)", Box::new(shed(Fixed::new(50)))),
-        ("Seawall Windowed<Vegas>", Box::new(shed(Windowed::new(Vegas::default())))),
-        ("Seawall Windowed<Gradient2>", Box::new(shed(Windowed::new(Gradient2::default())))),
-        ("Seawall Envoy gradient", Box::new(shed(GradientController::default()))),
+    type Build = Box<dyn FnOnce(Upstream) -> Svc>;
+    let stacks: Vec<(&'static str, Build)> = vec![
+        (
+            "Seawall Fixed(25) (tuned for 20 workers)",
+            Box::new(shed(Fixed::new(25))),
+        ),
+        (
+            "Seawall Fixed(50) (tuned for 40 workers)",
+            Box::new(shed(Fixed::new(50))),
+        ),
+        (
+            "Seawall Windowed<Vegas>",
+            Box::new(shed(Windowed::new(Vegas::default()))),
+        ),
+        (
+            "Seawall Windowed<Gradient2>",
+            Box::new(shed(Windowed::new(Gradient2::default()))),
+        ),
+        (
+            "Seawall Envoy gradient",
+            Box::new(shed(GradientController::default())),
+        ),
     ];
     for (name, stack) in stacks {
         let s = run(upstream, rate, SECONDS, stack);
         let (share, worst, p99) = after_step(&s, new_capacity);
-        println!("| {name} | {:.1}% | {:.1}% | {p99:.1} |", share * 100.0, worst * 100.0);
+        println!(
+            "| {name} | {:.1}% | {:.1}% | {p99:.1} |",
+            share * 100.0,
+            worst * 100.0
+        );
         rows.push((name, share, worst, p99));
     }
     rows

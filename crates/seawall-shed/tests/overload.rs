@@ -58,29 +58,76 @@ fn figures(factor: f64) -> Vec<(&'static str, f64, f64)> {
         let (share, p99) = row(name, &s, capacity);
         out.push((name, share, p99));
     };
-    add("none, unbounded queue", run(unbounded, rate, SECONDS, erase));
+    add(
+        "none, unbounded queue",
+        run(unbounded, rate, SECONDS, erase),
+    );
     add(
         "none, queue(40)",
-        run(|| upstream(Capacity::workers(WORKERS).queue(40)), rate, SECONDS, erase),
+        run(
+            || upstream(Capacity::workers(WORKERS).queue(40)),
+            rate,
+            SECONDS,
+            erase,
+        ),
     );
     for n in [20, 25, 30, 40] {
-        let name: &'static str = Box::leak(format!("tower ConcurrencyLimit({n}) + LoadShed").into_boxed_str());
+        let name: &'static str =
+            Box::leak(format!("tower ConcurrencyLimit({n}) + LoadShed").into_boxed_str());
         add(
             name,
             run(unbounded, rate, SECONDS, move |u| {
-                erase(ServiceBuilder::new().load_shed().concurrency_limit(n).service(u))
+                erase(
+                    ServiceBuilder::new()
+                        .load_shed()
+                        .concurrency_limit(n)
+                        .service(u),
+                )
             }),
         );
     }
-    add("Seawall Fixed(25)", run(unbounded, rate, SECONDS, shed(Fixed::new(25))));
-    add("Seawall AIMD", run(unbounded, rate, SECONDS, shed(Aimd::default())));
-    add("Seawall Vegas", run(unbounded, rate, SECONDS, shed(Vegas::default())));
-    add("Seawall Windowed<Vegas>", run(unbounded, rate, SECONDS, shed(Windowed::new(Vegas::default()))));
-    add("Seawall Windowed<Gradient2>", run(unbounded, rate, SECONDS, shed(Windowed::new(Gradient2::default()))));
-    add("Seawall Gradient2", run(unbounded, rate, SECONDS, shed(Gradient2::default())));
+    add(
+        "Seawall Fixed(25)",
+        run(unbounded, rate, SECONDS, shed(Fixed::new(25))),
+    );
+    add(
+        "Seawall AIMD",
+        run(unbounded, rate, SECONDS, shed(Aimd::default())),
+    );
+    add(
+        "Seawall Vegas",
+        run(unbounded, rate, SECONDS, shed(Vegas::default())),
+    );
+    add(
+        "Seawall Windowed<Vegas>",
+        run(
+            unbounded,
+            rate,
+            SECONDS,
+            shed(Windowed::new(Vegas::default())),
+        ),
+    );
+    add(
+        "Seawall Windowed<Gradient2>",
+        run(
+            unbounded,
+            rate,
+            SECONDS,
+            shed(Windowed::new(Gradient2::default())),
+        ),
+    );
+    add(
+        "Seawall Gradient2",
+        run(unbounded, rate, SECONDS, shed(Gradient2::default())),
+    );
     add(
         "Seawall Envoy gradient",
-        run(unbounded, rate, SECONDS, shed(GradientController::default())),
+        run(
+            unbounded,
+            rate,
+            SECONDS,
+            shed(GradientController::default()),
+        ),
     );
     out
 }
@@ -100,7 +147,10 @@ fn check(rows: &[(&'static str, f64, f64)]) {
     ] {
         let (_, share, p99) = get(name);
         assert!(share >= 0.95, "{name}: goodput {share:.3} of capacity");
-        assert!(p99 <= 1.5 * unloaded_p99, "{name}: p99 {p99} vs unloaded {unloaded_p99}");
+        assert!(
+            p99 <= 1.5 * unloaded_p99,
+            "{name}: p99 {p99} vs unloaded {unloaded_p99}"
+        );
     }
     // AIMD learns only from drops, and this server never drops: goodput holds, latency
     // climbs to what its maximum limit (200) queues. Gradient2 fed every sample drifts up.

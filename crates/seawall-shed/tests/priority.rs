@@ -28,7 +28,9 @@ fn class(id: u64) -> Priority {
 }
 
 /// Returns (sent, succeeded) per priority.
-fn run_with(layer: Option<ShedLayer<fn(&Req) -> Priority>>) -> [(u64, u64); 3] {
+type ByPriority = fn(&Req) -> Priority;
+
+fn run_with(layer: Option<ShedLayer<ByPriority>>) -> [(u64, u64); 3] {
     run_paused(async move {
         let upstream = upstream(Capacity::workers(WORKERS));
         let sent: Arc<[AtomicU64; 3]> = Arc::default();
@@ -59,7 +61,12 @@ fn run_with(layer: Option<ShedLayer<fn(&Req) -> Priority>>) -> [(u64, u64); 3] {
                 Req { priority }
             })
             .await;
-        std::array::from_fn(|i| (sent[i].load(Ordering::Relaxed), ok[i].load(Ordering::Relaxed)))
+        std::array::from_fn(|i| {
+            (
+                sent[i].load(Ordering::Relaxed),
+                ok[i].load(Ordering::Relaxed),
+            )
+        })
     })
 }
 
@@ -76,7 +83,7 @@ fn print(name: &str, r: [(u64, u64); 3]) {
 
 #[test]
 fn critical_requests_succeed_at_three_times_capacity() {
-    let by_priority: fn(&Req) -> Priority = |r| r.priority;
+    let by_priority: ByPriority = |r| r.priority;
     println!("\n3× capacity, 30% critical / 50% normal / 20% sheddable, 30 s");
     println!("| stack | critical succeeded | normal | sheddable | total succeeded |");
     println!("|---|---|---|---|---|");
@@ -92,7 +99,10 @@ fn critical_requests_succeed_at_three_times_capacity() {
         .build()
         .unwrap();
     let with = run_with(Some(layer));
-    print("Seawall shed, priorities: reserve 20% + 10%, queue(64, 20 ms)", with);
+    print(
+        "Seawall shed, priorities: reserve 20% + 10%, queue(64, 20 ms)",
+        with,
+    );
     let critical = with[0].1 as f64 / with[0].0 as f64;
     assert!(critical >= 0.99, "critical success {critical:.4}");
     // Sheddable traffic goes first.

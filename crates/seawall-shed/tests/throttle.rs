@@ -16,11 +16,19 @@ fn run_backend(factor: f64, throttle: bool) -> (u64, u64) {
     run_paused(async move {
         let upstream = upstream(Capacity::workers(5).queue(0));
         let service = if throttle {
-            erase(ThrottleLayer::builder().seed(SEED).build().unwrap().layer(upstream.clone()))
+            erase(
+                ThrottleLayer::builder()
+                    .seed(SEED)
+                    .build()
+                    .unwrap()
+                    .layer(upstream.clone()),
+            )
         } else {
             erase(upstream.clone())
         };
-        load(factor * capacity_rps(5), 60).run(&upstream, service).await;
+        load(factor * capacity_rps(5), 60)
+            .run(&upstream, service)
+            .await;
         let stats = upstream.stats();
         (stats.attempts, stats.succeeded)
     })
@@ -36,9 +44,15 @@ fn the_backend_sees_about_twice_what_it_accepts() {
             let ratio = attempts as f64 / accepted as f64;
             println!("| {factor}× | {throttle} | {attempts} | {accepted} | {ratio:.2} |");
             if throttle {
-                assert!(ratio <= 2.2, "{factor}×: the backend saw {ratio:.2}× what it accepted");
+                assert!(
+                    ratio <= 2.2,
+                    "{factor}×: the backend saw {ratio:.2}× what it accepted"
+                );
             } else if factor == 4.0 {
-                assert!(ratio > 3.0, "unthrottled, the backend sees all the load: {ratio:.2}");
+                assert!(
+                    ratio > 3.0,
+                    "unthrottled, the backend sees all the load: {ratio:.2}"
+                );
             }
         }
     }

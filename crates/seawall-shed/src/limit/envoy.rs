@@ -186,18 +186,21 @@ impl GradientControllerBuilder {
     /// A [`ConfigError`] naming the field: `min_concurrency` outside 1..=max, zero
     /// intervals or sample counts, `jitter` or `buffer` out of range.
     pub fn build(self) -> Result<GradientController, ConfigError> {
-        super::check_bounds(self.min_concurrency, 1, self.max)
-            .map_err(|_| ConfigError::new(format!(
+        super::check_bounds(self.min_concurrency, 1, self.max).map_err(|_| {
+            ConfigError::new(format!(
                 "min_concurrency must be in 1..=max_limit ({}), got {}",
                 self.max, self.min_concurrency
-            )))?;
+            ))
+        })?;
         if self.update_interval.is_zero() || self.min_rtt_interval.is_zero() {
             return Err(ConfigError::new(
                 "update_interval and min_rtt_interval must be more than zero",
             ));
         }
         if self.min_rtt_samples == 0 {
-            return Err(ConfigError::new("min_rtt_samples must be at least 1, got 0"));
+            return Err(ConfigError::new(
+                "min_rtt_samples must be at least 1, got 0",
+            ));
         }
         check_range("jitter", self.jitter, 0.0, 1.0)?;
         check_range("buffer", self.buffer, 0.0, 10.0)?;
@@ -219,7 +222,9 @@ impl Limit for GradientController {
                 self.limit = restore;
                 self.measuring = None;
                 self.next_update = Some(now + self.update_interval);
-                let jitter = self.min_rtt_interval.mul_f64(self.jitter * self.rng.next_f64());
+                let jitter = self
+                    .min_rtt_interval
+                    .mul_f64(self.jitter * self.rng.next_f64());
                 self.next_min_rtt = Some(now + self.min_rtt_interval + jitter);
             }
             return;
@@ -240,8 +245,8 @@ impl Limit for GradientController {
             return;
         };
         let min = min_rtt.as_secs_f64();
-        let gradient = ((min + min * self.buffer) / sample_rtt.as_secs_f64().max(1e-9))
-            .clamp(0.5, 2.0);
+        let gradient =
+            ((min + min * self.buffer) / sample_rtt.as_secs_f64().max(1e-9)).clamp(0.5, 2.0);
         let limit = self.limit * gradient;
         self.limit = (limit + limit.sqrt()).clamp(self.min_concurrency as f64, self.max as f64);
     }

@@ -123,7 +123,9 @@ impl VegasBuilder {
         super::check_bounds(self.initial, 1, self.max)?;
         check_range("smoothing", self.smoothing, 0.01, 1.0)?;
         if self.probe_multiplier == 0 {
-            return Err(ConfigError::new("probe_multiplier must be at least 1, got 0"));
+            return Err(ConfigError::new(
+                "probe_multiplier must be at least 1, got 0",
+            ));
         }
         Ok(Vegas::from_builder(&self))
     }

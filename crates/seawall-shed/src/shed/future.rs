@@ -167,7 +167,11 @@ where
                         }
                     });
                 }
-                StateProj::Waiting { mut sleep, ticket, call } => {
+                StateProj::Waiting {
+                    mut sleep,
+                    ticket,
+                    call,
+                } => {
                     match Pin::new(&mut ticket.rx).poll(cx) {
                         Poll::Ready(Ok(())) => {
                             ticket.done = true;
@@ -176,7 +180,9 @@ where
                             };
                             let in_flight = controller.in_flight();
                             let Some((mut service, request)) = call.take() else {
-                                return Poll::Ready(Err("shed future polled after completion".into()));
+                                return Poll::Ready(Err(
+                                    "shed future polled after completion".into()
+                                ));
                             };
                             *this.guard =
                                 Some(PermitGuard::new(ShedPermit::new(controller, in_flight)));

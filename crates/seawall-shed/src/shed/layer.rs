@@ -222,10 +222,14 @@ impl<P, C, H> ShedBuilder<P, C, H> {
         }
         if let Some((target, interval)) = self.codel {
             if self.queue.is_none() {
-                return Err(ConfigError::new("codel needs a queue: set queue(capacity, max_wait)"));
+                return Err(ConfigError::new(
+                    "codel needs a queue: set queue(capacity, max_wait)",
+                ));
             }
             if target.is_zero() || interval.is_zero() {
-                return Err(ConfigError::new("codel target and interval must be more than zero"));
+                return Err(ConfigError::new(
+                    "codel target and interval must be more than zero",
+                ));
             }
         }
         for p in [Priority::Normal, Priority::Sheddable] {

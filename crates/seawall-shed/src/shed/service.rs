@@ -133,9 +133,7 @@ where
 
 impl<S, P, C, H> Shed<S, P, C, H> {
     fn reject<F, Req>(&self, classify: C, hold: H) -> ResponseFuture<F, S, Req, C, H> {
-        self.controller
-            .events
-            .emit(tracing::Level::DEBUG, "shed");
+        self.controller.events.emit(tracing::Level::DEBUG, "shed");
         ResponseFuture::rejected(
             Overloaded::new(self.controller.retry_after),
             self.controller.clone(),

@@ -57,7 +57,12 @@ pub fn load(rate: f64, seconds: u64) -> Load {
 }
 
 /// Runs `rate` for `seconds` through `stack` in front of `upstream`, in paused time.
-pub fn run(upstream: impl FnOnce() -> Upstream, rate: f64, seconds: u64, stack: impl FnOnce(Upstream) -> Svc) -> Summary {
+pub fn run(
+    upstream: impl FnOnce() -> Upstream,
+    rate: f64,
+    seconds: u64,
+    stack: impl FnOnce(Upstream) -> Svc,
+) -> Summary {
     run_paused(async move {
         let upstream = upstream();
         let service = stack(upstream.clone());
