@@ -11,8 +11,8 @@ use super::{check_range, Limit, Sample};
 /// `limit × (1 − rtt_noload / rtt)` and grows the limit while that queue is short, shrinks it
 /// while it is long.
 ///
-/// With `L` the limit and `q` the estimated queue: `q ≤ log₁₀L` → `L + 6·log₁₀L`;
-/// `q < 3·log₁₀L` → `L + log₁₀L`; `q > 6·log₁₀L` → `L − log₁₀L`; a drop → `L − log₁₀L`.
+/// With `L` the limit, `q` the estimated queue and `lg = max(1, ⌊log₁₀L⌋)`: `q ≤ lg` →
+/// `L + 6·lg`; `q < 3·lg` → `L + lg`; `q > 6·lg` → `L − lg`; a drop → `L − lg`.
 /// Samples taken while less than half the limit is in use change nothing. `rtt_noload` is
 /// the lowest latency seen, forgotten every `30 × L × jitter` samples (jitter in 0.5..1) so a
 /// changed service is re-measured.
@@ -152,9 +152,9 @@ impl Limit for Vegas {
             }
         };
         let limit = self.limit;
-        let log = limit.max(1.0).log10();
+        let log = log10(limit as usize);
         let target = if sample.dropped {
-            limit - log
+            limit - log10(limit as usize)
         } else if (sample.in_flight as f64) * 2.0 < limit {
             return;
         } else {
@@ -173,4 +173,9 @@ impl Limit for Vegas {
         let target = target.clamp(1.0, self.max as f64);
         self.limit = (1.0 - self.smoothing) * limit + self.smoothing * target;
     }
+}
+
+/// Netflix's `LOG10`: the integer part of log10, at least 1.
+fn log10(n: usize) -> f64 {
+    (n.max(1) as f64).log10().floor().max(1.0)
 }

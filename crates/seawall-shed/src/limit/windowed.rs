@@ -13,12 +13,14 @@ use super::{Limit, Sample};
 /// with the lowest one ever seen ([`Vegas`](super::Vegas)) mistakes that noise for a queue.
 /// Averaging over a window removes most of it.
 ///
-/// Defaults, as Netflix's `WindowedLimit`: a window closes once it is at least 1 s old
-/// and has at least 10 samples, or is 1 s old with any samples; samples under 100 µs are
-/// left out of the mean.
+/// As Netflix's `WindowedLimit`, with its defaults: a window closes on the first sample
+/// after its end, and is passed on only if it holds at least 10 samples (otherwise it is
+/// dropped); the next window lasts twice the closed window's lowest latency, clamped to
+/// 1 s..=1 s; samples under 100 µs are left out. The very first sample closes an empty first
+/// window, as in Netflix (whose first update time is 0).
 ///
-/// Differences from Netflix: a window's time is read from the samples' clock (tokio's), and
-/// the window closes on the first sample at or after its end rather than on a timer.
+/// Differences from Netflix: the mean is taken here rather than through a pluggable sample
+/// window.
 #[derive(Clone, Debug)]
 pub struct Windowed<L> {
     inner: L,
@@ -26,8 +28,9 @@ pub struct Windowed<L> {
     max_window: Duration,
     window_size: u32,
     min_rtt: Duration,
-    start: Option<Instant>,
+    next_update: Option<Instant>,
     sum: Duration,
+    min: Duration,
     count: u32,
     max_in_flight: usize,
     dropped: bool,
@@ -42,8 +45,9 @@ impl<L: Limit> Windowed<L> {
             max_window: Duration::from_secs(1),
             window_size: 10,
             min_rtt: Duration::from_micros(100),
-            start: None,
+            next_update: None,
             sum: Duration::ZERO,
+            min: Duration::MAX,
             count: 0,
             max_in_flight: 0,
             dropped: false,
@@ -70,32 +74,31 @@ impl<L: Limit> Limit for Windowed<L> {
     }
 
     fn update(&mut self, sample: Sample) {
-        let start = *self.start.get_or_insert(sample.now);
-        if sample.dropped {
-            self.dropped = true;
-        } else if sample.rtt >= self.min_rtt {
-            self.sum += sample.rtt;
-            self.count += 1;
-        }
-        self.max_in_flight = self.max_in_flight.max(sample.in_flight);
-        let age = sample.now.saturating_duration_since(start);
-        let full = age >= self.min_window && self.count >= self.window_size;
-        if !(full || (age >= self.max_window && (self.count > 0 || self.dropped))) {
+        if sample.rtt < self.min_rtt {
             return;
         }
-        let rtt = if self.count > 0 {
-            self.sum / self.count
-        } else {
-            sample.rtt
-        };
-        self.inner.update(Sample {
-            now: sample.now,
-            rtt,
-            in_flight: self.max_in_flight,
-            dropped: self.dropped,
-        });
-        self.start = Some(sample.now);
+        self.sum += sample.rtt;
+        self.min = self.min.min(sample.rtt);
+        self.count += 1;
+        self.dropped |= sample.dropped;
+        self.max_in_flight = self.max_in_flight.max(sample.in_flight);
+        if self.next_update.is_some_and(|at| sample.now <= at) {
+            return;
+        }
+        // The window closes: it is handed on only if it holds enough samples.
+        let mean = self.sum / self.count;
+        let length = (self.min * 2).clamp(self.min_window, self.max_window);
+        self.next_update = Some(sample.now + length);
+        if self.count >= self.window_size {
+            self.inner.update(Sample {
+                now: sample.now,
+                rtt: mean,
+                in_flight: self.max_in_flight,
+                dropped: self.dropped,
+            });
+        }
         self.sum = Duration::ZERO;
+        self.min = Duration::MAX;
         self.count = 0;
         self.max_in_flight = 0;
         self.dropped = false;
