@@ -8,6 +8,7 @@ use tower::{BoxError, Service, ServiceExt};
 mod baseline;
 mod breaker;
 mod retry;
+pub(crate) mod shed;
 mod tower_builtin;
 
 /// The service type every stack in the lab is erased to.
@@ -53,4 +54,10 @@ pub fn retries() -> Vec<Stack> {
 /// Seawall's circuit breaker.
 pub fn breakers() -> Vec<Stack> {
     vec![breaker::SEAWALL_BREAKER]
+}
+
+/// No shedding with a bounded server queue, tower's `ConcurrencyLimit` + `LoadShed`, and
+/// Seawall's shedding layer with each adaptive limit at its defaults.
+pub fn shedding() -> Vec<Stack> {
+    shed::STACKS.to_vec()
 }
