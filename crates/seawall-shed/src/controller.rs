@@ -95,6 +95,8 @@ impl Queue {
 pub(crate) struct Controller {
     in_flight: AtomicUsize,
     limit: AtomicUsize,
+    /// Whether the algorithm learns; if not, no clock is read and no lock taken.
+    learns: bool,
     algorithm: Mutex<Box<dyn Limit>>,
     /// The share of the limit each priority may fill.
     ceilings: [f64; 3],
@@ -114,6 +116,7 @@ impl Controller {
         Self {
             in_flight: AtomicUsize::new(0),
             limit: AtomicUsize::new(algorithm.limit().max(1)),
+            learns: algorithm.learns(),
             algorithm: Mutex::new(algorithm),
             ceilings,
             queue,
@@ -275,15 +278,17 @@ impl Controller {
 #[derive(Debug)]
 pub struct ShedPermit {
     controller: Arc<Controller>,
-    admitted: Instant,
+    /// When it was admitted, if the limit learns.
+    admitted: Option<Instant>,
     in_flight: usize,
 }
 
 impl ShedPermit {
     pub(crate) fn new(controller: Arc<Controller>, in_flight: usize) -> Self {
+        let admitted = controller.learns.then(Instant::now);
         Self {
             controller,
-            admitted: Instant::now(),
+            admitted,
             in_flight,
         }
     }
@@ -291,13 +296,18 @@ impl ShedPermit {
 
 impl Permit for ShedPermit {
     fn release(self, end: End) {
-        let now = Instant::now();
-        let sample = (end != End::Cancelled).then(|| Sample {
-            now,
-            rtt: now.saturating_duration_since(self.admitted),
-            in_flight: self.in_flight,
-            dropped: end == End::Error,
-        });
+        let sample = match self.admitted {
+            Some(admitted) if end != End::Cancelled => {
+                let now = Instant::now();
+                Some(Sample {
+                    now,
+                    rtt: now.saturating_duration_since(admitted),
+                    in_flight: self.in_flight,
+                    dropped: end == End::Error,
+                })
+            }
+            _ => None,
+        };
         self.controller.finish(sample);
     }
 }

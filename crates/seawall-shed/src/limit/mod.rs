@@ -64,6 +64,12 @@ pub trait Limit: fmt::Debug + Send + 'static {
 
     /// Learns from one finished request.
     fn update(&mut self, sample: Sample);
+
+    /// Whether it learns at all (default `true`). A limit that answers `false` is never sent
+    /// samples, so admission and release read no clock and take no lock.
+    fn learns(&self) -> bool {
+        true
+    }
 }
 
 /// A limit that never changes: tower's `ConcurrencyLimit`, but rejecting instead of queueing.
@@ -83,6 +89,10 @@ impl Limit for Fixed {
     }
 
     fn update(&mut self, _sample: Sample) {}
+
+    fn learns(&self) -> bool {
+        false
+    }
 }
 
 /// Checks a ratio-like knob: finite and within `low..=high`.

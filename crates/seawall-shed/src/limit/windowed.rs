@@ -73,6 +73,10 @@ impl<L: Limit> Limit for Windowed<L> {
         self.inner.limit()
     }
 
+    fn learns(&self) -> bool {
+        self.inner.learns()
+    }
+
     fn update(&mut self, sample: Sample) {
         if sample.rtt < self.min_rtt {
             return;
