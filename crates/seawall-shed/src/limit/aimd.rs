@@ -15,12 +15,11 @@ use super::{check_bounds, check_range, Limit, Sample};
 /// It learns only from drops: in front of a server that queues without bound and never times
 /// out, it climbs to its maximum. Pair it with a timeout below it or a server that rejects.
 ///
-/// Differences from Netflix: none in the rule; the limit is kept as a float so that
-/// `backoff` below `1 − 1/limit` still moves a small limit (Netflix truncates to an integer
-/// each step, which with the defaults means the same thing above 10).
+/// Differences from Netflix: none in the rule (the limit is an integer, truncated after each
+/// backoff, as Netflix's).
 #[derive(Clone, Debug)]
 pub struct Aimd {
-    limit: f64,
+    limit: usize,
     min: usize,
     max: usize,
     backoff: f64,
@@ -40,7 +39,7 @@ pub struct AimdBuilder {
 impl Default for Aimd {
     fn default() -> Self {
         Self {
-            limit: 20.0,
+            limit: 20,
             min: 20,
             max: 200,
             backoff: 0.9,
@@ -106,7 +105,7 @@ impl AimdBuilder {
             return Err(ConfigError::new("timeout must be more than zero"));
         }
         Ok(Aimd {
-            limit: self.initial as f64,
+            limit: self.initial,
             min: self.min,
             max: self.max,
             backoff: self.backoff,
@@ -117,15 +116,15 @@ impl AimdBuilder {
 
 impl Limit for Aimd {
     fn limit(&self) -> usize {
-        self.limit as usize
+        self.limit
     }
 
     fn update(&mut self, sample: Sample) {
         if sample.dropped || sample.rtt > self.timeout {
-            self.limit *= self.backoff;
-        } else if sample.in_flight * 2 >= self.limit as usize {
-            self.limit += 1.0;
+            self.limit = (self.limit as f64 * self.backoff) as usize;
+        } else if sample.in_flight * 2 >= self.limit {
+            self.limit += 1;
         }
-        self.limit = self.limit.clamp(self.min as f64, self.max as f64);
+        self.limit = self.limit.clamp(self.min, self.max);
     }
 }

@@ -18,14 +18,16 @@ use super::{check_range, Limit, Sample};
 /// `min_rtt_samples` requests have ended, their median is the new minimum RTT, and the limit
 /// goes back to what it was.
 ///
-/// Defaults, as Envoy's: update interval 100 ms, median, max 1000, min concurrency 3,
-/// 50 samples per minimum-RTT measurement, every 60 s with 10% jitter, buffer 25%.
+/// Defaults: the median (Envoy's default percentile), max 1000, min concurrency 3, 50 samples
+/// per minimum-RTT measurement, 10% jitter, buffer 25% (Envoy's defaults); an update interval
+/// of 100 ms and a minimum-RTT interval of 60 s, which Envoy requires the operator to set.
 ///
 /// Differences from Envoy: updates run when a request ends at or after the interval's end,
 /// not on a timer (an idle service does not update, as in Envoy, which skips empty
 /// intervals); the median is taken over the last 1,024 latencies of the interval, not a
-/// histogram; the jitter is drawn from a seeded generator (default seed 0); there is no
-/// "recalculate minRTT when pinned at the minimum" rule.
+/// histogram; the jitter is drawn from a seeded generator (default seed 0); Envoy's rule that
+/// re-measures the minimum RTT when the limit has sat at its minimum for 5 windows is not
+/// implemented.
 #[derive(Clone, Debug)]
 pub struct GradientController {
     limit: f64,

@@ -11,7 +11,7 @@
 //! | [`Aimd`] | drops (and samples slower than a timeout) | 20 (min 20, max 200), backoff 0.9, timeout 5 s | Netflix `AIMDLimit` |
 //! | [`Vegas`] | estimated queue from latency over the no-load latency; drops | 20 (max 1000), α = 3·log₁₀L, β = 6·log₁₀L, probe every 30·L samples | Netflix `VegasLimit` |
 //! | [`Gradient2`] | short-term latency over a long-term average | 20 (min 20, max 200), smoothing 0.2, tolerance 1.5, queue 4, long window 600 | Netflix `Gradient2Limit` |
-//! | [`GradientController`] | the median latency of each 100 ms over a minimum RTT measured at a pinned low limit | min concurrency 3, 50 samples per minRTT, every 60 s ± 10%, buffer 25%, max 1000 | Envoy's adaptive concurrency filter |
+//! | [`GradientController`] | the median latency of each 100 ms over a minimum RTT measured at a pinned low limit | min concurrency 3, 50 samples per minRTT, every 60 s + up to 10%, buffer 25%, max 1000, updates every 100 ms | Envoy's adaptive concurrency filter |
 //!
 //! [`Windowed`] feeds any of them one averaged sample per second, as Netflix's
 //! `WindowedLimit`. Vegas and Gradient2 need it: fed every request's latency they mistake
