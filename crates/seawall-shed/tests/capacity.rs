@@ -44,7 +44,15 @@ fn shed(limit: impl Limit) -> impl FnOnce(Upstream) -> Svc {
     }
 }
 
-/// (share of the new capacity 10 s after the step to the end, worst second there, p99 there)
+/// Seconds from the step until goodput stays at >= 90% of the new capacity to the end.
+fn recovery(s: &Summary, capacity: f64) -> Option<u64> {
+    let ok = |t: u64| s.series[t as usize].succeeded as f64 >= 0.9 * capacity;
+    (STEP..SECONDS)
+        .find(|&from| (from..SECONDS).all(ok))
+        .map(|from| from - STEP)
+}
+
+/// (share of the new capacity from 10 s after the step to the end, worst second there, p99 there)
 fn after_step(s: &Summary, capacity: f64) -> (f64, f64, f64) {
     let from = STEP + 10;
     let p99 = s
@@ -67,8 +75,8 @@ fn figures(before: usize, after: usize) -> Vec<(&'static str, f64, f64, f64)> {
         "\n{before} -> {after} workers at {STEP} s, {rate:.0} req/s offered; new capacity {new_capacity:.0} req/s; seconds {}..{SECONDS}",
         STEP + 10
     );
-    println!("| stack | goodput / new capacity | worst second | worst second's p99 (ms) |");
-    println!("|---|---|---|---|");
+    println!("| stack | goodput / new capacity | worst second | worst second's p99 (ms) | at >= 90% from (s after the step) |");
+    println!("|---|---|---|---|---|");
     let upstream = stepped(before, after);
     let mut rows = Vec::new();
     type Build = Box<dyn FnOnce(Upstream) -> Svc>;
@@ -97,12 +105,15 @@ fn figures(before: usize, after: usize) -> Vec<(&'static str, f64, f64, f64)> {
     for (name, stack) in stacks {
         let s = run(upstream, rate, SECONDS, stack);
         let (share, worst, p99) = after_step(&s, new_capacity);
+        let back = recovery(&s, new_capacity);
+        let back_text = back.map_or("never".to_string(), |t| t.to_string());
         println!(
-            "| {name} | {:.1}% | {:.1}% | {p99:.1} |",
+            "| {name} | {:.1}% | {:.1}% | {p99:.1} | {back_text} |",
             share * 100.0,
             worst * 100.0
         );
-        rows.push((name, share, worst, p99));
+        // The third figure is the seconds to recover (never: infinity).
+        rows.push((name, share, back.map_or(f64::INFINITY, |t| t as f64), p99));
     }
     rows
 }
@@ -110,8 +121,12 @@ fn figures(before: usize, after: usize) -> Vec<(&'static str, f64, f64, f64)> {
 #[test]
 fn capacity_halves() {
     let rows = figures(40, 20);
-    for (name, share, _, p99) in &rows[2..] {
+    for (name, share, back, p99) in &rows[2..] {
         assert!(*share >= 0.9, "{name}: {share:.3} of the new capacity");
+        assert!(
+            *back <= 10.0,
+            "{name}: at 90% of the new capacity only {back} s after the step"
+        );
         assert!(*p99 < 100.0, "{name}: accepted p99 {p99} ms after the step");
     }
     // The static limit tuned for 40 workers queues behind 20: its latency doubles.
@@ -121,8 +136,12 @@ fn capacity_halves() {
 #[test]
 fn capacity_doubles() {
     let rows = figures(20, 40);
-    for (name, share, _, _) in &rows[2..] {
+    for (name, share, back, _) in &rows[2..] {
         assert!(*share >= 0.9, "{name}: {share:.3} of the new capacity");
+        assert!(
+            *back <= 10.0,
+            "{name}: at 90% of the new capacity only {back} s after the step"
+        );
     }
     // The static limit tuned for 20 workers stays near the old capacity.
     assert!(rows[0].1 < 0.7, "Fixed(25) reached {:.3}", rows[0].1);
