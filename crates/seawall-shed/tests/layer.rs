@@ -228,3 +228,29 @@ async fn bad_settings_are_refused_with_the_field_named() {
         .unwrap_err();
     assert!(err.message().contains("reserve"), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_that_leaves_just_after_being_granted_a_slot_gives_it_back() {
+    let gate = Arc::new(Semaphore::new(0));
+    let layer = ShedLayer::builder()
+        .limit(Fixed::new(1))
+        .queue(1, Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let svc = layer.layer(gated(gate.clone()));
+    // The holder is polled by this task, so its end (and the hand-over) happens here.
+    let mut holder = task::spawn(svc.clone().oneshot(Priority::Normal));
+    assert_pending!(holder.poll());
+    let waiter = tokio::spawn(svc.clone().oneshot(Priority::Normal));
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished());
+    gate.add_permits(1);
+    assert!(assert_ready!(holder.poll()).is_ok());
+    // The slot was handed to the waiter, which has not run since; its caller goes away.
+    assert_eq!(layer.in_flight(), 1);
+    waiter.abort();
+    let _ = waiter.await;
+    assert_eq!(layer.in_flight(), 0, "the granted slot came back");
+    gate.add_permits(1);
+    svc.clone().oneshot(Priority::Normal).await.unwrap();
+}
