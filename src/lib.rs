@@ -18,6 +18,7 @@
 //! | `timeout` | `timeout` | a timeout that counts the wait for readiness, per-attempt timeouts, deadlines propagated across services (`grpc-timeout`, `seawall-deadline-ms`) |
 //! | `chaos` | `chaos` | fault injection: errors, HTTP outcomes (with `http`), latency, aborts, behaviour hooks; seeded, targeted, switched at runtime |
 //! | `hedge` | `hedge` | hedged requests: a delay from an unbiased latency percentile, the first acceptable answer wins, a budget shared with retries |
+//! | `shed` | `shed` | load shedding: reject-not-queue limits, adaptive limits (AIMD, Vegas, Gradient2, Envoy's gradient), priorities, client-side throttling |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
@@ -38,7 +39,7 @@
 //! | circuit breaker (plain and keyed, HTTP policy) | done |
 //! | HTTP plumbing (replayable bodies, classification, rejections as responses, clients) | done |
 //! | simulator and lab (`seawall-sim`, `seawall-lab`) | done |
-//! | load shedding and adaptive concurrency | planned (issue 10) |
+//! | load shedding and adaptive concurrency (limits, priorities, client throttling) | done |
 //! | hedged requests (adaptive delay, budget shared with retries, HTTP policy) | done |
 //! | timeouts and deadline propagation (`grpc-timeout` on gRPC, `seawall-deadline-ms` on HTTP) | done |
 //! | fault injection (errors, HTTP outcomes, latency, aborts, behaviour hooks; header targeting) | done |
@@ -81,6 +82,9 @@ pub use seawall_hedge as hedge;
 #[cfg(feature = "timeout")]
 #[doc(inline)]
 pub use seawall_timeout as timeout;
+#[cfg(feature = "shed")]
+#[doc(inline)]
+pub use seawall_shed as shed;
 
 #[cfg(all(
     feature = "retry",

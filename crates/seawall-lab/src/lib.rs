@@ -38,6 +38,9 @@ pub struct Scenario {
     /// When the upstream fails every call, if it does: the times to trip and recover are
     /// measured from its start and end.
     pub outage: Option<(Duration, Duration)>,
+    /// The upstream's capacity in requests per second at second `t`, when it has one, so
+    /// goodput can be read as a share of it.
+    pub capacity: Option<fn(u64) -> f64>,
     /// The stacks compared, first the baseline.
     pub stacks: Vec<Stack>,
 }
@@ -84,6 +87,12 @@ pub struct ScenarioResult {
     pub abandonment: Abandonment,
     /// When the upstream fails every call, in seconds from the start, if it does.
     pub outage_s: Option<(f64, f64)>,
+    /// The upstream's capacity at the start, requests per second, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_rps: Option<f64>,
+    /// The capacity in each second of the run, when it changes during the run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capacity_series: Vec<f64>,
     /// One entry per stack, in the scenario's order.
     pub results: Vec<StackResult>,
 }
@@ -138,8 +147,16 @@ impl Scenario {
                 breaker,
             });
         }
+        let seconds = results.first().map_or(0, |r| r.summary.series.len() as u64);
+        let series: Vec<f64> = self
+            .capacity
+            .map(|c| (0..seconds).map(c).collect())
+            .unwrap_or_default();
+        let changes = series.windows(2).any(|w| w[0] != w[1]);
         Ok(ScenarioResult {
             name: self.name,
+            capacity_rps: self.capacity.map(|c| c(0)),
+            capacity_series: if changes { series } else { Vec::new() },
             about: format!(
                 "{}; abandonment: {abandonment} ({})",
                 self.about,

@@ -5,7 +5,7 @@
 use seawall_sim::scenarios::Outage;
 use seawall_sim::{Abandonment, Arrivals, Capacity, ConfigError, Latency, Load, Upstream};
 
-use crate::stacks::{baseline, breakers, hedges, retries};
+use crate::stacks::{baseline, breakers, hedges, retries, shedding};
 use crate::{ms, secs, Scenario};
 
 /// Every scenario, in the order the lab runs them.
@@ -25,6 +25,7 @@ pub fn all() -> Vec<Scenario> {
             },
             load: |seed| poisson(1000.0, 60, 1000, seed),
             outage: None,
+            capacity: None,
             stacks: baseline(),
         },
         Scenario {
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Scenario> {
             },
             load: |seed| poisson(1000.0, 60, 1000, seed),
             outage: Some((secs(20), secs(30))),
+            capacity: None,
             stacks: [baseline(), retries(), breakers()].concat(),
         },
         Scenario {
@@ -58,6 +60,7 @@ pub fn all() -> Vec<Scenario> {
             },
             load: |seed| poisson(1000.0, 60, 2000, seed),
             outage: None,
+            capacity: None,
             stacks: [baseline(), hedges()].concat(),
         },
         Scenario {
@@ -75,9 +78,13 @@ pub fn all() -> Vec<Scenario> {
             },
             load: |seed| poisson(1500.0, 60, 1000, seed),
             outage: None,
+            capacity: None,
             stacks: baseline(),
         },
     ]
+    .into_iter()
+    .chain(crate::stacks::shed::scenarios(shedding()))
+    .collect()
 }
 
 fn poisson(rate: f64, seconds: u64, timeout_ms: u64, seed: u64) -> Result<Load, ConfigError> {

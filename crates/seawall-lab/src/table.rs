@@ -69,17 +69,58 @@ const OUTAGE_ROWS: &[Row] = &[
     }),
 ];
 
+/// Rows shown only for scenarios whose upstream states its capacity.
+const CAPACITY_ROWS: &[Row] = &[
+    ("goodput / capacity", |s, r| {
+        let seconds = &r.summary.series;
+        let capacity: f64 = match s.capacity_series.is_empty() {
+            true => s.capacity_rps.unwrap_or(0.0) * r.summary.duration_s,
+            false => s
+                .capacity_series
+                .iter()
+                .take(r.summary.duration_s as usize)
+                .sum(),
+        };
+        let ok: u64 = seconds.iter().map(|x| x.succeeded).sum();
+        format!("{:.1}%", 100.0 * ok as f64 / capacity.max(1.0))
+    }),
+    ("worst second / capacity", |s, r| {
+        let at = |t: usize| {
+            s.capacity_series
+                .get(t)
+                .copied()
+                .or(s.capacity_rps)
+                .unwrap_or(1.0)
+        };
+        let worst = r
+            .summary
+            .series
+            .iter()
+            .take(r.summary.duration_s as usize)
+            .enumerate()
+            .map(|(t, x)| x.succeeded as f64 / at(t))
+            .fold(f64::INFINITY, f64::min);
+        format!("{:.1}%", 100.0 * worst)
+    }),
+    ("success p99 (ms)", |_, r| {
+        format!("{:.1}", r.summary.success_latency_ms.p99)
+    }),
+];
+
 /// Renders the report as plain-text tables.
 pub fn render(report: &LabReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Seawall lab, seed {}", report.seed);
     for scenario in &report.scenarios {
         let _ = writeln!(out, "\n## {} — {}", scenario.name, scenario.about);
-        let rows: Vec<&Row> = if scenario.outage_s.is_some() {
+        let mut rows: Vec<&Row> = if scenario.outage_s.is_some() {
             ROWS.iter().chain(OUTAGE_ROWS).collect()
         } else {
             ROWS.iter().collect()
         };
+        if scenario.capacity_rps.is_some() {
+            rows.extend(CAPACITY_ROWS);
+        }
         let label_width = rows
             .iter()
             .map(|(l, _)| l.chars().count())

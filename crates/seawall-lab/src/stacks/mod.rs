@@ -10,6 +10,7 @@ mod breaker;
 pub mod chaos;
 mod hedge;
 mod retry;
+pub(crate) mod shed;
 mod tower_builtin;
 
 /// The service type every stack in the lab is erased to.
@@ -74,4 +75,10 @@ pub fn hedges() -> Vec<Stack> {
         hedge::SEAWALL_HEDGE,
         hedge::SEAWALL_HEDGE_12MS,
     ]
+}
+
+/// No shedding with a bounded server queue, tower's `ConcurrencyLimit` + `LoadShed`, and
+/// Seawall's shedding layer with each adaptive limit at its defaults.
+pub fn shedding() -> Vec<Stack> {
+    shed::STACKS.to_vec()
 }

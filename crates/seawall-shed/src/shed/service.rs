@@ -1,0 +1,144 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use seawall_core::permit::PermitGuard;
+use seawall_core::rejection::Overloaded;
+use seawall_core::{BoxError, Classify};
+use tokio::time::Instant;
+use tower_service::Service;
+
+use super::future::{ResponseFuture, Ticket};
+use super::hold::Hold;
+use crate::controller::{Controller, Enqueued, ShedPermit};
+use crate::priority::Prioritize;
+
+/// The service of [`ShedLayer`](super::ShedLayer): admits a request in `call` if a slot is
+/// free under its priority's share of the limit, lets it wait if a queue is configured, and
+/// otherwise fails it at once with [`Overloaded`].
+///
+/// # Clone
+///
+/// Clones share the limit and the count in flight; a clone holds no slot. (axum clones the
+/// service for every request.)
+pub struct Shed<S, P, C, H> {
+    pub(crate) inner: S,
+    pub(crate) controller: Arc<Controller>,
+    pub(crate) prioritize: P,
+    pub(crate) classify: C,
+    pub(crate) hold: H,
+}
+
+impl<S: Clone, P: Clone, C: Clone, H: Clone> Clone for Shed<S, P, C, H> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            controller: self.controller.clone(),
+            prioritize: self.prioritize.clone(),
+            classify: self.classify.clone(),
+            hold: self.hold.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, P, C, H> fmt::Debug for Shed<S, P, C, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shed")
+            .field("inner", &self.inner)
+            .field("limit", &self.controller.limit())
+            .field("in_flight", &self.controller.in_flight())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, P, C, H> Shed<S, P, C, H> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The limit in force now.
+    pub fn limit(&self) -> usize {
+        self.controller.limit()
+    }
+
+    /// Requests in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.controller.in_flight()
+    }
+}
+
+impl<S, Req, P, C, H> Service<Req> for Shed<S, P, C, H>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+    P: Prioritize<Req>,
+    C: Classify<S::Response, S::Error> + Clone,
+    H: Hold<S::Response> + Clone,
+{
+    type Response = H::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, S, Req, C, H>;
+
+    /// The inner service's readiness. Admission never depends on it: a request is admitted
+    /// or refused in `call`, so a caller waiting here holds no slot.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let priority = self.prioritize.priority(&request);
+        let c = &self.controller;
+        let admitted = if c.must_queue() {
+            None
+        } else {
+            c.try_acquire(priority)
+        };
+        let classify = self.classify.clone();
+        let hold = self.hold.clone();
+        if let Some(in_flight) = admitted {
+            let guard = PermitGuard::new(ShedPermit::new(c.clone(), in_flight));
+            return ResponseFuture::running(self.inner.call(request), guard, classify, hold);
+        }
+        if c.queue.is_none() {
+            return self.reject(classify, hold);
+        }
+        match c.enqueue(priority, Instant::now()) {
+            Enqueued::Admitted(in_flight) => {
+                let guard = PermitGuard::new(ShedPermit::new(c.clone(), in_flight));
+                ResponseFuture::running(self.inner.call(request), guard, classify, hold)
+            }
+            Enqueued::Waiting { id, rx, wait } => {
+                // The inner service was made ready for this call: it goes with the request,
+                // and a clone stays for the next caller to make ready.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                let ticket = Ticket::new(c.clone(), priority, id, rx);
+                ResponseFuture::waiting(ticket, wait, ready, request, classify, hold)
+            }
+            Enqueued::Full => self.reject(classify, hold),
+        }
+    }
+}
+
+impl<S, P, C, H> Shed<S, P, C, H> {
+    fn reject<F, Req>(&self, classify: C, hold: H) -> ResponseFuture<F, S, Req, C, H> {
+        self.controller.events.emit(tracing::Level::DEBUG, "shed");
+        ResponseFuture::rejected(
+            Overloaded::new(self.controller.retry_after),
+            self.controller.clone(),
+            classify,
+            hold,
+        )
+    }
+}
