@@ -79,12 +79,12 @@ pub use seawall_chaos as chaos;
 #[cfg(feature = "hedge")]
 #[doc(inline)]
 pub use seawall_hedge as hedge;
-#[cfg(feature = "timeout")]
-#[doc(inline)]
-pub use seawall_timeout as timeout;
 #[cfg(feature = "shed")]
 #[doc(inline)]
 pub use seawall_shed as shed;
+#[cfg(feature = "timeout")]
+#[doc(inline)]
+pub use seawall_timeout as timeout;
 
 #[cfg(all(
     feature = "retry",

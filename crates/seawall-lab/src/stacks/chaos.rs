@@ -94,6 +94,7 @@ mod tests {
                     .build()
             },
             outage: None,
+            capacity: None,
             stacks: super::super::chaos(),
         }
     }
