@@ -42,9 +42,10 @@
 //! assert!(table.get_or_insert_with(&"c", |_| Count(0.into())).is_none());
 //! drop(a);
 //! tokio::time::advance(Duration::from_secs(60)).await;
-//! // "a" and "b" sat idle for the idle timeout: "c" takes the room.
+//! // "a" and "b" sat idle for the idle timeout: "c" takes the room (the sweep forgets every
+//! // idle entry it looks at, so "b" may go too, depending on where the keys hash).
 //! assert!(table.get_or_insert_with(&"c", |_| Count(0.into())).is_some());
-//! assert_eq!(table.len(), 2);
+//! assert!(table.len() <= 2);
 //! # }
 //! ```
 
