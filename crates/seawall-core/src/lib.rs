@@ -50,6 +50,7 @@
 
 mod accessors;
 mod classify;
+pub mod clock;
 pub mod deadline;
 mod error;
 mod events;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use seawall_core::clock::CoarseClock;
 use seawall_core::RollingCounter;
 use tokio::time::Instant;
 
@@ -135,6 +136,8 @@ pub struct RetryBudget {
     percent_can_retry: f64,
     min_per_second: u32,
     name: Arc<str>,
+    /// Stamps deposits, when set; otherwise they read tokio's clock.
+    clock: Option<Arc<CoarseClock>>,
 }
 
 /// The cumulative counters, and their `metrics` handles.
@@ -173,6 +176,7 @@ pub struct RetryBudgetBuilder {
     percent_can_retry: f64,
     min_per_second: u32,
     name: Arc<str>,
+    clock: Option<Arc<CoarseClock>>,
 }
 
 impl RetryBudgetBuilder {
@@ -196,7 +200,23 @@ impl RetryBudgetBuilder {
         self
     }
 
-    /// Checks the values and builds the budget; its window starts now.
+    /// Stamps deposits with a [`CoarseClock`] instead of reading tokio's clock (default:
+    /// tokio's clock). A deposit then costs about 20 ns less; withdrawals and refunds still
+    /// read tokio's clock.
+    ///
+    /// A deposit is stamped up to one tick of the clock (plus the ticker's scheduling
+    /// delay) *earlier* than it was made, so it leaves the one-second window up to that much
+    /// earlier: the budget can only allow fewer retries than with the exact clock, never
+    /// more. With a tick of 10 ms, a tenth of a bucket, the difference is at most the
+    /// deposits of the window's oldest 10 ms. In paused-time tests, the clock moves only
+    /// when the runtime runs its ticker: after `advance`, yield before depositing.
+    pub fn coarse_clock(mut self, clock: Arc<CoarseClock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Checks the values and builds the budget; its window starts now (with a
+    /// [`coarse_clock`](Self::coarse_clock), at the clock's origin).
     ///
     /// # Errors
     ///
@@ -217,7 +237,11 @@ impl RetryBudgetBuilder {
         }
         // One origin for the three windows, so that their buckets turn over at the same
         // instants and a refund leaves the window with the withdrawal it gives back.
-        let origin = Instant::now();
+        // With a coarse clock, its origin, so that a deposit is one load and one division.
+        let origin = self
+            .clock
+            .as_ref()
+            .map_or_else(Instant::now, |c| c.origin());
         let window = || {
             RollingCounter::starting_at(origin, WINDOW, BUCKETS)
                 .map_err(|e| ConfigError::new(format!("window: {e}")))
@@ -237,6 +261,7 @@ impl RetryBudgetBuilder {
             percent_can_retry: ratio,
             min_per_second: self.min_per_second,
             name: self.name,
+            clock: self.clock,
         })
     }
 }
@@ -268,12 +293,16 @@ impl RetryBudget {
             percent_can_retry: 0.2,
             min_per_second: 10,
             name: Arc::from(""),
+            clock: None,
         }
     }
 
     /// Records one original request (the layer does this once per call).
     pub fn deposit(&self) {
-        self.deposits.add(1);
+        match &self.clock {
+            Some(clock) => self.deposits.add_coarse(clock, 1),
+            None => self.deposits.add(1),
+        }
         count!(self.counts, deposits);
     }
 

@@ -287,3 +287,46 @@ mod metrics_counters {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_coarse_clock_counts_deposits_like_the_exact_one_once_it_has_ticked() {
+    let clock = CoarseClock::start(ms(10)).unwrap();
+    let b = RetryBudget::builder()
+        .percent_can_retry(0.2)
+        .min_per_second(0)
+        .coarse_clock(clock)
+        .build()
+        .unwrap();
+    tokio::time::sleep(ms(500)).await;
+    for _ in 0..100 {
+        b.deposit();
+    }
+    assert_eq!(drain(&b), 20);
+    // Half a second on, the deposits are still in the window; a second on, they have left.
+    tokio::time::sleep(ms(499)).await;
+    assert_eq!(b.remaining(), 0, "the 20 retries were spent");
+    tokio::time::sleep(ms(501)).await;
+    assert_eq!((b.deposits(), b.withdrawals(), b.refused()), (100, 20, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_coarse_clock_stamps_deposits_early_so_they_leave_early_never_late() {
+    let exact = budget(0.2, 0);
+    let coarse = RetryBudget::builder()
+        .percent_can_retry(0.2)
+        .min_per_second(0)
+        .coarse_clock(CoarseClock::start(ms(10)).unwrap())
+        .build()
+        .unwrap();
+    // Time jumps without the ticker running: the coarse clock still reads 0 ms.
+    tokio::time::advance(ms(950)).await;
+    for _ in 0..100 {
+        exact.deposit();
+        coarse.deposit();
+    }
+    tokio::time::advance(ms(60)).await;
+    // At 1,010 ms the exact budget counts the deposits made at 950 ms; the coarse one
+    // stamped them at 0 ms and they have left its window: fewer retries, not more.
+    assert_eq!(drain(&exact), 20);
+    assert_eq!(drain(&coarse), 0);
+}

@@ -1,0 +1,283 @@
+//! Real HTTP on 127.0.0.1, bounded in time (about 20 s): axum with a Seawall server stack
+//! against bare axum, and a hyper client with a Seawall client stack against a bare one;
+//! requests per second and latency percentiles, the two sides alternating within one run.
+//!
+//! `cargo bench --bench http --features axum,shed,timeout,breaker` runs it. A plain binary, not
+//! a divan bench: the load generator is below (`CONNECTIONS` HTTP/1.1 connections, each
+//! sending its next request as soon as the last answer's body is read), on the same
+//! runtime and the same two cores as the servers, so the figures are relative, not a
+//! server's capacity.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use seawall::breaker::CircuitBreakerLayer;
+use seawall::core::BoxError;
+use seawall::http::RejectionResponseLayer;
+use seawall::shed::ShedLayer;
+use seawall::timeout::{ReceiveDeadlineLayer, SendDeadlineLayer, TimeoutLayer};
+use tokio::time::Instant;
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+/// Connections the load generator keeps busy at once.
+const CONNECTIONS: usize = 16;
+/// Alternating rounds per comparison.
+const ROUNDS: usize = 3;
+/// Length of one side's run in one round.
+const RUN: Duration = Duration::from_millis(1500);
+
+fn router() -> Router {
+    Router::new().route("/", get(|| async { "ok" }))
+}
+
+/// The server stack, outermost first: rejections and errors as responses, the caller's
+/// deadline, shedding (the default adaptive limit), a 1 s timeout.
+fn stacked_router() -> Router {
+    router().layer(
+        ServiceBuilder::new()
+            .layer(RejectionResponseLayer::infallible())
+            .layer(ReceiveDeadlineLayer::new())
+            .layer(ShedLayer::builder().build().unwrap())
+            .layer(TimeoutLayer::new(Duration::from_secs(1)).unwrap()),
+    )
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// One HTTP/1.1 connection as a tower service.
+struct Conn(SendRequest<Empty<Bytes>>);
+
+impl Service<http::Request<Empty<Bytes>>> for Conn {
+    type Response = http::Response<Incoming>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.0.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<Empty<Bytes>>) -> Self::Future {
+        let response = self.0.send_request(request);
+        Box::pin(async move { Ok(response.await?) })
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Conn {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (send, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    Conn(send)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Client {
+    Bare,
+    /// A 1 s timeout, the deadline sent along, a circuit breaker (defaults).
+    Stacked,
+}
+
+/// The requests answered 200 and the latency histogram (µs) of one side's run.
+struct Run {
+    ok: u64,
+    errors: u64,
+    latency: Histogram<u64>,
+}
+
+async fn drive<S>(mut svc: S, addr: SocketAddr, stop: Arc<AtomicBool>) -> Run
+where
+    S: Service<http::Request<Empty<Bytes>>, Response = http::Response<Incoming>, Error = BoxError>,
+{
+    let mut run = Run {
+        ok: 0,
+        errors: 0,
+        latency: Histogram::new(3).unwrap(),
+    };
+    let uri: http::Uri = format!("http://{addr}/").parse().unwrap();
+    while !stop.load(Ordering::Relaxed) {
+        let request = http::Request::get(uri.clone())
+            .header(http::header::HOST, "127.0.0.1")
+            .body(Empty::new())
+            .unwrap();
+        let began = Instant::now();
+        let answer = async {
+            let response = svc.ready().await?.call(request).await?;
+            let status = response.status();
+            response.into_body().collect().await?;
+            Ok::<_, BoxError>(status)
+        }
+        .await;
+        match answer {
+            Ok(status) if status == http::StatusCode::OK => {
+                run.ok += 1;
+                let micros = began.elapsed().as_micros() as u64;
+                run.latency.record(micros.max(1)).unwrap();
+            }
+            _ => run.errors += 1,
+        }
+    }
+    run
+}
+
+/// Runs `CONNECTIONS` connections against `addr` for `run` and merges what they saw.
+async fn load_for(addr: SocketAddr, client: Client, run: Duration) -> Run {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let conn = connect(addr).await;
+        let stop = Arc::clone(&stop);
+        tasks.push(tokio::spawn(async move {
+            match client {
+                Client::Bare => drive(conn, addr, stop).await,
+                Client::Stacked => {
+                    let svc = ServiceBuilder::new()
+                        .layer(TimeoutLayer::new(Duration::from_secs(1)).unwrap())
+                        .layer(SendDeadlineLayer::new())
+                        .layer(CircuitBreakerLayer::builder().build().unwrap())
+                        .service(conn);
+                    drive(svc, addr, stop).await
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(run).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = Run {
+        ok: 0,
+        errors: 0,
+        latency: Histogram::new(3).unwrap(),
+    };
+    for task in tasks {
+        let run = task.await.unwrap();
+        total.ok += run.ok;
+        total.errors += run.errors;
+        total.latency.add(&run.latency).unwrap();
+    }
+    total
+}
+
+/// One side's run of [`RUN`].
+async fn load(addr: SocketAddr, client: Client) -> Run {
+    load_for(addr, client, RUN).await
+}
+
+/// The figures of one side over all its rounds.
+struct Side {
+    name: &'static str,
+    per_round: Vec<f64>,
+    errors: u64,
+    latency: Histogram<u64>,
+}
+
+impl Side {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            per_round: Vec::new(),
+            errors: 0,
+            latency: Histogram::new(3).unwrap(),
+        }
+    }
+
+    fn add(&mut self, run: Run) {
+        self.per_round.push(run.ok as f64 / RUN.as_secs_f64());
+        self.errors += run.errors;
+        self.latency.add(&run.latency).unwrap();
+    }
+
+    fn mean(&self) -> f64 {
+        self.per_round.iter().sum::<f64>() / self.per_round.len() as f64
+    }
+
+    fn row(&self, baseline: f64) {
+        let worst = self.per_round.iter().copied().fold(f64::INFINITY, f64::min);
+        println!(
+            "| {} | {:.0} | {:.0} | {:.3}× | {} µs | {} µs | {} µs | {} |",
+            self.name,
+            self.mean(),
+            worst,
+            self.mean() / baseline,
+            self.latency.value_at_quantile(0.5),
+            self.latency.value_at_quantile(0.99),
+            self.latency.max(),
+            self.errors,
+        );
+    }
+}
+
+fn header(what: &str) {
+    println!("\n{what}: {CONNECTIONS} connections, {ROUNDS} alternating rounds of {RUN:?} each\n");
+    println!(
+        "| side | requests/s (mean of rounds) | worst round | vs bare | p50 | p99 | max | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+}
+
+async fn run() {
+    let bare = serve(router()).await;
+    let stacked = serve(stacked_router()).await;
+    // Warm both up (connections, allocator, the adaptive limit's first window).
+    let warm_up = Duration::from_millis(500);
+    load_for(bare, Client::Bare, warm_up).await;
+    load_for(stacked, Client::Bare, warm_up).await;
+    load_for(bare, Client::Stacked, warm_up).await;
+
+    let mut server_bare = Side::new("bare axum");
+    let mut server_stacked = Side::new("axum + Seawall server stack");
+    for _ in 0..ROUNDS {
+        server_bare.add(load(bare, Client::Bare).await);
+        server_stacked.add(load(stacked, Client::Bare).await);
+    }
+    header("Server side (a bare hyper client)");
+    let baseline = server_bare.mean();
+    server_bare.row(baseline);
+    server_stacked.row(baseline);
+
+    let mut client_bare = Side::new("bare hyper client");
+    let mut client_stacked = Side::new("hyper client + Seawall client stack");
+    for _ in 0..ROUNDS {
+        client_bare.add(load(bare, Client::Bare).await);
+        client_stacked.add(load(bare, Client::Stacked).await);
+    }
+    header("Client side (against bare axum)");
+    let baseline = client_bare.mean();
+    client_bare.row(baseline);
+    client_stacked.row(baseline);
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter that names something else skips this bench.
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !"http".contains(&a))
+    {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run());
+}
