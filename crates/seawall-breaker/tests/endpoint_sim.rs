@@ -1,0 +1,257 @@
+//! A partial outage behind tower's p2c balancer, in the simulator: three replicas at
+//! 1,000 req/s in all, one failing every call (fast, in 1 ms) for 20 s. With a breaker per
+//! endpoint the balancer routes around it; without, the same run fails about a share of
+//! the requests. Prints the per-second figures (`-- --nocapture`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use seawall_breaker::endpoint::EndpointBreakerLayer;
+use seawall_breaker::{CircuitBreakerLayer, State};
+use seawall_sim::scenarios::Outage;
+use seawall_sim::{run_paused, Arrivals, Latency, Load, Request, Summary, Upstream};
+use tokio::time::Instant;
+use tower::balance::p2c::Balance;
+use tower::buffer::Buffer;
+use tower::discover::ServiceList;
+use tower::load::{CompleteOnResponse, PendingRequests};
+use tower::util::rng::Rng;
+use tower::util::BoxCloneService;
+use tower::{BoxError, Layer, Service, ServiceExt};
+
+const OUTAGE: (u64, u64) = (10, 30);
+const SECONDS: u64 = 40;
+const SEED: u64 = 11;
+
+/// p2c's random choices, seeded (tower's default draws from the process's hash seed).
+struct SplitMix(u64);
+
+impl Rng for SplitMix {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Replica 0 fails every call from 10 s to 30 s; replicas 1 and 2 stay healthy.
+fn replicas(seed: u64) -> Vec<Upstream> {
+    let healthy = Latency::uniform(ms(8), ms(12));
+    let failing = Outage::new(Duration::from_secs(OUTAGE.0), Duration::from_secs(OUTAGE.1))
+        .healthy(healthy.clone())
+        .failing(Latency::constant(ms(1)))
+        .seed(seed)
+        .build()
+        .unwrap();
+    let others = (1..3).map(|i| {
+        Upstream::builder()
+            .latency(healthy.clone())
+            .seed(seed + i)
+            .build()
+            .unwrap()
+    });
+    std::iter::once(failing).chain(others).collect()
+}
+
+fn load(seed: u64) -> Load {
+    Load::builder()
+        .rate(1000.0)
+        .duration(Duration::from_secs(SECONDS))
+        .arrivals(Arrivals::Poisson)
+        .timeout(Duration::from_secs(1))
+        .seed(seed)
+        .build()
+        .unwrap()
+}
+
+/// p2c over `endpoints`, measured by pending requests, behind a buffer so that every
+/// request's task can clone it.
+fn balanced<S>(endpoints: Vec<S>, seed: u64) -> BoxCloneService<Request, (), BoxError>
+where
+    S: Service<Request> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Into<BoxError> + Send + Sync,
+{
+    let endpoints: Vec<_> = endpoints
+        .into_iter()
+        .map(|s| PendingRequests::new(s, CompleteOnResponse::default()))
+        .collect();
+    let balance = Balance::from_rng(ServiceList::new(endpoints), SplitMix(seed));
+    BoxCloneService::new(Buffer::new(balance, 1024).map_response(|_| ()))
+}
+
+/// Notes when endpoint 0's breaker enters each state, from the start of the run.
+fn watch(handle: &seawall_breaker::BreakerHandle, start: Instant) -> Arc<Mutex<Vec<(f64, State)>>> {
+    let log: Arc<Mutex<Vec<(f64, State)>>> = Arc::default();
+    let mut rx = handle.subscribe();
+    let sink = log.clone();
+    tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let state = *rx.borrow_and_update();
+            sink.lock()
+                .unwrap()
+                .push((start.elapsed().as_secs_f64(), state));
+        }
+    });
+    log
+}
+
+struct Run {
+    summary: Summary,
+    transitions: Vec<(f64, State)>,
+}
+
+fn run(with_breakers: bool) -> Run {
+    run_paused(async move {
+        let replicas = replicas(SEED);
+        let failing = replicas[0].clone();
+        let start = Instant::now();
+        if with_breakers {
+            let layer = EndpointBreakerLayer::builder()
+                .breaker(CircuitBreakerLayer::builder().seed(SEED))
+                .build()
+                .unwrap();
+            let endpoints: Vec<_> = replicas.into_iter().map(|r| layer.layer(r)).collect();
+            let log = watch(&endpoints[0].handle(), start);
+            let summary = load(SEED).run(&failing, balanced(endpoints, SEED)).await;
+            let transitions = log.lock().unwrap().clone();
+            Run {
+                summary,
+                transitions,
+            }
+        } else {
+            let summary = load(SEED).run(&failing, balanced(replicas, SEED)).await;
+            Run {
+                summary,
+                transitions: Vec::new(),
+            }
+        }
+    })
+}
+
+/// Per-second figures of a run: (second, sent, success rate, share sent to replica 0).
+fn seconds(summary: &Summary) -> Vec<(u64, u64, f64, f64)> {
+    summary
+        .series
+        .iter()
+        .filter(|s| s.sent > 0)
+        .map(|s| {
+            let sent = s.sent as f64;
+            (
+                s.t,
+                s.sent,
+                s.succeeded as f64 / sent,
+                s.upstream_attempts as f64 / sent,
+            )
+        })
+        .collect()
+}
+
+fn success_between(summary: &Summary, from: u64, to: u64) -> f64 {
+    let (sent, ok) = summary
+        .series
+        .iter()
+        .filter(|s| (from..to).contains(&s.t))
+        .fold((0, 0), |(n, k), s| (n + s.sent, k + s.succeeded));
+    ok as f64 / sent as f64
+}
+
+fn first(transitions: &[(f64, State)], state: State, after: u64) -> Option<f64> {
+    transitions
+        .iter()
+        .find(|(t, s)| *s == state && *t >= after as f64)
+        .map(|(t, _)| t - after as f64)
+}
+
+#[test]
+fn a_breaker_per_endpoint_routes_around_a_failing_replica() {
+    let with = run(true);
+    let without = run(false);
+    let (from, to) = OUTAGE;
+
+    println!("partial outage: 3 replicas behind p2c, 1000 req/s, replica 0 fails every call from {from} s to {to} s (seed {SEED})");
+    println!(
+        "{:>4} {:>6} | {:>9} {:>10} | {:>9} {:>10}",
+        "t", "sent", "ok (eb)", "to #0 (eb)", "ok (p2c)", "to #0 (p2c)"
+    );
+    let (a, b) = (seconds(&with.summary), seconds(&without.summary));
+    for (x, y) in a.iter().zip(&b) {
+        println!(
+            "{:>4} {:>6} | {:>8.2}% {:>9.2}% | {:>8.2}% {:>10.2}%",
+            x.0,
+            x.1,
+            100.0 * x.2,
+            100.0 * x.3,
+            100.0 * y.2,
+            100.0 * y.3
+        );
+    }
+    let worst = |v: &[(u64, u64, f64, f64)]| {
+        v.iter()
+            .copied()
+            .min_by(|p, q| p.2.total_cmp(&q.2))
+            .unwrap()
+    };
+    let outage_with = success_between(&with.summary, from, to);
+    let outage_without = success_between(&without.summary, from, to);
+    // After the outage's first second, the most any second sent to the failing replica.
+    let most_to_failing = a
+        .iter()
+        .filter(|s| (from + 1..to).contains(&s.0))
+        .map(|s| s.3)
+        .fold(0.0, f64::max);
+    let eject = first(&with.transitions, State::Open, from).unwrap();
+    let readmit = first(&with.transitions, State::Closed, to).unwrap();
+    let (ww, wo) = (worst(&a), worst(&b));
+    println!("                         | endpoint breakers | p2c alone");
+    println!(
+        "success, whole run       | {:>16.2}% | {:>8.2}%",
+        100.0 * with.summary.success_rate,
+        100.0 * without.summary.success_rate
+    );
+    println!(
+        "success, the 20 s outage | {:>16.2}% | {:>8.2}%",
+        100.0 * outage_with,
+        100.0 * outage_without
+    );
+    println!(
+        "worst second             | {:>9.2}% (t={:>2}) | {:>6.2}% (t={})",
+        100.0 * ww.2,
+        ww.0,
+        100.0 * wo.2,
+        wo.0
+    );
+    println!(
+        "most sent to replica 0 in a second after the first: {:.2}%",
+        100.0 * most_to_failing
+    );
+    println!(
+        "time to eject: {:.3} s; closed again {:.3} s after the heal",
+        eject, readmit
+    );
+
+    assert!(
+        outage_with >= 0.995,
+        "success during the outage: {outage_with}"
+    );
+    assert!(
+        most_to_failing < 0.02,
+        "share sent to the failing replica: {most_to_failing}"
+    );
+    assert!(eject < 1.0, "ejected {eject} s into the outage");
+    assert!(readmit < 2.0, "readmitted {readmit} s after the heal");
+    // Readmitted for real: the healed replica takes its share again.
+    let back: f64 = a.iter().filter(|s| s.0 >= to + 3).map(|s| s.3).sum::<f64>()
+        / a.iter().filter(|s| s.0 >= to + 3).count() as f64;
+    assert!(back > 0.2, "share of the healed replica: {back}");
+    // Without the breakers, the same run loses a good part of the outage's requests.
+    assert!(outage_without < 0.9, "p2c alone: {outage_without}");
+}
