@@ -11,6 +11,8 @@ use seawall_core::{BoxError, Classify};
 
 use super::cap::Member;
 use crate::future::ResponseFuture;
+use crate::shared::Shared;
+use crate::state::State as BreakerState;
 
 pin_project! {
     /// The response future of [`EndpointBreaker`](super::EndpointBreaker): a call through
@@ -41,12 +43,22 @@ pin_project! {
     }
 }
 
-/// Wakes the endpoint's waiting task when dropped.
-struct WakeOnDrop(Arc<Member>);
+/// When a probe is dropped (finished or not): gives the endpoint's slot back if the probe
+/// closed the breaker, and wakes the endpoint's waiting task.
+struct WakeOnDrop {
+    member: Arc<Member>,
+    shared: Arc<Shared>,
+}
 
 impl Drop for WakeOnDrop {
     fn drop(&mut self) {
-        self.0.probe_done();
+        if !matches!(
+            self.shared.state(),
+            BreakerState::Open | BreakerState::HalfOpen | BreakerState::ForcedOpen
+        ) {
+            self.member.readmit();
+        }
+        self.member.probe_done();
     }
 }
 
@@ -58,10 +70,14 @@ impl<F, C> EndpointFuture<F, C> {
         }
     }
 
-    pub(super) fn probe(future: ResponseFuture<F, C>, member: Arc<Member>) -> Self {
+    pub(super) fn probe(
+        future: ResponseFuture<F, C>,
+        member: Arc<Member>,
+        shared: Arc<Shared>,
+    ) -> Self {
         Self {
             state: State::Breaker { future },
-            wake: Some(WakeOnDrop(member)),
+            wake: Some(WakeOnDrop { member, shared }),
         }
     }
 

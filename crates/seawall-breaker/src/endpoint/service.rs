@@ -175,7 +175,7 @@ where
                 guard.started();
                 let future =
                     ResponseFuture::called(self.inner.call(request), guard, self.classify.clone());
-                return EndpointFuture::probe(future, self.member.clone());
+                return EndpointFuture::probe(future, self.member.clone(), self.shared.clone());
             }
             Pending::Ejected(after) => {
                 self.shared.rejected();
