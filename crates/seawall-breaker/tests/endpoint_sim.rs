@@ -109,30 +109,47 @@ struct Run {
     transitions: Vec<(f64, State)>,
 }
 
-fn run(with_breakers: bool) -> Run {
+/// What stands in front of each replica.
+#[derive(Clone, Copy)]
+enum Guard {
+    /// An `EndpointBreaker`: not ready while open.
+    EndpointBreakers,
+    /// A plain `CircuitBreaker` per replica: ready while open, failing fast in `call`.
+    PlainBreakers,
+    /// Nothing: p2c alone.
+    Nothing,
+}
+
+fn run(guard: Guard) -> Run {
     run_paused(async move {
         let replicas = replicas(SEED);
         let failing = replicas[0].clone();
         let start = Instant::now();
-        if with_breakers {
-            let layer = EndpointBreakerLayer::builder()
-                .breaker(CircuitBreakerLayer::builder().seed(SEED))
-                .build()
-                .unwrap();
-            let endpoints: Vec<_> = replicas.into_iter().map(|r| layer.layer(r)).collect();
-            let log = watch(&endpoints[0].handle(), start);
-            let summary = load(SEED).run(&failing, balanced(endpoints, SEED)).await;
-            let transitions = log.lock().unwrap().clone();
-            Run {
-                summary,
-                transitions,
+        let breaker = || CircuitBreakerLayer::builder().seed(SEED);
+        let (service, log) = match guard {
+            Guard::EndpointBreakers => {
+                let layer = EndpointBreakerLayer::builder()
+                    .breaker(breaker())
+                    .build()
+                    .unwrap();
+                let endpoints: Vec<_> = replicas.into_iter().map(|r| layer.layer(r)).collect();
+                let log = watch(&endpoints[0].handle(), start);
+                (balanced(endpoints, SEED), Some(log))
             }
-        } else {
-            let summary = load(SEED).run(&failing, balanced(replicas, SEED)).await;
-            Run {
-                summary,
-                transitions: Vec::new(),
+            Guard::PlainBreakers => {
+                let endpoints: Vec<_> = replicas
+                    .into_iter()
+                    .map(|r| breaker().build().unwrap().layer(r))
+                    .collect();
+                (balanced(endpoints, SEED), None)
             }
+            Guard::Nothing => (balanced(replicas, SEED), None),
+        };
+        let summary = load(SEED).run(&failing, service).await;
+        let transitions = log.map(|l| l.lock().unwrap().clone()).unwrap_or_default();
+        Run {
+            summary,
+            transitions,
         }
     })
 }
@@ -173,74 +190,97 @@ fn first(transitions: &[(f64, State)], state: State, after: u64) -> Option<f64> 
 
 #[test]
 fn a_breaker_per_endpoint_routes_around_a_failing_replica() {
-    let with = run(true);
-    let without = run(false);
+    let runs = [
+        run(Guard::EndpointBreakers),
+        run(Guard::PlainBreakers),
+        run(Guard::Nothing),
+    ];
+    let with = &runs[0];
     let (from, to) = OUTAGE;
 
-    println!("partial outage: 3 replicas behind p2c, 1000 req/s, replica 0 fails every call from {from} s to {to} s (seed {SEED})");
     println!(
-        "{:>4} {:>6} | {:>9} {:>10} | {:>9} {:>10}",
-        "t", "sent", "ok (eb)", "to #0 (eb)", "ok (p2c)", "to #0 (p2c)"
+        "partial outage: 3 replicas behind p2c, 1000 req/s, replica 0 fails every call \
+         (in 1 ms) from {from} s to {to} s (seed {SEED})"
     );
-    let (a, b) = (seconds(&with.summary), seconds(&without.summary));
-    for (x, y) in a.iter().zip(&b) {
+    println!(
+        "per second: requests that succeeded, and the share of requests that reached replica 0"
+    );
+    println!(
+        "{:>4} {:>6} | {:>19} | {:>19} | {:>19}",
+        "t", "sent", "endpoint breakers", "plain breakers", "p2c alone"
+    );
+    let series: Vec<_> = runs.iter().map(|r| seconds(&r.summary)).collect();
+    for (i, x) in series[0].iter().enumerate() {
+        let cell = |v: &Vec<(u64, u64, f64, f64)>| {
+            v.get(i).map_or(String::new(), |s| {
+                format!("{:>7.2}% {:>7.2}%#0", 100.0 * s.2, 100.0 * s.3)
+            })
+        };
         println!(
-            "{:>4} {:>6} | {:>8.2}% {:>9.2}% | {:>8.2}% {:>10.2}%",
+            "{:>4} {:>6} | {} | {} | {}",
             x.0,
             x.1,
-            100.0 * x.2,
-            100.0 * x.3,
-            100.0 * y.2,
-            100.0 * y.3
+            cell(&series[0]),
+            cell(&series[1]),
+            cell(&series[2])
         );
     }
+    // The worst second of the outage, by success.
     let worst = |v: &[(u64, u64, f64, f64)]| {
         v.iter()
             .copied()
+            .filter(|s| (from..to).contains(&s.0))
             .min_by(|p, q| p.2.total_cmp(&q.2))
             .unwrap()
     };
-    let outage_with = success_between(&with.summary, from, to);
-    let outage_without = success_between(&without.summary, from, to);
+    let outage: Vec<f64> = runs
+        .iter()
+        .map(|r| success_between(&r.summary, from, to))
+        .collect();
     // After the outage's first second, the most any second sent to the failing replica.
-    let most_to_failing = a
+    let most_to_failing = series[0]
         .iter()
         .filter(|s| (from + 1..to).contains(&s.0))
         .map(|s| s.3)
         .fold(0.0, f64::max);
     let eject = first(&with.transitions, State::Open, from).unwrap();
     let readmit = first(&with.transitions, State::Closed, to).unwrap();
-    let (ww, wo) = (worst(&a), worst(&b));
-    println!("                         | endpoint breakers | p2c alone");
     println!(
-        "success, whole run       | {:>16.2}% | {:>8.2}%",
-        100.0 * with.summary.success_rate,
-        100.0 * without.summary.success_rate
+        "                         | {:>19} | {:>19} | {:>19}",
+        "endpoint breakers", "plain breakers", "p2c alone"
     );
+    let row = |name: &str, f: &dyn Fn(usize) -> String| {
+        println!("{name:<24} | {:>19} | {:>19} | {:>19}", f(0), f(1), f(2));
+    };
+    row("success, whole run", &|i| {
+        format!("{:.2}%", 100.0 * runs[i].summary.success_rate)
+    });
+    row("success, the outage", &|i| {
+        format!("{:.2}%", 100.0 * outage[i])
+    });
+    row("worst second (outage)", &|i| {
+        let w = worst(&series[i]);
+        format!("{:.2}% (t={})", 100.0 * w.2, w.0)
+    });
+    row("at replica 0, outage", &|i| {
+        let s = &runs[i].summary.series;
+        let n: u64 = s
+            .iter()
+            .filter(|s| (from..to).contains(&s.t))
+            .map(|s| s.upstream_attempts)
+            .sum();
+        format!("{n}")
+    });
     println!(
-        "success, the 20 s outage | {:>16.2}% | {:>8.2}%",
-        100.0 * outage_with,
-        100.0 * outage_without
-    );
-    println!(
-        "worst second             | {:>9.2}% (t={:>2}) | {:>6.2}% (t={})",
-        100.0 * ww.2,
-        ww.0,
-        100.0 * wo.2,
-        wo.0
-    );
-    println!(
-        "most sent to replica 0 in a second after the first: {:.2}%",
+        "endpoint breakers: most sent to replica 0 in a second after the outage's first: {:.2}%",
         100.0 * most_to_failing
     );
-    println!(
-        "time to eject: {:.3} s; closed again {:.3} s after the heal",
-        eject, readmit
-    );
+    println!("endpoint breakers: ejected {eject:.3} s into the outage; closed again {readmit:.3} s after the heal");
 
     assert!(
-        outage_with >= 0.995,
-        "success during the outage: {outage_with}"
+        outage[0] >= 0.995,
+        "success during the outage: {}",
+        outage[0]
     );
     assert!(
         most_to_failing < 0.02,
@@ -249,9 +289,15 @@ fn a_breaker_per_endpoint_routes_around_a_failing_replica() {
     assert!(eject < 1.0, "ejected {eject} s into the outage");
     assert!(readmit < 2.0, "readmitted {readmit} s after the heal");
     // Readmitted for real: the healed replica takes its share again.
-    let back: f64 = a.iter().filter(|s| s.0 >= to + 3).map(|s| s.3).sum::<f64>()
-        / a.iter().filter(|s| s.0 >= to + 3).count() as f64;
+    let after: Vec<f64> = series[0]
+        .iter()
+        .filter(|s| (to + 3..SECONDS).contains(&s.0))
+        .map(|s| s.3)
+        .collect();
+    let back = after.iter().sum::<f64>() / after.len() as f64;
     assert!(back > 0.2, "share of the healed replica: {back}");
-    // Without the breakers, the same run loses a good part of the outage's requests.
-    assert!(outage_without < 0.9, "p2c alone: {outage_without}");
+    // Without the breakers, and with breakers that stay ready and fail fast, the same run
+    // loses a good part of the outage's requests.
+    assert!(outage[1] < 0.9, "plain breakers: {}", outage[1]);
+    assert!(outage[2] < 0.9, "p2c alone: {}", outage[2]);
 }
