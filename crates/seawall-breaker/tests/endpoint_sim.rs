@@ -24,16 +24,13 @@ const OUTAGE: (u64, u64) = (10, 30);
 const SECONDS: u64 = 40;
 const SEED: u64 = 11;
 
-/// p2c's random choices, seeded (tower's default draws from the process's hash seed).
-struct SplitMix(u64);
+/// p2c's random choices drawn from Seawall's generator, seeded (tower's default seeds
+/// itself from the process's hash seed).
+struct Seeded(seawall_core::rng::Rng);
 
-impl Rng for SplitMix {
+impl Rng for Seeded {
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 }
 
@@ -84,7 +81,10 @@ where
         .into_iter()
         .map(|s| PendingRequests::new(s, CompleteOnResponse::default()))
         .collect();
-    let balance = Balance::from_rng(ServiceList::new(endpoints), SplitMix(seed));
+    let balance = Balance::from_rng(
+        ServiceList::new(endpoints),
+        Seeded(seawall_core::rng::Rng::from_seed(seed)),
+    );
     BoxCloneService::new(Buffer::new(balance, 1024).map_response(|_| ()))
 }
 
