@@ -247,3 +247,40 @@ fn a_share_outside_zero_to_one_is_refused_by_name() {
         assert!(err.to_string().contains("max_ejected"), "{err}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn behind_p2c_with_every_replica_down_the_cap_leaves_somewhere_to_send() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tower::balance::p2c::Balance;
+    use tower::discover::ServiceList;
+    use tower::load::{CompleteOnResponse, PendingRequests};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+
+    let layer = layer(0.34);
+    let reached = Arc::new(AtomicUsize::new(0));
+    let replicas: Vec<_> = (0..3)
+        .map(|_| {
+            let reached = reached.clone();
+            let replica = service_fn(move |_: ()| {
+                reached.fetch_add(1, Ordering::Relaxed);
+                async { Err::<(), _>("down") }
+            });
+            PendingRequests::new(layer.layer(replica), CompleteOnResponse::default())
+        })
+        .collect();
+    let mut balancer = Balance::new(ServiceList::new(replicas));
+    let mut most_ejected = 0;
+    for _ in 0..300 {
+        // Never waits: with one of three ejected at most, two endpoints stay ready.
+        let ready = tokio::time::timeout(Duration::from_millis(1), balancer.ready())
+            .await
+            .expect("the balancer ran out of ready endpoints")
+            .unwrap();
+        let _ = ready.call(()).await;
+        most_ejected = most_ejected.max(layer.ejection_cap().ejected());
+    }
+    assert_eq!(most_ejected, 1, "one of three, as the cap allows");
+    // The two spared endpoints keep taking calls.
+    assert!(reached.load(Ordering::Relaxed) > 250);
+}
