@@ -180,6 +180,7 @@
 //! events and metrics see every transition.
 
 mod config;
+pub mod endpoint;
 pub mod error;
 mod events;
 pub mod future;

@@ -5,7 +5,7 @@
 use seawall_sim::scenarios::Outage;
 use seawall_sim::{Abandonment, Arrivals, Capacity, ConfigError, Latency, Load, Upstream};
 
-use crate::stacks::{baseline, breakers, hedges, retries, shedding};
+use crate::stacks::{balancers, baseline, breakers, hedges, retries, shedding};
 use crate::{ms, secs, Scenario};
 
 /// Every scenario, in the order the lab runs them.
@@ -80,6 +80,22 @@ pub fn all() -> Vec<Scenario> {
             outage: None,
             capacity: None,
             stacks: baseline(),
+        },
+        Scenario {
+            name: "partial-outage",
+            about: "3 replicas behind p2c, 1000 req/s in all for 40 s; replica 0 fails every request (fast, in 1 ms) from 10 s to 30 s; upstream figures are replica 0's",
+            upstream: |seed| {
+                Outage::new(secs(10), secs(30))
+                    .healthy(Latency::uniform(ms(8), ms(12)))
+                    .failing(Latency::constant(ms(1)))
+                    .abandonment(Abandonment::Never)
+                    .seed(seed)
+                    .build()
+            },
+            load: |seed| poisson(1000.0, 40, 1000, seed),
+            outage: Some((secs(10), secs(30))),
+            capacity: None,
+            stacks: balancers(),
         },
     ]
     .into_iter()

@@ -81,8 +81,14 @@ fn baseline_figures_match_each_scenario() {
         let none = s.results.iter().find(|r| r.stack == "none").unwrap();
         none.summary.clone()
     };
-    // No layer: every request reaches the upstream exactly once.
-    for s in &report.scenarios {
+    // No layer: every request reaches the upstream exactly once. (partial-outage has no
+    // "none" column: its upstream is one replica of three and its baseline is p2c alone;
+    // see `stacks::balance`.)
+    for s in report
+        .scenarios
+        .iter()
+        .filter(|s| s.name != "partial-outage")
+    {
         let none = s.results.iter().find(|r| r.stack == "none").unwrap();
         assert_eq!(none.summary.amplification, 1.0, "{}", s.name);
     }

@@ -5,6 +5,7 @@ use seawall_sim::{Request, Upstream};
 use tower::util::BoxCloneService;
 use tower::{BoxError, Service, ServiceExt};
 
+mod balance;
 mod baseline;
 mod breaker;
 pub mod chaos;
@@ -81,4 +82,10 @@ pub fn hedges() -> Vec<Stack> {
 /// Seawall's shedding layer with each adaptive limit at its defaults.
 pub fn shedding() -> Vec<Stack> {
     shed::STACKS.to_vec()
+}
+
+/// A client balancing over three replicas with tower's p2c, without and with a breaker per
+/// endpoint (see [`mod@balance`] for the replicas the stacks build).
+pub fn balancers() -> Vec<Stack> {
+    vec![balance::P2C, balance::P2C_ENDPOINT_BREAKERS]
 }
