@@ -19,6 +19,7 @@
 //! | `chaos` | `chaos` | fault injection: errors, HTTP outcomes (with `http`), latency, aborts, behaviour hooks; seeded, targeted, switched at runtime |
 //! | `hedge` | `hedge` | hedged requests: a delay from an unbiased latency percentile, the first acceptable answer wins, a budget shared with retries |
 //! | `shed` | `shed` | load shedding: reject-not-queue limits, adaptive limits (AIMD, Vegas, Gradient2, Envoy's gradient), priorities, client-side throttling |
+//! | `rate_limit` | `rate-limit` | rate limiting on governor's GCRA: one limiter shared by every clone, optionally one per key (peer IP, header, function) in a bounded table; 429 with the exact `Retry-After` |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
@@ -43,7 +44,8 @@
 //! | hedged requests (adaptive delay, budget shared with retries, HTTP policy) | done |
 //! | timeouts and deadline propagation (`grpc-timeout` on gRPC, `seawall-deadline-ms` on HTTP) | done |
 //! | fault injection (errors, HTTP outcomes, latency, aborts, behaviour hooks; header targeting) | done |
-//! | standard stacks, rate limiting | planned (issue 13) |
+//! | rate limiting (governor's GCRA, shared by every clone, keyed on a bounded table) | done |
+//! | standard stacks | planned (issue 13) |
 //!
 //! `tests/http_stack.rs` in the repository shows a whole stack: an axum server with a
 //! circuit breaker in `Router::layer` (open → 503 with `Retry-After`), called by a reqwest
@@ -85,6 +87,9 @@ pub use seawall_shed as shed;
 #[cfg(feature = "timeout")]
 #[doc(inline)]
 pub use seawall_timeout as timeout;
+#[cfg(feature = "rate-limit")]
+#[doc(inline)]
+pub use seawall_ratelimit as rate_limit;
 
 #[cfg(all(
     feature = "retry",
