@@ -23,7 +23,9 @@
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
-//! for rejection responses, and hyper-util's and reqwest's clients as tower services;
+//! for rejection responses, and hyper-util's and reqwest's clients as tower services
+//! (`reqwest-middleware` also runs a Seawall stack inside a `reqwest_middleware` client, so
+//! requests are still sent with `.send()`: `http::client::middleware`);
 //! with `breaker`, `axum` also keys server-side breakers per matched route
 //! (`breaker::keyed::axum`). A plain breaker in `Router::layer` is one breaker for every
 //! route: see `docs/breakers.md` for where inbound and outbound breakers go.
@@ -81,15 +83,15 @@ pub use seawall_chaos as chaos;
 #[cfg(feature = "hedge")]
 #[doc(inline)]
 pub use seawall_hedge as hedge;
+#[cfg(feature = "rate-limit")]
+#[doc(inline)]
+pub use seawall_ratelimit as rate_limit;
 #[cfg(feature = "shed")]
 #[doc(inline)]
 pub use seawall_shed as shed;
 #[cfg(feature = "timeout")]
 #[doc(inline)]
 pub use seawall_timeout as timeout;
-#[cfg(feature = "rate-limit")]
-#[doc(inline)]
-pub use seawall_ratelimit as rate_limit;
 
 #[cfg(all(
     feature = "retry",
