@@ -19,10 +19,13 @@
 //! | `chaos` | `chaos` | fault injection: errors, HTTP outcomes (with `http`), latency, aborts, behaviour hooks; seeded, targeted, switched at runtime |
 //! | `hedge` | `hedge` | hedged requests: a delay from an unbiased latency percentile, the first acceptable answer wins, a budget shared with retries |
 //! | `shed` | `shed` | load shedding: reject-not-queue limits, adaptive limits (AIMD, Vegas, Gradient2, Envoy's gradient), priorities, client-side throttling |
+//! | `rate_limit` | `rate-limit` | rate limiting on governor's GCRA: one limiter shared by every clone, optionally one per key (peer IP, header, function) in a bounded table; 429 with the exact `Retry-After` |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
-//! for rejection responses, and hyper-util's and reqwest's clients as tower services;
+//! for rejection responses, and hyper-util's and reqwest's clients as tower services
+//! (`reqwest-middleware` also runs a Seawall stack inside a `reqwest_middleware` client, so
+//! requests are still sent with `.send()`: `http::client::middleware`);
 //! with `breaker`, `axum` also keys server-side breakers per matched route
 //! (`breaker::keyed::axum`). A plain breaker in `Router::layer` is one breaker for every
 //! route: see `docs/breakers.md` for where inbound and outbound breakers go.
@@ -43,7 +46,8 @@
 //! | hedged requests (adaptive delay, budget shared with retries, HTTP policy) | done |
 //! | timeouts and deadline propagation (`grpc-timeout` on gRPC, `seawall-deadline-ms` on HTTP) | done |
 //! | fault injection (errors, HTTP outcomes, latency, aborts, behaviour hooks; header targeting) | done |
-//! | standard stacks, rate limiting | planned (issue 13) |
+//! | rate limiting (governor's GCRA, shared by every clone, keyed on a bounded table) | done |
+//! | standard stacks | planned (issue 13) |
 //!
 //! `tests/http_stack.rs` in the repository shows a whole stack: an axum server with a
 //! circuit breaker in `Router::layer` (open → 503 with `Retry-After`), called by a reqwest
@@ -79,6 +83,9 @@ pub use seawall_chaos as chaos;
 #[cfg(feature = "hedge")]
 #[doc(inline)]
 pub use seawall_hedge as hedge;
+#[cfg(feature = "rate-limit")]
+#[doc(inline)]
+pub use seawall_ratelimit as rate_limit;
 #[cfg(feature = "shed")]
 #[doc(inline)]
 pub use seawall_shed as shed;

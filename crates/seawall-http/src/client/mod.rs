@@ -32,6 +32,8 @@
 
 #[cfg(feature = "hyper")]
 mod hyper;
+#[cfg(feature = "reqwest-middleware")]
+pub mod middleware;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 
