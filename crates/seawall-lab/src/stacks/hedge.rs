@@ -1,4 +1,4 @@
-//! Hedged requests: tower's `Hedge` and Seawall's hedge layer.
+//! Hedged requests: tower's `Hedge`, tower-resilience's hedge and Seawall's hedge layer.
 
 use std::time::Duration;
 
@@ -25,8 +25,23 @@ pub(super) const SEAWALL_HEDGE: Stack = Stack {
 /// fast mode), as a fixed-delay hedge (tower-resilience's, Polly's) would be configured by
 /// someone who knows the distribution.
 pub(super) const SEAWALL_HEDGE_12MS: Stack = Stack {
-    name: "fixed delay 12 ms (hand-picked)",
+    name: "Seawall hedge (fixed 12 ms)",
     build: seawall_hedge_12ms,
+};
+
+/// tower-resilience's hedge with the fixed delay hand-picked for the heavy tail (12 ms), at
+/// its default of two attempts (one hedge). Its delay is a `tokio::time::sleep`, so paused
+/// time measures it (it reads `std::time::Instant` only to time its events).
+pub(super) const TOWER_RESILIENCE_HEDGE_12MS: Stack = Stack {
+    name: "tower-resilience hedge (fixed 12 ms)",
+    build: tower_resilience_hedge_12ms,
+};
+
+/// tower-resilience's hedge with a fixed delay of 50 ms: a plausible guess that is not the
+/// shape's.
+pub(super) const TOWER_RESILIENCE_HEDGE_50MS: Stack = Stack {
+    name: "tower-resilience hedge (fixed 50 ms)",
+    build: tower_resilience_hedge_50ms,
 };
 
 /// Every request may be sent twice.
@@ -70,4 +85,17 @@ fn seawall_hedge_12ms(upstream: Upstream, _seed: u64) -> LabService {
         .build()
         .unwrap_or_else(|e| unreachable!("a valid delay: {e}"));
     seawall(upstream, &layer)
+}
+
+fn tower_resilience(upstream: Upstream, delay: Duration) -> LabService {
+    let layer = tower_resilience_hedge::HedgeLayer::new(delay);
+    erase(tower::Layer::layer(&layer, upstream))
+}
+
+fn tower_resilience_hedge_12ms(upstream: Upstream, _seed: u64) -> LabService {
+    tower_resilience(upstream, Duration::from_millis(12))
+}
+
+fn tower_resilience_hedge_50ms(upstream: Upstream, _seed: u64) -> LabService {
+    tower_resilience(upstream, Duration::from_millis(50))
 }

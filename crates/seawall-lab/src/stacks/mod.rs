@@ -68,11 +68,14 @@ pub fn chaos() -> Vec<Stack> {
     ]
 }
 
-/// Hedged requests: tower's `Hedge`, Seawall's hedge at its defaults, and a hand-picked
+/// Hedged requests: tower's `Hedge`, tower-resilience's fixed-delay hedge (the hand-picked
+/// 12 ms and a 50 ms guess), Seawall's hedge at its defaults, and Seawall's at the hand-picked
 /// fixed delay.
 pub fn hedges() -> Vec<Stack> {
     vec![
         hedge::TOWER_HEDGE,
+        hedge::TOWER_RESILIENCE_HEDGE_12MS,
+        hedge::TOWER_RESILIENCE_HEDGE_50MS,
         hedge::SEAWALL_HEDGE,
         hedge::SEAWALL_HEDGE_12MS,
     ]
