@@ -200,7 +200,7 @@ impl<T> Injection<T> {
     #[cold]
     #[inline(never)]
     pub(crate) fn emit(&self, event: &'static str) {
-        self.events.emit(tracing::Level::DEBUG, event);
+        seawall_core::event!(chaos, DEBUG, &self.events, event);
     }
 
     /// Like [`inject`](Self::inject), and when it injects, a generator for the injection's

@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use crate::events::{event, Counters};
+use crate::events::Counters;
 use crate::layer::Shared;
 use crate::window::LatencyWindow;
 use crate::{Policy, Verdict};
@@ -254,13 +254,13 @@ where
                         shared.gate.won();
                     }
                     Counters::add(&shared.counters.won, 1);
-                    event!(DEBUG, &shared.events, "won", attempt);
+                    seawall_core::event!(hedge, DEBUG, &shared.events, "won", attempt);
                 }
                 self.finish();
                 Next::Done(result)
             }
             Verdict::Fatal => {
-                event!(DEBUG, &shared.events, "do_not_retry", attempt);
+                seawall_core::event!(hedge, DEBUG, &shared.events, "do_not_retry", attempt);
                 self.finish();
                 Next::Done(result)
             }
@@ -292,7 +292,13 @@ where
         if !self.others.is_empty() {
             Counters::add(&shared.counters.lost, self.others.len() as u64);
             for other in &self.others {
-                event!(DEBUG, &shared.events, "lost", attempt = other.attempt);
+                seawall_core::event!(
+                    hedge,
+                    DEBUG,
+                    &shared.events,
+                    "lost",
+                    attempt = other.attempt
+                );
             }
             self.others.clear();
         }
@@ -314,7 +320,8 @@ where
         };
         if reason == "delay" && !shared.gate.open() {
             Counters::add(&shared.counters.not_winning, 1);
-            event!(
+            seawall_core::event!(
+                hedge,
                 DEBUG,
                 &shared.events,
                 "not_winning",
@@ -331,7 +338,8 @@ where
         if let Some(budget) = &shared.budget {
             if !budget.try_withdraw() {
                 Counters::add(&shared.counters.refused, 1);
-                event!(
+                seawall_core::event!(
+                    hedge,
                     DEBUG,
                     &shared.events,
                     "budget_exhausted",
@@ -356,7 +364,8 @@ where
         if on_delay {
             shared.gate.sent();
         }
-        event!(
+        seawall_core::event!(
+            hedge,
             DEBUG,
             &shared.events,
             "hedge",
@@ -390,7 +399,13 @@ where
         }
         let shared = &*self.shared;
         Counters::add(&shared.counters.cancelled, in_flight);
-        event!(DEBUG, &shared.events, "cancelled", attempts = in_flight);
+        seawall_core::event!(
+            hedge,
+            DEBUG,
+            &shared.events,
+            "cancelled",
+            attempts = in_flight
+        );
         if self.first_in_flight {
             let now = Instant::now();
             let elapsed = now - self.start;

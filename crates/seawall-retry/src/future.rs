@@ -16,7 +16,6 @@ use tower_service::Service;
 use seawall_core::rng::Rng;
 
 use crate::budget::Withdrawal;
-use crate::events::event;
 use crate::layer::Shared;
 use crate::{Policy, Verdict};
 
@@ -176,7 +175,7 @@ where
             }
             Verdict::DoNotRetry => {
                 let outcome = shared.policy.describe(&result);
-                event!(DEBUG, &shared.events, "do_not_retry", attempt = self.attempt, outcome = %outcome);
+                seawall_core::event!(retry, DEBUG, &shared.events, "do_not_retry", attempt = self.attempt, outcome = %outcome);
                 return Err(result);
             }
         };
@@ -201,7 +200,7 @@ where
         if Deadline::current().is_some_and(|deadline| !deadline.allows(self.wait)) {
             return Err(self.give_up(GiveUp::Deadline, result));
         }
-        crate::events::backoff(&shared.events, self.wait);
+        shared.events.duration("backoff", self.wait);
         Ok(result)
     }
 
@@ -223,8 +222,7 @@ where
         }
         shared.policy.prepare_retry(&mut request, self.attempt);
         let outcome = shared.policy.describe(&failed);
-        event!(
-            DEBUG,
+        seawall_core::event!(retry, DEBUG,
             &shared.events,
             "retry",
             attempt = self.attempt,
@@ -267,23 +265,23 @@ where
             // The layer retried nothing (max_attempts(1)): the failure passes through.
             GiveUp::Attempts if attempt == 1 => false,
             GiveUp::Attempts => {
-                event!(DEBUG, &shared.events, "give_up", attempt, outcome = %outcome);
+                seawall_core::event!(retry, DEBUG, &shared.events, "give_up", attempt, outcome = %outcome);
                 true
             }
             GiveUp::RetryAfter => {
-                event!(DEBUG, &shared.events, "retry_after_too_long", attempt, outcome = %outcome);
+                seawall_core::event!(retry, DEBUG, &shared.events, "retry_after_too_long", attempt, outcome = %outcome);
                 false
             }
             GiveUp::NotReplayable => {
-                event!(DEBUG, &shared.events, "not_replayable", attempt, outcome = %outcome);
+                seawall_core::event!(retry, DEBUG, &shared.events, "not_replayable", attempt, outcome = %outcome);
                 false
             }
             GiveUp::Budget => {
-                event!(WARN, &shared.events, "budget_exhausted", attempt, outcome = %outcome);
+                seawall_core::event!(retry, WARN, &shared.events, "budget_exhausted", attempt, outcome = %outcome);
                 true
             }
             GiveUp::Deadline => {
-                event!(DEBUG, &shared.events, "deadline", attempt, outcome = %outcome);
+                seawall_core::event!(retry, DEBUG, &shared.events, "deadline", attempt, outcome = %outcome);
                 false
             }
         };

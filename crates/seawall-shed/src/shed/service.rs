@@ -111,7 +111,7 @@ where
             return ResponseFuture::running(self.inner.call(request), guard, classify, hold);
         }
         if c.queue.is_none() {
-            return self.reject(classify, hold);
+            return self.reject("over_limit", classify, hold);
         }
         match c.enqueue(priority, Instant::now()) {
             Enqueued::Admitted(in_flight) => {
@@ -126,14 +126,20 @@ where
                 let ticket = Ticket::new(c.clone(), priority, id, rx);
                 ResponseFuture::waiting(ticket, wait, ready, request, classify, hold)
             }
-            Enqueued::Full => self.reject(classify, hold),
+            Enqueued::Full => self.reject("queue_full", classify, hold),
         }
     }
 }
 
 impl<S, P, C, H> Shed<S, P, C, H> {
-    fn reject<F, Req>(&self, classify: C, hold: H) -> ResponseFuture<F, S, Req, C, H> {
-        self.controller.events.emit(tracing::Level::DEBUG, "shed");
+    /// Refuses a request; `reason` (`over_limit`, `queue_full`) goes in the `shed` event.
+    fn reject<F, Req>(
+        &self,
+        reason: &'static str,
+        classify: C,
+        hold: H,
+    ) -> ResponseFuture<F, S, Req, C, H> {
+        seawall_core::event!(shed, DEBUG, &self.controller.events, "shed", reason);
         ResponseFuture::rejected(
             Overloaded::new(self.controller.retry_after),
             self.controller.clone(),

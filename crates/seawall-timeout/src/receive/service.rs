@@ -60,10 +60,14 @@ where
             return ResponseFuture::unbounded(self.inner.call(request));
         };
         if !deadline.allows(config.min_remaining) {
-            tracing::debug!(
+            seawall_core::event!(
+                timeout,
+                DEBUG,
+                _,
+                "refused",
+                reason = "deadline_too_close",
                 remaining = ?deadline.remaining(),
-                min_remaining = ?config.min_remaining,
-                "request refused: its deadline cannot be met"
+                min_remaining = ?config.min_remaining
             );
             return ResponseFuture::refused();
         }

@@ -53,7 +53,7 @@ where
             return ResponseFuture::unbounded(self.inner.call(request));
         };
         if deadline.is_expired() {
-            tracing::debug!("deadline passed before the request was sent");
+            seawall_core::event!(timeout, DEBUG, _, "refused", reason = "deadline_passed");
             return ResponseFuture::refused();
         }
         header::write(request.headers_mut(), deadline.remaining());
