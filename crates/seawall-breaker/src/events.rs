@@ -7,8 +7,9 @@
 //! `would_trip`), `key` (a keyed breaker's key, else empty), `state` (the state the
 //! breaker is in after it) and `reason` (why; see [`Reason`]). Opening is a `WARN`, the
 //! rest `INFO`. With the `metrics` feature each event also increments
-//! `seawall_events_total{layer, name, event}`, and each open period is recorded in the
-//! histogram `seawall_duration_seconds{layer, name, what = "open"}`.
+//! `seawall_events_total{layer, name, event}`, each transition sets the gauge
+//! `seawall_breaker_state{name}`, and each open period is recorded in the histogram
+//! `seawall_duration_seconds{layer, name, what = "open"}` (see `docs/telemetry.md`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +85,28 @@ impl BreakerEvents {
             Level::INFO
         };
         self.emit(level, state.name(), state, reason);
+        self.gauge(state);
+    }
+
+    /// Sets the gauge `seawall_breaker_state{name}` to `state`'s code (with `metrics`):
+    /// 0 closed, 1 open, 2 half-open, 3 forced open, 4 forced closed, 5 disabled,
+    /// 6 metrics-only. `name` is bounded for keyed breakers (see `max_labels`).
+    pub(crate) fn gauge(&self, state: State) {
+        #[cfg(feature = "metrics")]
+        {
+            let code = match state {
+                State::Closed => 0.0,
+                State::Open => 1.0,
+                State::HalfOpen => 2.0,
+                State::ForcedOpen => 3.0,
+                State::ForcedClosed => 4.0,
+                State::Disabled => 5.0,
+                State::MetricsOnly => 6.0,
+            };
+            metrics::gauge!("seawall_breaker_state", "name" => self.name().to_owned()).set(code);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = state;
     }
 
     /// Metrics-only: a trip condition was met, and the breaker would have opened.

@@ -113,6 +113,7 @@ impl Shared {
         let window = (config.failure_rate.is_some() || config.slow_call.is_some())
             .then(|| Outcomes::new(config.window));
         let events = BreakerEvents::new(config.name.clone(), config.key.clone());
+        events.gauge(State::Closed);
         Self {
             origin: Instant::now(),
             word: AtomicU64::new(Word::new(State::Closed, 0).0),
