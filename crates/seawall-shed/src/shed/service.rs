@@ -51,22 +51,9 @@ impl<S: fmt::Debug, P, C, H> fmt::Debug for Shed<S, P, C, H> {
     }
 }
 
+seawall_core::inner_accessors!(Shed<S, P, C, H>, inner: S);
+
 impl<S, P, C, H> Shed<S, P, C, H> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
     /// The limit in force now.
     pub fn limit(&self) -> usize {
         self.controller.limit()
