@@ -3,7 +3,7 @@
 //! axum's `Router::layer` runs the layer after routing, with the route's template in the
 //! request's extensions as [`MatchedPath`] (`/orders/{id}`, not `/orders/7`, so ids do not
 //! make keys). [`matched_route`] reads it without allocating; the fallback (no route
-//! matched) has none, so with [`KeyedCircuitBreakerBuilder::optional`](super::KeyedBuilder::optional) a
+//! matched) has none, so with [`KeyedCircuitBreakerBuilder::optional`](super::KeyedCircuitBreakerBuilder::optional) a
 //! 404 never reaches a breaker.
 //!
 //! ```

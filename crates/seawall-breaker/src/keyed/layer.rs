@@ -10,7 +10,7 @@ use super::KeyedCircuitBreaker;
 use crate::handle::BreakerHandle;
 
 /// One circuit breaker per key, so that one failing host (or route, or tenant) does not
-/// open the breaker for the healthy ones. Built by [`KeyedCircuitBreakerBuilder`](super::KeyedBuilder);
+/// open the breaker for the healthy ones. Built by [`KeyedCircuitBreakerBuilder`](super::KeyedCircuitBreakerBuilder);
 /// see the [module docs](super) for the bounds on memory and metric labels.
 ///
 /// # Clone
@@ -70,7 +70,7 @@ impl<K: Hash + Eq + Clone, F, C> KeyedCircuitBreakerLayer<K, F, C> {
     }
 
     /// How many requests found the table full and went to the overflow breaker, since the
-    /// layer was built (see [`KeyedCircuitBreakerBuilder::max_keys`](super::KeyedBuilder::max_keys) for
+    /// layer was built (see [`KeyedCircuitBreakerBuilder::max_keys`](super::KeyedCircuitBreakerBuilder::max_keys) for
     /// what that means). Each is also an `overflow` event of the overflow breaker.
     pub fn overflow_requests(&self) -> u64 {
         self.keys.overflowed()
