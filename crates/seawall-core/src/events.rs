@@ -129,16 +129,27 @@ impl Events {
                 match self.layer {
                     $(stringify!($layer) => levels!($layer),)*
                     _ => {
-                        tracing::event!(
-                            target: "seawall",
-                            tracing::Level::DEBUG,
-                            layer = self.layer,
-                            name = &*self.name,
-                            event,
-                            "seawall {} {}",
-                            self.layer,
-                            event
-                        );
+                        macro_rules! other {
+                            ($lvl:ident) => {
+                                tracing::event!(
+                                    target: "seawall",
+                                    tracing::Level::$lvl,
+                                    layer = self.layer,
+                                    name = &*self.name,
+                                    event,
+                                    "seawall {} {}",
+                                    self.layer,
+                                    event
+                                )
+                            };
+                        }
+                        match level {
+                            tracing::Level::ERROR => other!(ERROR),
+                            tracing::Level::WARN => other!(WARN),
+                            tracing::Level::INFO => other!(INFO),
+                            tracing::Level::DEBUG => other!(DEBUG),
+                            _ => other!(TRACE),
+                        }
                         self.count(event);
                     }
                 }
@@ -274,7 +285,7 @@ mod tests {
                     "seawall::timeout layer=timeout name= event=timed_out".to_owned()
                 ),
                 (
-                    tracing::Level::DEBUG,
+                    tracing::Level::INFO,
                     "seawall layer=someone_elses name= event=thing".to_owned()
                 ),
             ]
