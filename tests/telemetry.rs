@@ -164,7 +164,10 @@ async fn drive() {
         .name("db")
         .build()
         .unwrap();
-    let _ = breaker.layer(failing()).oneshot(1).await;
+    let mut tripped = breaker.layer(failing());
+    let _ = tripped.ready().await.unwrap().call(1).await;
+    // Open now: the next call is refused (`outcome="rejected"`).
+    assert!(tripped.ready().await.unwrap().call(2).await.is_err());
 
     // Shed: a limit of one, held by a call that has not finished; the next is refused.
     let shed = seawall::shed::ShedLayer::builder()
@@ -271,6 +274,17 @@ fn the_metrics_recorded_are_the_ones_docs_telemetry_lists() {
     assert_eq!(
         layers,
         BTreeSet::from(["breaker", "chaos", "hedge", "retry", "shed", "timeout"])
+    );
+    let breaker_calls: BTreeSet<String> = seen
+        .iter()
+        .filter(|(name, labels)| {
+            name == "seawall_calls_total" && label(labels, "layer") == "breaker"
+        })
+        .map(|(_, labels)| label(labels, "outcome"))
+        .collect();
+    assert_eq!(
+        breaker_calls,
+        BTreeSet::from(["failure".to_owned(), "rejected".to_owned()])
     );
     for expected in [
         ("retry", "give_up"),

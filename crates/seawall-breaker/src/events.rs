@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use seawall_core::Events;
+use seawall_core::{Calls, Events};
 use tracing::Level;
 
 use crate::state::State;
@@ -62,12 +62,16 @@ pub(crate) struct BreakerEvents {
     /// The name, and the duration records.
     inner: Events,
     key: Arc<str>,
+    /// `seawall_calls_total` for this breaker.
+    pub(crate) calls: Calls,
 }
 
 impl BreakerEvents {
     pub(crate) fn new(name: Arc<str>, key: Arc<str>) -> Self {
+        let inner = Events::new("breaker").named(name);
         Self {
-            inner: Events::new("breaker").named(name),
+            calls: Calls::new(&inner),
+            inner,
             key,
         }
     }

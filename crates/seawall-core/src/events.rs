@@ -202,6 +202,81 @@ impl Events {
     }
 }
 
+/// A layer's calls by outcome: the counter `seawall_calls_total{layer, name, outcome}` with
+/// `outcome` one of `success`, `failure`, `ignored` (as the layer's [`Classify`](crate::Classify)
+/// said) or `rejected` (the layer refused the call itself).
+///
+/// The four counter handles are taken once, when the value is made (so a `metrics` recorder
+/// must be installed before the layer is built), and each call is one atomic increment: no
+/// lookup and no allocation on the request path. Without the `metrics` feature it is empty and
+/// every method does nothing.
+#[derive(Clone, Default)]
+pub struct Calls {
+    #[cfg(feature = "metrics")]
+    handles: Option<Arc<[metrics::Counter; 4]>>,
+}
+
+impl Calls {
+    /// The counters of `events`' layer and name.
+    pub fn new(events: &Events) -> Self {
+        #[cfg(feature = "metrics")]
+        {
+            let counter = |outcome: &'static str| {
+                metrics::counter!(
+                    "seawall_calls_total",
+                    "layer" => events.layer,
+                    "name" => events.name.to_string(),
+                    "outcome" => outcome
+                )
+            };
+            Self {
+                handles: Some(Arc::new([
+                    counter("success"),
+                    counter("failure"),
+                    counter("ignored"),
+                    counter("rejected"),
+                ])),
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = events;
+            Self {}
+        }
+    }
+
+    /// A call finished with `outcome`.
+    #[inline]
+    pub fn outcome(&self, outcome: crate::Outcome) {
+        #[cfg(feature = "metrics")]
+        if let Some(handles) = &self.handles {
+            let i = match outcome {
+                crate::Outcome::Success => 0,
+                crate::Outcome::Failure => 1,
+                crate::Outcome::Ignored => 2,
+            };
+            handles[i].increment(1);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = outcome;
+    }
+
+    /// The layer refused a call.
+    #[inline]
+    pub fn rejected(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(handles) = &self.handles {
+            handles[3].increment(1);
+        }
+    }
+}
+
+impl std::fmt::Debug for Calls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Calls").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,7 +63,7 @@ mod window;
 
 pub use classify::{Classify, ErrorsAreFailures, Outcome};
 pub use error::ConfigError;
-pub use events::Events;
+pub use events::{Calls, Events};
 pub use rejection::{find_rejection, Rejection, RejectionKind};
 pub use retry_signal::{do_not_retry, DoNotRetry};
 pub use window::RollingCounter;

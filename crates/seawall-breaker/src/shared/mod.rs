@@ -232,6 +232,7 @@ impl Shared {
     #[inline]
     pub(crate) fn rejected(&self) {
         Counters::bump(&self.counters.rejected);
+        self.events.calls.rejected();
     }
 
     /// A probe's future was dropped before it finished: frees its permit for another probe.
