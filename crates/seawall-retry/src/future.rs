@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use seawall_core::deadline::Deadline;
+use seawall_core::Outcome;
 use tokio::time::Sleep;
 use tower_service::Service;
 
@@ -141,6 +142,10 @@ where
                     let Some(failed) = failed.take() else {
                         unreachable!("the failure is held until the retry is sent")
                     };
+                    if ready.is_err() {
+                        // The inner service failed while getting ready for the retry.
+                        this.retry.shared.calls.outcome(Outcome::Failure);
+                    }
                     match ready.map_err(Err).and_then(|()| this.retry.send(failed)) {
                         Ok(future) => this.state.set(State::Calling { future }),
                         Err(result) => {
@@ -171,9 +176,11 @@ where
                 if let (Some(budget), Some(withdrawal)) = (&shared.budget, withdrawal) {
                     budget.refund(withdrawal);
                 }
+                shared.calls.outcome(Outcome::Success);
                 return Err(result);
             }
             Verdict::DoNotRetry => {
+                shared.calls.outcome(Outcome::Failure);
                 let outcome = shared.policy.describe(&result);
                 seawall_core::event!(retry, DEBUG, &shared.events, "do_not_retry", attempt = self.attempt, outcome = %outcome);
                 return Err(result);
@@ -259,6 +266,7 @@ where
     /// retried it or its budget refused to: only then must the tier above not retry it.
     fn give_up(&self, why: GiveUp, result: Attempt<S, Req>) -> Attempt<S, Req> {
         let shared = &*self.shared;
+        shared.calls.outcome(Outcome::Failure);
         let outcome = shared.policy.describe(&result);
         let attempt = self.attempt;
         let mark = match why {
