@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use seawall_core::Outcome;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
@@ -212,6 +213,7 @@ where
             if this.first.is_none() && h.others.is_empty() && h.due.is_none() && !h.armed {
                 // Nothing in flight and nothing to come: every attempt failed.
                 h.done = true;
+                h.shared.calls.outcome(Outcome::Failure);
                 match h.last.take() {
                     Some(last) => return Poll::Ready(last),
                     None => unreachable!("an attempt ended without an answer"),
@@ -256,11 +258,13 @@ where
                     Counters::add(&shared.counters.won, 1);
                     seawall_core::event!(hedge, DEBUG, &shared.events, "won", attempt);
                 }
+                shared.calls.outcome(Outcome::Success);
                 self.finish();
                 Next::Done(result)
             }
             Verdict::Fatal => {
                 seawall_core::event!(hedge, DEBUG, &shared.events, "do_not_retry", attempt);
+                shared.calls.outcome(Outcome::Failure);
                 self.finish();
                 Next::Done(result)
             }
