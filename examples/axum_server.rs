@@ -25,7 +25,7 @@ use axum::Router;
 use bytes::Bytes;
 use http_body_util::Empty;
 use seawall::breaker::keyed::axum::{matched_route, Route};
-use seawall::breaker::{http as breaker_http, KeyedBuilder};
+use seawall::breaker::{http as breaker_http, KeyedCircuitBreakerBuilder};
 use seawall::core::BoxError;
 use seawall::http::client::ReqwestService;
 use seawall::http::{RejectionResponse, RejectionResponseLayer};
@@ -107,7 +107,7 @@ async fn main() -> Result<(), BoxError> {
 
     // Inbound: one breaker per matched route (the fallback, with no route, bypasses them).
     // Five failures in a row open a route's breaker; an open one answers 503 at once.
-    let route_breakers = KeyedBuilder::optional(matched_route::<axum::body::Body>)
+    let route_breakers = KeyedCircuitBreakerBuilder::optional(matched_route::<axum::body::Body>)
         .breaker(
             breaker_http::builder()
                 .name("routes")

@@ -17,7 +17,9 @@ use axum::Router;
 use bytes::Bytes;
 use http_body_util::Empty;
 use seawall::breaker::keyed::axum::{matched_route, Route};
-use seawall::breaker::{http as breaker_http, CircuitBreakerLayer, KeyedBuilder, State};
+use seawall::breaker::{
+    http as breaker_http, CircuitBreakerLayer, KeyedCircuitBreakerBuilder, State,
+};
 use seawall::http::client::ReqwestService;
 use seawall::http::{RejectionResponse, RejectionResponseLayer};
 use tower::{ServiceBuilder, ServiceExt};
@@ -96,7 +98,7 @@ async fn a_downstream_outage_fails_orders_fast_and_leaves_other_routes_up() {
 
     // The inbound breakers: one per matched route, in `Router::layer`; `/health` is added
     // after the layer, so no breaker ever sees it.
-    let server_breakers = KeyedBuilder::optional(matched_route::<axum::body::Body>)
+    let server_breakers = KeyedCircuitBreakerBuilder::optional(matched_route::<axum::body::Body>)
         .breaker(
             breaker_http::builder()
                 .consecutive_failures(5)

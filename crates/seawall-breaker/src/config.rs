@@ -1,4 +1,4 @@
-//! The breaker's knobs, validated once by [`Builder::build`].
+//! The breaker's knobs, validated once by [`CircuitBreakerBuilder::build`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,12 +156,12 @@ impl Config {
 ///
 /// Every setter documents its default; [`build`](Self::build) checks them all at once.
 #[derive(Clone, Debug)]
-pub struct Builder<C = ErrorsAreFailures> {
+pub struct CircuitBreakerBuilder<C = ErrorsAreFailures> {
     pub(crate) config: Config,
     pub(crate) classify: C,
 }
 
-impl Default for Builder {
+impl Default for CircuitBreakerBuilder {
     fn default() -> Self {
         Self {
             config: Config::default(),
@@ -170,7 +170,7 @@ impl Default for Builder {
     }
 }
 
-impl<C> Builder<C> {
+impl<C> CircuitBreakerBuilder<C> {
     /// Trips after this many failures in a row (default 20; `None` turns the condition off).
     ///
     /// The Envoy/Finagle condition: it needs no window and catches an outage of a
@@ -294,8 +294,8 @@ impl<C> Builder<C> {
     }
 
     /// Classifies results with `classify` instead of the default (errors are failures).
-    pub fn classify<C2>(self, classify: C2) -> Builder<C2> {
-        Builder {
+    pub fn classify<C2>(self, classify: C2) -> CircuitBreakerBuilder<C2> {
+        CircuitBreakerBuilder {
             config: self.config,
             classify,
         }

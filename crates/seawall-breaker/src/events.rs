@@ -1,24 +1,23 @@
 //! What the breaker tells operators: one tracing event per transition (and per `would_trip`
-//! in metrics-only mode), with target `seawall::breaker` so it can be filtered on its own.
+//! in metrics-only mode), through `seawall_core::event!` with target `seawall::breaker` so
+//! it can be filtered on its own.
 //!
 //! Every event has the fields `layer` (`"breaker"`), `name` (the builder's name; for a keyed
-//! breaker, the layer's name and the key), `key` (a keyed breaker's key, else empty),
-//! `event` (what happened: the state entered, or `would_trip`), `state` (the state the
+//! breaker, the layer's name and the key), `event` (what happened: the state entered, or
+//! `would_trip`), `key` (a keyed breaker's key, else empty), `state` (the state the
 //! breaker is in after it) and `reason` (why; see [`Reason`]). Opening is a `WARN`, the
 //! rest `INFO`. With the `metrics` feature each event also increments
-//! `seawall_events_total{layer, name, event}`, and each open period is recorded in the
-//! histogram `seawall_duration_seconds{layer, name, what = "open"}`.
+//! `seawall_events_total{layer, name, event}`, each transition sets the gauge
+//! `seawall_breaker_state{name}`, and each open period is recorded in the histogram
+//! `seawall_duration_seconds{layer, name, what = "open"}` (see `docs/telemetry.md`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use seawall_core::Events;
+use seawall_core::{Calls, Events};
 use tracing::Level;
 
 use crate::state::State;
-
-/// The tracing target of every breaker event.
-pub(crate) const TARGET: &str = "seawall::breaker";
 
 /// Why the breaker moved: the `reason` field of its events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,12 +62,16 @@ pub(crate) struct BreakerEvents {
     /// The name, and the duration records.
     inner: Events,
     key: Arc<str>,
+    /// `seawall_calls_total` for this breaker.
+    pub(crate) calls: Calls,
 }
 
 impl BreakerEvents {
     pub(crate) fn new(name: Arc<str>, key: Arc<str>) -> Self {
+        let inner = Events::new("breaker").named(name);
         Self {
-            inner: Events::new("breaker").named(name),
+            calls: Calls::new(&inner),
+            inner,
             key,
         }
     }
@@ -86,6 +89,28 @@ impl BreakerEvents {
             Level::INFO
         };
         self.emit(level, state.name(), state, reason);
+        self.gauge(state);
+    }
+
+    /// Sets the gauge `seawall_breaker_state{name}` to `state`'s code (with `metrics`):
+    /// 0 closed, 1 open, 2 half-open, 3 forced open, 4 forced closed, 5 disabled,
+    /// 6 metrics-only. `name` is bounded for keyed breakers (see `max_labels`).
+    pub(crate) fn gauge(&self, state: State) {
+        #[cfg(feature = "metrics")]
+        {
+            let code = match state {
+                State::Closed => 0.0,
+                State::Open => 1.0,
+                State::HalfOpen => 2.0,
+                State::ForcedOpen => 3.0,
+                State::ForcedClosed => 4.0,
+                State::Disabled => 5.0,
+                State::MetricsOnly => 6.0,
+            };
+            metrics::gauge!("seawall_breaker_state", "name" => self.name().to_owned()).set(code);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = state;
     }
 
     /// Metrics-only: a trip condition was met, and the breaker would have opened.
@@ -100,54 +125,34 @@ impl BreakerEvents {
 
     /// A keyed layer's table was full and a request went to this, the overflow breaker.
     pub(crate) fn overflow(&self, state: State) {
-        tracing::event!(
-            target: TARGET,
-            Level::DEBUG,
-            layer = "breaker",
-            name = self.name(),
+        seawall_core::event!(
+            breaker,
+            DEBUG,
+            &self.inner,
+            "overflow",
             key = &*self.key,
-            event = "overflow",
-            state = state.name(),
-            "circuit breaker overflow: the keyed table is full"
+            state = state.name()
         );
-        self.count("overflow");
-    }
-
-    fn count(&self, event: &'static str) {
-        #[cfg(feature = "metrics")]
-        metrics::counter!(
-            "seawall_events_total",
-            "layer" => "breaker",
-            "name" => self.name().to_owned(),
-            "event" => event
-        )
-        .increment(1);
-        #[cfg(not(feature = "metrics"))]
-        let _ = event;
     }
 
     fn emit(&self, level: Level, event: &'static str, state: State, reason: Reason) {
         macro_rules! at {
-            ($lvl:expr) => {
-                tracing::event!(
-                    target: TARGET,
+            ($lvl:ident) => {
+                seawall_core::event!(
+                    breaker,
                     $lvl,
-                    layer = "breaker",
-                    name = self.name(),
-                    key = &*self.key,
+                    &self.inner,
                     event,
+                    key = &*self.key,
                     state = state.name(),
-                    reason = reason.as_str(),
-                    "circuit breaker {event} ({})",
-                    reason.as_str()
+                    reason = reason.as_str()
                 )
             };
         }
         match level {
-            Level::WARN => at!(Level::WARN),
-            _ => at!(Level::INFO),
+            Level::WARN => at!(WARN),
+            _ => at!(INFO),
         }
-        self.count(event);
     }
 }
 
@@ -208,9 +213,9 @@ mod tests {
         assert_eq!(
             seen,
             [
-                "WARN seawall::breaker layer=breaker name=payments key=eu event=open \
+                "WARN seawall::breaker layer=breaker name=payments event=open key=eu \
                  state=open reason=probe_timeout",
-                "INFO seawall::breaker layer=breaker name=payments key=eu event=would_trip \
+                "INFO seawall::breaker layer=breaker name=payments event=would_trip key=eu \
                  state=metrics_only reason=failure_rate",
             ]
         );

@@ -74,8 +74,10 @@ impl fmt::Debug for Guard {
 }
 
 pin_project! {
-    /// The response future of [`CircuitBreaker`](crate::CircuitBreaker): the inner call,
-    /// whose outcome it reports to the breaker, or an immediate [`CircuitOpen`] rejection.
+    /// The response future of [`CircuitBreaker`](crate::CircuitBreaker) and
+    /// [`KeyedCircuitBreaker`](crate::KeyedCircuitBreaker): the inner call, whose outcome it
+    /// reports to the breaker, an immediate [`CircuitOpen`] rejection, or (keyed, for a
+    /// request without a key) the inner call alone.
     ///
     /// Dropping it before it finishes counts as nothing, and frees a half-open probe's
     /// permit for another probe.
@@ -97,6 +99,10 @@ pin_project! {
         Rejected {
             error: Option<CircuitOpen>,
         },
+        Bypass {
+            #[pin]
+            future: F,
+        },
     }
 }
 
@@ -114,6 +120,13 @@ impl<F, C> ResponseFuture<F, C> {
     pub(crate) fn rejected(error: CircuitOpen) -> Self {
         Self {
             state: State::Rejected { error: Some(error) },
+        }
+    }
+
+    /// The inner call, seen by no breaker (a keyed request without a key).
+    pub(crate) fn bypass(future: F) -> Self {
+        Self {
+            state: State::Bypass { future },
         }
     }
 }
@@ -149,6 +162,7 @@ where
                 .take()
                 .unwrap_or_else(|| CircuitOpen::new(None))
                 .into())),
+            StateProj::Bypass { future } => future.poll(cx).map_err(Into::into),
         }
     }
 }

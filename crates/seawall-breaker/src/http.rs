@@ -15,10 +15,10 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() {
-//! use seawall_breaker::{http, KeyedBuilder, State};
+//! use seawall_breaker::{http, KeyedCircuitBreakerBuilder, State};
 //! use tower::{service_fn, Layer, ServiceExt};
 //!
-//! let layer = KeyedBuilder::new(http::authority::<()>)
+//! let layer = KeyedCircuitBreakerBuilder::new(http::authority::<()>)
 //!     .breaker(http::builder().consecutive_failures(2))
 //!     .build()
 //!     .unwrap();
@@ -38,11 +38,11 @@
 use http::Request;
 pub use seawall_http::HttpClassifier;
 
-use crate::config::Builder;
+use crate::config::CircuitBreakerBuilder;
 
 /// A breaker builder with the HTTP policy ([`HttpClassifier`]) and the default settings.
-pub fn builder() -> Builder<HttpClassifier> {
-    Builder::default().classify(HttpClassifier::new())
+pub fn builder() -> CircuitBreakerBuilder<HttpClassifier> {
+    CircuitBreakerBuilder::default().classify(HttpClassifier::new())
 }
 
 /// A request's authority (`host[:port]`, lowercased), from its URI or else its `Host`

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use seawall_core::ErrorsAreFailures;
 use tower_layer::Layer;
 
-use crate::config::Builder;
+use crate::config::CircuitBreakerBuilder;
 use crate::handle::BreakerHandle;
 use crate::service::CircuitBreaker;
 use crate::shared::Shared;
@@ -21,8 +21,8 @@ pub struct CircuitBreakerLayer<C = ErrorsAreFailures> {
 
 impl CircuitBreakerLayer {
     /// Starts building a breaker with the defaults (see the [crate docs](crate)).
-    pub fn builder() -> Builder {
-        Builder::default()
+    pub fn builder() -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder::default()
     }
 }
 

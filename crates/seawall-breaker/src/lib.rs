@@ -17,7 +17,7 @@
 //!   alone, the rest once it has succeeded. A probe's future holds its permit and gives it
 //!   back when dropped unfinished.
 //! - **Never stuck.** When no further probe may go (the first is out alone, or all are
-//!   out) and none has finished for the [probe timeout](Builder::probe_timeout), the next
+//!   out) and none has finished for the [probe timeout](CircuitBreakerBuilder::probe_timeout), the next
 //!   call reopens the breaker.
 //! - **Epochs.** Every transition bumps an epoch in the same word, and a call's outcome
 //!   counts only in the epoch it was admitted in. A call told "go" by `poll_ready` is
@@ -74,17 +74,17 @@
 //!
 //! | knob | default | |
 //! |---|---|---|
-//! | [`consecutive_failures`](Builder::consecutive_failures) | 20 | trips after this many failures in a row |
-//! | [`failure_rate`](Builder::failure_rate) | 0.5 | trips when this share of the window failed… |
-//! | [`count_window`](Builder::count_window) / [`time_window`](Builder::time_window) | last 100 calls | …over this window… |
-//! | [`min_calls`](Builder::min_calls) | 20 | …once it holds this many calls |
-//! | [`slow_calls`](Builder::slow_calls) | off | trips when this share of the window took this long or more |
-//! | [`open_duration`](Builder::open_duration) | 1 s | open time after a trip: at most one probe per open time |
-//! | [`open_backoff`](Builder::open_backoff) | off (×1) | optional growth on trips that follow each other without closing |
-//! | [`jitter`](Builder::jitter) / [`seed`](Builder::seed) | 0.1, random seed | open times lengthened by up to this share |
-//! | [`probes`](Builder::probes) | 3 | probe calls in half-open, the first alone; all must succeed |
-//! | [`probe_timeout`](Builder::probe_timeout) | 10 s | half-open with no progress this long reopens |
-//! | [`classify`](Builder::classify) | errors are failures | any [`seawall_core::Classify`] |
+//! | [`consecutive_failures`](CircuitBreakerBuilder::consecutive_failures) | 20 | trips after this many failures in a row |
+//! | [`failure_rate`](CircuitBreakerBuilder::failure_rate) | 0.5 | trips when this share of the window failed… |
+//! | [`count_window`](CircuitBreakerBuilder::count_window) / [`time_window`](CircuitBreakerBuilder::time_window) | last 100 calls | …over this window… |
+//! | [`min_calls`](CircuitBreakerBuilder::min_calls) | 20 | …once it holds this many calls |
+//! | [`slow_calls`](CircuitBreakerBuilder::slow_calls) | off | trips when this share of the window took this long or more |
+//! | [`open_duration`](CircuitBreakerBuilder::open_duration) | 1 s | open time after a trip: at most one probe per open time |
+//! | [`open_backoff`](CircuitBreakerBuilder::open_backoff) | off (×1) | optional growth on trips that follow each other without closing |
+//! | [`jitter`](CircuitBreakerBuilder::jitter) / [`seed`](CircuitBreakerBuilder::seed) | 0.1, random seed | open times lengthened by up to this share |
+//! | [`probes`](CircuitBreakerBuilder::probes) | 3 | probe calls in half-open, the first alone; all must succeed |
+//! | [`probe_timeout`](CircuitBreakerBuilder::probe_timeout) | 10 s | half-open with no progress this long reopens |
+//! | [`classify`](CircuitBreakerBuilder::classify) | errors are failures | any [`seawall_core::Classify`] |
 //!
 //! A success never trips the breaker; conditions are checked on each failure or slow call.
 //!
@@ -135,7 +135,7 @@
 //! | probes over a 10-minute outage | 0.95/s (worst second: 1) | |
 //!
 //! A fleet of N clients sends a dead dependency up to N probes a second; where that is too
-//! many, [`open_backoff`](Builder::open_backoff) brings growth back (and the late
+//! many, [`open_backoff`](CircuitBreakerBuilder::open_backoff) brings growth back (and the late
 //! recovery with it).
 //!
 //! # Keyed breakers
@@ -143,7 +143,7 @@
 //! [`KeyedCircuitBreakerLayer`] keeps one breaker per key (a host, a route, anything a
 //! function of the request can name), with bounds on the number of keys and on the metric
 //! labels they make; see [`keyed`]. A key function may return `None` to let a request past
-//! every breaker ([`KeyedBuilder::optional`]).
+//! every breaker ([`KeyedCircuitBreakerBuilder::optional`]).
 //!
 //! # Inbound and outbound breakers
 //!
@@ -198,12 +198,20 @@ mod snapshot;
 mod state;
 mod window;
 
-pub use config::{Builder, Window};
+pub use config::{CircuitBreakerBuilder, Window};
 pub use error::{CircuitOpen, ConfigError};
 pub use handle::BreakerHandle;
 
-pub use keyed::{KeyedBuilder, KeyedCircuitBreaker, KeyedCircuitBreakerLayer};
+pub use keyed::{KeyedCircuitBreaker, KeyedCircuitBreakerBuilder, KeyedCircuitBreakerLayer};
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreaker;
 pub use snapshot::Metrics;
 pub use state::State;
+
+/// The old name of [`CircuitBreakerBuilder`].
+#[deprecated(since = "0.1.0", note = "renamed to `CircuitBreakerBuilder`")]
+pub type Builder<C = seawall_core::ErrorsAreFailures> = CircuitBreakerBuilder<C>;
+
+/// The old name of [`KeyedCircuitBreakerBuilder`].
+#[deprecated(since = "0.1.0", note = "renamed to `KeyedCircuitBreakerBuilder`")]
+pub type KeyedBuilder<F, C = seawall_core::ErrorsAreFailures> = KeyedCircuitBreakerBuilder<F, C>;

@@ -40,6 +40,8 @@ enum Pending {
     Reject(Option<std::time::Duration>),
 }
 
+seawall_core::inner_accessors!(CircuitBreaker<S, C>, inner: S);
+
 impl<S, C> CircuitBreaker<S, C> {
     pub(crate) fn from_parts(inner: S, shared: Arc<Shared>, classify: C) -> Self {
         Self {
@@ -53,21 +55,6 @@ impl<S, C> CircuitBreaker<S, C> {
     /// The handle of the breaker this service reports to.
     pub fn handle(&self) -> BreakerHandle {
         BreakerHandle::new(self.shared.clone())
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service (giving back any reservation held).
-    pub fn into_inner(self) -> S {
-        self.inner
     }
 
     fn decide(&self) -> Pending {

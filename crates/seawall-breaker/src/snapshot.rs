@@ -37,7 +37,7 @@ pub struct Metrics {
     /// permit back). 0 when the breaker is not half-open.
     pub probe_permits: u32,
     /// Probes that succeeded in the current half-open phase; the breaker closes when this
-    /// reaches [`probes`](crate::Builder::probes). 0 when the breaker is not half-open.
+    /// reaches [`probes`](crate::CircuitBreakerBuilder::probes). 0 when the breaker is not half-open.
     pub probe_successes: u32,
 }
 

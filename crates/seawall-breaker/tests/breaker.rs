@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use seawall_breaker::{CircuitBreakerLayer, KeyedBuilder, State};
+use seawall_breaker::{CircuitBreakerLayer, KeyedCircuitBreakerBuilder, State};
 use tokio::time::advance;
 use tokio_test::{assert_pending, assert_ready_ok};
 use tower::{service_fn, Layer, Service, ServiceExt};
@@ -16,7 +16,7 @@ use common::{consecutive, flaky, retry_after, secs};
 
 #[test]
 fn bad_settings_are_errors_that_name_the_field() {
-    let cases: Vec<(seawall_breaker::Builder, &str)> = vec![
+    let cases: Vec<(seawall_breaker::CircuitBreakerBuilder, &str)> = vec![
         (
             CircuitBreakerLayer::builder().failure_rate(1.5),
             "failure_rate",
@@ -70,7 +70,7 @@ fn bad_settings_are_errors_that_name_the_field() {
         let err = builder.build().unwrap_err();
         assert!(err.to_string().starts_with(field), "{field}: {err}");
     }
-    let err = KeyedBuilder::new(|_: &()| ())
+    let err = KeyedCircuitBreakerBuilder::new(|_: &()| ())
         .max_keys(0)
         .build::<()>()
         .unwrap_err();
@@ -350,7 +350,7 @@ async fn every_transition_reaches_the_watch_channel_and_manual_modes_behave() {
 
 #[tokio::test(start_paused = true)]
 async fn keyed_breakers_are_independent_and_bounded() {
-    let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+    let layer = KeyedCircuitBreakerBuilder::new(|req: &(u32, bool)| req.0)
         .breaker(consecutive(1).probes(1))
         .max_keys(2)
         .idle_timeout(secs(60))
@@ -405,7 +405,7 @@ async fn keyed_breakers_are_independent_and_bounded() {
 
 #[tokio::test(start_paused = true)]
 async fn keys_tripped_and_abandoned_do_not_fill_the_table_for_good() {
-    let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+    let layer = KeyedCircuitBreakerBuilder::new(|req: &(u32, bool)| req.0)
         .breaker(consecutive(1))
         .max_keys(4)
         .idle_timeout(secs(60))
@@ -458,7 +458,7 @@ async fn keys_tripped_and_abandoned_do_not_fill_the_table_for_good() {
 
 #[tokio::test(start_paused = true)]
 async fn new_keys_cannot_make_a_breaker_forget_a_building_outage() {
-    let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+    let layer = KeyedCircuitBreakerBuilder::new(|req: &(u32, bool)| req.0)
         .breaker(consecutive(20))
         .max_keys(2)
         .idle_timeout(secs(60))
@@ -549,7 +549,7 @@ async fn extreme_settings_that_build_never_panic() {
         }
         assert_ne!(handle.metrics().trips, 0);
     }
-    let keyed = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+    let keyed = KeyedCircuitBreakerBuilder::new(|req: &(u32, bool)| req.0)
         .breaker(consecutive(1).probe_timeout(Duration::MAX))
         .max_keys(1)
         .idle_timeout(Duration::MAX)
@@ -561,4 +561,15 @@ async fn extreme_settings_that_build_never_panic() {
         advance(secs(3600)).await;
     }
     assert_eq!(keyed.len(), 1);
+}
+
+/// The builders' old names still compile (deprecated), so that code written against them
+/// keeps building while it moves to `CircuitBreakerBuilder` / `KeyedCircuitBreakerBuilder`.
+#[test]
+#[allow(deprecated)]
+fn the_old_builder_names_still_build_breakers() {
+    let old: seawall_breaker::Builder = seawall_breaker::CircuitBreakerLayer::builder();
+    assert!(old.consecutive_failures(3).build().is_ok());
+    let keyed = seawall_breaker::KeyedBuilder::new(|key: &u8| *key);
+    assert!(keyed.max_keys(4).build::<u8>().is_ok());
 }

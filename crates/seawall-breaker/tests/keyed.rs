@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use seawall_breaker::{CircuitBreakerLayer, KeyedBuilder, State};
+use seawall_breaker::{CircuitBreakerLayer, KeyedCircuitBreakerBuilder, State};
 use seawall_core::{find_rejection, RejectionKind};
 use tokio::time::advance;
 use tower::{service_fn, Layer, Service, ServiceExt};
@@ -16,7 +16,7 @@ fn secs(n: u64) -> Duration {
 }
 
 /// Trips on the first failure, stays open exactly `open`.
-fn one_strike(open: Duration) -> seawall_breaker::Builder {
+fn one_strike(open: Duration) -> seawall_breaker::CircuitBreakerBuilder {
     CircuitBreakerLayer::builder()
         .consecutive_failures(1)
         .failure_rate(None)
@@ -50,7 +50,7 @@ fn counters() -> Arc<[AtomicUsize; 16]> {
 async fn an_open_breaker_outlives_a_shorter_idle_timeout() {
     // Idle timeout 1 s, open time 30 s: the configuration issue 8 found evicting open
     // breakers.
-    let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+    let layer = KeyedCircuitBreakerBuilder::new(|req: &(u32, bool)| req.0)
         .breaker(one_strike(secs(30)))
         .max_keys(1)
         .idle_timeout(secs(1))
@@ -92,7 +92,7 @@ async fn an_open_breaker_outlives_a_shorter_idle_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn a_breaker_set_by_hand_is_not_forgotten() {
-    let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+    let layer = KeyedCircuitBreakerBuilder::new(|req: &(u32, bool)| req.0)
         .breaker(one_strike(secs(5)))
         .max_keys(1)
         .idle_timeout(secs(1))
@@ -121,7 +121,7 @@ async fn a_breaker_set_by_hand_is_not_forgotten() {
 async fn requests_routed_to_the_overflow_breaker_are_counted() {
     let log = seawall_sim::EventLog::new();
     let _events = log.install();
-    let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+    let layer = KeyedCircuitBreakerBuilder::new(|req: &(u32, bool)| req.0)
         .breaker(one_strike(secs(5)).name("api"))
         .max_keys(2)
         .build()
@@ -163,7 +163,7 @@ async fn requests_routed_to_the_overflow_breaker_are_counted() {
 
 #[tokio::test(start_paused = true)]
 async fn only_the_first_keys_are_named_in_metrics() {
-    let layer = KeyedBuilder::new(|req: &(u32, bool)| req.0)
+    let layer = KeyedCircuitBreakerBuilder::new(|req: &(u32, bool)| req.0)
         .breaker(one_strike(secs(5)).name("api"))
         .max_keys(100)
         .idle_timeout(Duration::ZERO)
@@ -186,10 +186,11 @@ async fn only_the_first_keys_are_named_in_metrics() {
 
 #[tokio::test(start_paused = true)]
 async fn requests_without_a_key_bypass_every_breaker() {
-    let layer = KeyedBuilder::optional(|req: &(u32, bool)| (req.0 != 0).then_some(req.0))
-        .breaker(one_strike(secs(5)))
-        .build()
-        .unwrap();
+    let layer =
+        KeyedCircuitBreakerBuilder::optional(|req: &(u32, bool)| (req.0 != 0).then_some(req.0))
+            .breaker(one_strike(secs(5)))
+            .build()
+            .unwrap();
     let calls = counters();
     let svc = layer.layer(upstream(calls.clone()));
     for _ in 0..10 {

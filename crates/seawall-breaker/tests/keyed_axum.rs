@@ -12,7 +12,7 @@ use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use seawall_breaker::keyed::axum::{matched_route, Route};
-use seawall_breaker::{http, CircuitBreakerLayer, KeyedBuilder, State};
+use seawall_breaker::{http, CircuitBreakerLayer, KeyedCircuitBreakerBuilder, State};
 use seawall_http::RejectionResponseLayer;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
@@ -45,7 +45,8 @@ async fn status(app: &Router, path: &str) -> StatusCode {
     app.clone().oneshot(req).await.unwrap().status()
 }
 
-fn trips_after_two() -> seawall_breaker::Builder<seawall_breaker::http::HttpClassifier> {
+fn trips_after_two() -> seawall_breaker::CircuitBreakerBuilder<seawall_breaker::http::HttpClassifier>
+{
     http::builder()
         .consecutive_failures(2)
         .failure_rate(None)
@@ -55,7 +56,7 @@ fn trips_after_two() -> seawall_breaker::Builder<seawall_breaker::http::HttpClas
 
 #[tokio::test(start_paused = true)]
 async fn a_failing_route_opens_its_own_breaker_only() {
-    let breakers = KeyedBuilder::optional(matched_route::<Body>)
+    let breakers = KeyedCircuitBreakerBuilder::optional(matched_route::<Body>)
         .breaker(trips_after_two())
         .build()
         .unwrap();
@@ -126,7 +127,7 @@ async fn one_plain_breaker_in_router_layer_takes_every_route_down() {
 #[tokio::test(start_paused = true)]
 async fn a_key_function_can_keep_health_routes_out() {
     // With the health route inside `Router::layer`, the key function leaves it out.
-    let breakers = KeyedBuilder::optional(|req: &Request<Body>| {
+    let breakers = KeyedCircuitBreakerBuilder::optional(|req: &Request<Body>| {
         matched_route(req).filter(|route| route.as_str() != "/health")
     })
     .breaker(trips_after_two())

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use seawall_breaker::{BreakerHandle, Builder, CircuitBreakerLayer, State};
+use seawall_breaker::{BreakerHandle, CircuitBreakerBuilder, CircuitBreakerLayer, State};
 use seawall_sim::{run_paused, Arrivals, Capacity, Latency, Load, Second, Summary, Upstream};
 use tokio::time::Instant;
 use tower::Layer;
@@ -52,7 +52,7 @@ fn load(seconds: u64) -> Load {
 /// transitions and the breaker's handle.
 fn run(
     upstream: fn() -> Upstream,
-    breaker: Builder,
+    breaker: CircuitBreakerBuilder,
     seconds: u64,
 ) -> (Vec<(Duration, State)>, BreakerHandle) {
     run_paused(async move {

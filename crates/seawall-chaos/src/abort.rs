@@ -82,22 +82,9 @@ pub struct InjectAbort<S, T = Everything> {
     mode: AbortMode,
 }
 
+seawall_core::inner_accessors!(InjectAbort<S, T>, inner: S);
+
 impl<S, T> InjectAbort<S, T> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, consuming this one.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
     /// The switch shared with the layer.
     pub fn handle(&self) -> ChaosHandle {
         self.injection.handle()

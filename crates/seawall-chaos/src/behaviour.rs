@@ -74,22 +74,9 @@ pub struct InjectBehaviour<S, B, T = Everything> {
     behaviour: B,
 }
 
+seawall_core::inner_accessors!(InjectBehaviour<S, B, T>, inner: S);
+
 impl<S, B, T> InjectBehaviour<S, B, T> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, consuming this one.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
     /// The switch shared with the layer.
     pub fn handle(&self) -> ChaosHandle {
         self.injection.handle()

@@ -71,22 +71,9 @@ pub struct InjectFault<S, M, T = Everything> {
     make_error: M,
 }
 
+seawall_core::inner_accessors!(InjectFault<S, M, T>, inner: S);
+
 impl<S, M, T> InjectFault<S, M, T> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, consuming this one.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
     /// The switch shared with the layer.
     pub fn handle(&self) -> ChaosHandle {
         self.injection.handle()

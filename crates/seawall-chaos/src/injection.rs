@@ -5,14 +5,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use seawall_core::rng::Rng;
+use seawall_core::rng::{Rng, SharedRng};
 use seawall_core::{ConfigError, Events};
 
 /// The default injection rate: one request in a thousand, as Polly's chaos strategies.
 pub const DEFAULT_RATE: f64 = 0.001;
-
-/// The golden-ratio increment of SplitMix64, the step of [`Rng`]'s state per draw.
-const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Draws compare the top 53 bits of a random `u64` with the rate scaled to 2^53.
 const SCALE: f64 = (1u64 << 53) as f64;
@@ -52,9 +49,8 @@ struct Shared {
     enabled: AtomicBool,
     /// The rate scaled to 2^53: a draw injects when its top 53 bits are below this.
     threshold: AtomicU64,
-    /// The generator's state, advanced by [`GAMMA`] per draw with one `fetch_add`, so that
-    /// every clone draws from one stream without a lock.
-    state: AtomicU64,
+    /// One stream for every clone, drawn without a lock.
+    rng: SharedRng,
 }
 
 /// Switches a chaos layer on and off and changes its rate while it runs. Cheap to clone;
@@ -200,7 +196,7 @@ impl<T> Injection<T> {
     #[cold]
     #[inline(never)]
     pub(crate) fn emit(&self, event: &'static str) {
-        self.events.emit(tracing::Level::DEBUG, event);
+        seawall_core::event!(chaos, DEBUG, &self.events, event);
     }
 
     /// Like [`inject`](Self::inject), and when it injects, a generator for the injection's
@@ -225,10 +221,8 @@ impl<T> Injection<T> {
             return None;
         }
         let threshold = self.shared.threshold.load(Ordering::Relaxed);
-        // `from_seed(s).next_u64()` is the draw a sequential `Rng` at state `s` makes, so
-        // the shared stream is exactly the stream of `Rng::from_seed(seed)`.
-        let state = self.shared.state.fetch_add(GAMMA, Ordering::Relaxed);
-        let bits = Rng::from_seed(state).next_u64();
+        // The shared stream is exactly the stream of `Rng::from_seed(seed)`.
+        let bits = self.shared.rng.next_u64();
         if bits >> 11 < threshold {
             Some(Rng::from_seed(bits))
         } else {
@@ -313,7 +307,7 @@ impl<T> InjectionBuilder<T> {
             shared: Arc::new(Shared {
                 enabled: AtomicBool::new(self.enabled),
                 threshold: AtomicU64::new(threshold),
-                state: AtomicU64::new(seed),
+                rng: SharedRng::from_seed(seed),
             }),
             target: self.target,
             events,

@@ -91,22 +91,9 @@ pub struct InjectOutcome<S, T = Everything> {
     retry_after: Option<Duration>,
 }
 
+seawall_core::inner_accessors!(InjectOutcome<S, T>, inner: S);
+
 impl<S, T> InjectOutcome<S, T> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, consuming this one.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
     /// The switch shared with the layer.
     pub fn handle(&self) -> ChaosHandle {
         self.injection.handle()

@@ -64,10 +64,16 @@ mod window;
 
 pub use classify::{Classify, ErrorsAreFailures, Outcome};
 pub use error::ConfigError;
-pub use events::Events;
+pub use events::{Calls, Events};
 pub use rejection::{find_rejection, Rejection, RejectionKind};
 pub use retry_signal::{do_not_retry, DoNotRetry};
 pub use window::RollingCounter;
+
+#[doc(hidden)]
+/// What the crate's macros need from their callers' point of view; not public API.
+pub mod __private {
+    pub use tracing;
+}
 
 /// The error type of type-erased services: what `tower::BoxError` is.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

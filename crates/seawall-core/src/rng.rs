@@ -169,6 +169,40 @@ impl Rng {
     }
 }
 
+/// One [`Rng`] stream shared by every clone of a layer, without a lock: each draw is one
+/// `fetch_add` on an atomic state, and the draws, taken in order, are exactly those of
+/// [`Rng::from_seed`] with the same seed.
+///
+/// ```
+/// use seawall_core::rng::{Rng, SharedRng};
+///
+/// let shared = SharedRng::from_seed(7);
+/// let mut alone = Rng::from_seed(7);
+/// assert_eq!(shared.next_u64(), alone.next_u64());
+/// assert_eq!(shared.next_u64(), alone.next_u64());
+/// ```
+#[derive(Debug)]
+pub struct SharedRng {
+    state: AtomicU64,
+}
+
+impl SharedRng {
+    /// A shared stream whose draws depend only on `seed`.
+    pub fn from_seed(seed: u64) -> Self {
+        Self {
+            state: AtomicU64::new(seed),
+        }
+    }
+
+    /// The next 64 random bits of the stream, whichever clone asks.
+    #[inline]
+    pub fn next_u64(&self) -> u64 {
+        // `from_seed(s).next_u64()` is the draw a sequential `Rng` at state `s` makes.
+        let state = self.state.fetch_add(GAMMA, Ordering::Relaxed);
+        Rng::from_seed(state).next_u64()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -1,34 +1,7 @@
-//! The layer's events: tracing events with target `seawall::hedge`, and with the `metrics`
-//! feature the counter `seawall_events_total` under the same labels `seawall_core::Events`
-//! uses; and the layer's cumulative counters.
+//! The layer's cumulative counters. Its events go through `seawall_core::event!`, with the
+//! target `seawall::hedge`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Records the hedge event `$event` at `$level` with the layer's name and the given fields.
-macro_rules! event {
-    ($level:ident, $events:expr, $event:literal $(, $($fields:tt)+)?) => {{
-        let events: &seawall_core::Events = $events;
-        tracing::event!(
-            target: "seawall::hedge",
-            tracing::Level::$level,
-            layer = "hedge",
-            name = events.name(),
-            event = $event,
-            $($($fields)+,)?
-            concat!("seawall hedge ", $event)
-        );
-        #[cfg(feature = "metrics")]
-        metrics::counter!(
-            "seawall_events_total",
-            "layer" => "hedge",
-            "name" => events.name().to_owned(),
-            "event" => $event
-        )
-        .increment(1);
-    }};
-}
-
-pub(crate) use event;
 
 /// What a layer's hedges did, since the layer was built: see [`HedgeLayer::stats`](crate::HedgeLayer::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

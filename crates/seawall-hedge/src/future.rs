@@ -8,10 +8,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use seawall_core::Outcome;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use crate::events::{event, Counters};
+use crate::events::Counters;
 use crate::layer::Shared;
 use crate::window::LatencyWindow;
 use crate::{Policy, Verdict};
@@ -212,6 +213,7 @@ where
             if this.first.is_none() && h.others.is_empty() && h.due.is_none() && !h.armed {
                 // Nothing in flight and nothing to come: every attempt failed.
                 h.done = true;
+                h.shared.calls.outcome(Outcome::Failure);
                 match h.last.take() {
                     Some(last) => return Poll::Ready(last),
                     None => unreachable!("an attempt ended without an answer"),
@@ -254,13 +256,15 @@ where
                         shared.gate.won();
                     }
                     Counters::add(&shared.counters.won, 1);
-                    event!(DEBUG, &shared.events, "won", attempt);
+                    seawall_core::event!(hedge, DEBUG, &shared.events, "won", attempt);
                 }
+                shared.calls.outcome(Outcome::Success);
                 self.finish();
                 Next::Done(result)
             }
             Verdict::Fatal => {
-                event!(DEBUG, &shared.events, "do_not_retry", attempt);
+                seawall_core::event!(hedge, DEBUG, &shared.events, "do_not_retry", attempt);
+                shared.calls.outcome(Outcome::Failure);
                 self.finish();
                 Next::Done(result)
             }
@@ -292,7 +296,13 @@ where
         if !self.others.is_empty() {
             Counters::add(&shared.counters.lost, self.others.len() as u64);
             for other in &self.others {
-                event!(DEBUG, &shared.events, "lost", attempt = other.attempt);
+                seawall_core::event!(
+                    hedge,
+                    DEBUG,
+                    &shared.events,
+                    "lost",
+                    attempt = other.attempt
+                );
             }
             self.others.clear();
         }
@@ -314,7 +324,8 @@ where
         };
         if reason == "delay" && !shared.gate.open() {
             Counters::add(&shared.counters.not_winning, 1);
-            event!(
+            seawall_core::event!(
+                hedge,
                 DEBUG,
                 &shared.events,
                 "not_winning",
@@ -331,7 +342,8 @@ where
         if let Some(budget) = &shared.budget {
             if !budget.try_withdraw() {
                 Counters::add(&shared.counters.refused, 1);
-                event!(
+                seawall_core::event!(
+                    hedge,
                     DEBUG,
                     &shared.events,
                     "budget_exhausted",
@@ -356,7 +368,8 @@ where
         if on_delay {
             shared.gate.sent();
         }
-        event!(
+        seawall_core::event!(
+            hedge,
             DEBUG,
             &shared.events,
             "hedge",
@@ -390,7 +403,13 @@ where
         }
         let shared = &*self.shared;
         Counters::add(&shared.counters.cancelled, in_flight);
-        event!(DEBUG, &shared.events, "cancelled", attempts = in_flight);
+        seawall_core::event!(
+            hedge,
+            DEBUG,
+            &shared.events,
+            "cancelled",
+            attempts = in_flight
+        );
         if self.first_in_flight {
             let now = Instant::now();
             let elapsed = now - self.start;

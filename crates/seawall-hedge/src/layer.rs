@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use seawall_core::keyed::KeyedTable;
-use seawall_core::{ConfigError, Events};
+use seawall_core::{Calls, ConfigError, Events};
 use seawall_retry::RetryBudget;
 use tokio::time::Instant;
 use tower_layer::Layer;
@@ -101,6 +101,8 @@ pub(crate) struct Shared<P> {
     pub(crate) deposit: bool,
     pub(crate) gate: Gate,
     pub(crate) events: Events,
+    /// `seawall_calls_total` for this layer: each request's final answer.
+    pub(crate) calls: Calls,
     pub(crate) counters: Counters,
     pub(crate) policy: P,
 }
@@ -447,6 +449,7 @@ impl<P> HedgeLayerBuilder<P> {
                 budget,
                 deposit,
                 gate,
+                calls: Calls::new(&self.events),
                 events: self.events,
                 counters: Counters::default(),
                 policy: self.policy,

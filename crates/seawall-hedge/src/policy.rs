@@ -60,21 +60,12 @@ pub trait Policy<Req, Res, E> {
 
 /// Whether `error`, or an error in its chain of sources, says "do not retry": a Seawall
 /// rejection that is not [`retryable`](seawall_core::Rejection::retryable) (overloaded, open
-/// circuit, …) or a [`DoNotRetry`](seawall_retry::DoNotRetry) mark from a retry layer below.
+/// circuit, …) or a [`DoNotRetry`](seawall_core::DoNotRetry) mark from a retry layer below.
 ///
-/// The one place the hedge asks; it moves to `seawall-core` with the consolidated walker.
+/// The same answer as [`seawall_core::do_not_retry`], which it calls: kept so that existing
+/// callers of the hedge's name go on compiling.
 pub fn says_do_not_retry(error: &(dyn Error + 'static)) -> bool {
-    if find_rejection(error).is_some_and(|r| !r.retryable()) {
-        return true;
-    }
-    let mut next = Some(error);
-    while let Some(e) = next {
-        if e.is::<seawall_retry::DoNotRetry>() {
-            return true;
-        }
-        next = e.source();
-    }
-    false
+    seawall_core::do_not_retry(error)
 }
 
 /// The policy for services whose error type is `BoxError`: the classifier `C` (default

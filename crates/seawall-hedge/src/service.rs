@@ -23,24 +23,11 @@ pub struct Hedge<S, P> {
     shared: Arc<Shared<P>>,
 }
 
+seawall_core::inner_accessors!(Hedge<S, P>, inner: S);
+
 impl<S, P> Hedge<S, P> {
     pub(crate) fn new(inner: S, shared: Arc<Shared<P>>) -> Self {
         Self { inner, shared }
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
     }
 
     /// What the layer's hedges did since it was built.

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use seawall_core::deadline::Deadline;
+use seawall_core::Outcome;
 use tokio::time::Sleep;
 use tower_service::Service;
 
 use seawall_core::rng::Rng;
 
 use crate::budget::Withdrawal;
-use crate::events::event;
 use crate::layer::Shared;
 use crate::{Policy, Verdict};
 
@@ -142,6 +142,10 @@ where
                     let Some(failed) = failed.take() else {
                         unreachable!("the failure is held until the retry is sent")
                     };
+                    if ready.is_err() {
+                        // The inner service failed while getting ready for the retry.
+                        this.retry.shared.calls.outcome(Outcome::Failure);
+                    }
                     match ready.map_err(Err).and_then(|()| this.retry.send(failed)) {
                         Ok(future) => this.state.set(State::Calling { future }),
                         Err(result) => {
@@ -172,11 +176,13 @@ where
                 if let (Some(budget), Some(withdrawal)) = (&shared.budget, withdrawal) {
                     budget.refund(withdrawal);
                 }
+                shared.calls.outcome(Outcome::Success);
                 return Err(result);
             }
             Verdict::DoNotRetry => {
+                shared.calls.outcome(Outcome::Failure);
                 let outcome = shared.policy.describe(&result);
-                event!(DEBUG, &shared.events, "do_not_retry", attempt = self.attempt, outcome = %outcome);
+                seawall_core::event!(retry, DEBUG, &shared.events, "do_not_retry", attempt = self.attempt, outcome = %outcome);
                 return Err(result);
             }
         };
@@ -201,7 +207,7 @@ where
         if Deadline::current().is_some_and(|deadline| !deadline.allows(self.wait)) {
             return Err(self.give_up(GiveUp::Deadline, result));
         }
-        crate::events::backoff(&shared.events, self.wait);
+        shared.events.duration("backoff", self.wait);
         Ok(result)
     }
 
@@ -223,8 +229,7 @@ where
         }
         shared.policy.prepare_retry(&mut request, self.attempt);
         let outcome = shared.policy.describe(&failed);
-        event!(
-            DEBUG,
+        seawall_core::event!(retry, DEBUG,
             &shared.events,
             "retry",
             attempt = self.attempt,
@@ -261,29 +266,30 @@ where
     /// retried it or its budget refused to: only then must the tier above not retry it.
     fn give_up(&self, why: GiveUp, result: Attempt<S, Req>) -> Attempt<S, Req> {
         let shared = &*self.shared;
+        shared.calls.outcome(Outcome::Failure);
         let outcome = shared.policy.describe(&result);
         let attempt = self.attempt;
         let mark = match why {
             // The layer retried nothing (max_attempts(1)): the failure passes through.
             GiveUp::Attempts if attempt == 1 => false,
             GiveUp::Attempts => {
-                event!(DEBUG, &shared.events, "give_up", attempt, outcome = %outcome);
+                seawall_core::event!(retry, DEBUG, &shared.events, "give_up", attempt, outcome = %outcome);
                 true
             }
             GiveUp::RetryAfter => {
-                event!(DEBUG, &shared.events, "retry_after_too_long", attempt, outcome = %outcome);
+                seawall_core::event!(retry, DEBUG, &shared.events, "retry_after_too_long", attempt, outcome = %outcome);
                 false
             }
             GiveUp::NotReplayable => {
-                event!(DEBUG, &shared.events, "not_replayable", attempt, outcome = %outcome);
+                seawall_core::event!(retry, DEBUG, &shared.events, "not_replayable", attempt, outcome = %outcome);
                 false
             }
             GiveUp::Budget => {
-                event!(WARN, &shared.events, "budget_exhausted", attempt, outcome = %outcome);
+                seawall_core::event!(retry, WARN, &shared.events, "budget_exhausted", attempt, outcome = %outcome);
                 true
             }
             GiveUp::Deadline => {
-                event!(DEBUG, &shared.events, "deadline", attempt, outcome = %outcome);
+                seawall_core::event!(retry, DEBUG, &shared.events, "deadline", attempt, outcome = %outcome);
                 false
             }
         };

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use seawall_core::rng::Rng;
-use seawall_core::Events;
+use seawall_core::{Calls, Events};
 use tower_layer::Layer;
 
 use crate::{Backoff, ConfigError, Retry, RetryBudget, RetryErrors};
@@ -19,6 +19,8 @@ pub(crate) struct Shared<P> {
     pub(crate) clamp_retry_after: bool,
     pub(crate) budget: Option<Arc<RetryBudget>>,
     pub(crate) events: Events,
+    /// `seawall_calls_total` for this layer: each request's final answer.
+    pub(crate) calls: Calls,
     pub(crate) seed: u64,
     /// Hands each retrying request its own jitter stream; touched only on the retry path.
     pub(crate) streams: AtomicU64,
@@ -229,6 +231,7 @@ impl<P> RetryLayerBuilder<P> {
                 max_retry_after: self.max_retry_after,
                 clamp_retry_after: self.clamp_retry_after,
                 budget,
+                calls: Calls::new(&self.events),
                 events: self.events,
                 seed,
                 streams: AtomicU64::new(0),

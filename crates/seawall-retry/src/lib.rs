@@ -139,7 +139,6 @@
 mod backoff;
 mod budget;
 pub mod error;
-mod events;
 pub mod future;
 mod layer;
 mod policy;

@@ -11,6 +11,14 @@
 //!
 //! Every rejection is a [`seawall_core::rejection::Overloaded`]; through `seawall-http`'s
 //! `RejectionResponseLayer` it is a 503 with `Retry-After`.
+//!
+//! # Events
+//!
+//! Each refusal is a `DEBUG` tracing event on the target **`seawall::shed`** with
+//! `event = "shed"` and a `reason`: `over_limit` (no queue), `queue_full`, `queue_timeout`
+//! or `displaced` (pushed out of the queue by a more important request); with
+//! `seawall-core`'s `metrics` feature it also counts in `seawall_events_total`. The
+//! repository's `docs/telemetry.md` lists every event and metric.
 
 mod controller;
 pub mod limit;

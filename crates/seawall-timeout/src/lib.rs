@@ -93,6 +93,13 @@
 //!
 //! `tests/deadline_retry.rs` and `tests/deadline_chain.rs` in the repository build these
 //! stacks.
+//!
+//! # Events
+//!
+//! `DEBUG` tracing events on the target **`seawall::timeout`**: `refused` (a deadline that
+//! cannot be met, `reason` `deadline_too_close` or `deadline_passed`) and `timed_out`
+//! (`reason = "not_ready"`: the inner service was not ready in time); with `seawall-core`'s
+//! `metrics` feature each also counts in `seawall_events_total`.
 
 pub mod attempt;
 pub mod error;

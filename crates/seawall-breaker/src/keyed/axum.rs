@@ -3,17 +3,17 @@
 //! axum's `Router::layer` runs the layer after routing, with the route's template in the
 //! request's extensions as [`MatchedPath`] (`/orders/{id}`, not `/orders/7`, so ids do not
 //! make keys). [`matched_route`] reads it without allocating; the fallback (no route
-//! matched) has none, so with [`KeyedBuilder::optional`](super::KeyedBuilder::optional) a
+//! matched) has none, so with [`KeyedCircuitBreakerBuilder::optional`](super::KeyedCircuitBreakerBuilder::optional) a
 //! 404 never reaches a breaker.
 //!
 //! ```
 //! use axum::{routing::get, Router};
 //! use seawall_breaker::keyed::axum::matched_route;
-//! use seawall_breaker::{http, KeyedBuilder};
+//! use seawall_breaker::{http, KeyedCircuitBreakerBuilder};
 //! use seawall_http::RejectionResponseLayer;
 //! use tower::ServiceBuilder;
 //!
-//! let breakers = KeyedBuilder::optional(matched_route::<axum::body::Body>)
+//! let breakers = KeyedCircuitBreakerBuilder::optional(matched_route::<axum::body::Body>)
 //!     .breaker(http::builder())
 //!     .build()
 //!     .unwrap();

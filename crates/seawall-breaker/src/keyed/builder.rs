@@ -7,30 +7,30 @@ use seawall_core::ErrorsAreFailures;
 
 use super::keys::Keys;
 use super::{KeyedCircuitBreakerLayer, Optional};
-use crate::config::Builder;
+use crate::config::CircuitBreakerBuilder;
 use crate::error::ConfigError;
 
 /// The most metric labels a keyed layer accepts.
 const MAX_LABELS: usize = 100_000;
 
-/// Builds a [`KeyedCircuitBreakerLayer`]: the breaker settings of [`Builder`] plus the
+/// Builds a [`KeyedCircuitBreakerLayer`]: the breaker settings of [`CircuitBreakerBuilder`] plus the
 /// key function and the bounds on keys and on metric labels.
 #[derive(Clone, Debug)]
-pub struct KeyedBuilder<F, C = ErrorsAreFailures> {
-    breaker: Builder<C>,
+pub struct KeyedCircuitBreakerBuilder<F, C = ErrorsAreFailures> {
+    breaker: CircuitBreakerBuilder<C>,
     key: F,
     max_keys: usize,
     idle_timeout: Duration,
     max_labels: usize,
 }
 
-impl<F> KeyedBuilder<F> {
+impl<F> KeyedCircuitBreakerBuilder<F> {
     /// Keys every request with `key` (a host, a route, a tenant), with the default breaker
     /// settings, at most 1,024 keys, idle breakers forgotten after 10 minutes and the
     /// first 100 keys named in metrics.
     pub fn new(key: F) -> Self {
         Self {
-            breaker: Builder::default(),
+            breaker: CircuitBreakerBuilder::default(),
             key,
             max_keys: 1024,
             idle_timeout: Duration::from_secs(600),
@@ -39,20 +39,23 @@ impl<F> KeyedBuilder<F> {
     }
 }
 
-impl<F> KeyedBuilder<Optional<F>> {
-    /// Like [`new`](KeyedBuilder::new), for a key function that returns an `Option`: a
+impl<F> KeyedCircuitBreakerBuilder<Optional<F>> {
+    /// Like [`new`](KeyedCircuitBreakerBuilder::new), for a key function that returns an `Option`: a
     /// request whose key is `None` goes straight to the inner service, past every breaker
     /// and uncounted. For routes that must never be failed fast (health checks) and
     /// requests that have no key (axum's fallback has no matched route).
     pub fn optional(key: F) -> Self {
-        KeyedBuilder::new(Optional(key))
+        KeyedCircuitBreakerBuilder::new(Optional(key))
     }
 }
 
-impl<F, C> KeyedBuilder<F, C> {
+impl<F, C> KeyedCircuitBreakerBuilder<F, C> {
     /// Sets the settings every key's breaker is built with.
-    pub fn breaker<C2>(self, breaker: Builder<C2>) -> KeyedBuilder<F, C2> {
-        KeyedBuilder {
+    pub fn breaker<C2>(
+        self,
+        breaker: CircuitBreakerBuilder<C2>,
+    ) -> KeyedCircuitBreakerBuilder<F, C2> {
+        KeyedCircuitBreakerBuilder {
             breaker,
             key: self.key,
             max_keys: self.max_keys,
@@ -101,7 +104,7 @@ impl<F, C> KeyedBuilder<F, C> {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for a bad breaker setting (see [`Builder::build`]), `max_keys`
+    /// A [`ConfigError`] for a bad breaker setting (see [`CircuitBreakerBuilder::build`]), `max_keys`
     /// outside 1..=1,000,000 or `max_labels` above 100,000.
     pub fn build<K>(self) -> Result<KeyedCircuitBreakerLayer<K, F, C>, ConfigError>
     where

@@ -10,7 +10,7 @@ use super::KeyedCircuitBreaker;
 use crate::handle::BreakerHandle;
 
 /// One circuit breaker per key, so that one failing host (or route, or tenant) does not
-/// open the breaker for the healthy ones. Built by [`KeyedBuilder`](super::KeyedBuilder);
+/// open the breaker for the healthy ones. Built by [`KeyedCircuitBreakerBuilder`](super::KeyedCircuitBreakerBuilder);
 /// see the [module docs](super) for the bounds on memory and metric labels.
 ///
 /// # Clone
@@ -22,10 +22,10 @@ use crate::handle::BreakerHandle;
 /// ```
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
-/// use seawall_breaker::{CircuitBreakerLayer, KeyedBuilder, State};
+/// use seawall_breaker::{CircuitBreakerLayer, KeyedCircuitBreakerBuilder, State};
 /// use tower::{service_fn, Layer, ServiceExt};
 ///
-/// let layer = KeyedBuilder::new(|req: &(&'static str, bool)| req.0)
+/// let layer = KeyedCircuitBreakerBuilder::new(|req: &(&'static str, bool)| req.0)
 ///     .breaker(CircuitBreakerLayer::builder().consecutive_failures(2))
 ///     .build()
 ///     .unwrap();
@@ -70,7 +70,7 @@ impl<K: Hash + Eq + Clone, F, C> KeyedCircuitBreakerLayer<K, F, C> {
     }
 
     /// How many requests found the table full and went to the overflow breaker, since the
-    /// layer was built (see [`KeyedBuilder::max_keys`](super::KeyedBuilder::max_keys) for
+    /// layer was built (see [`KeyedCircuitBreakerBuilder::max_keys`](super::KeyedCircuitBreakerBuilder::max_keys) for
     /// what that means). Each is also an `overflow` event of the overflow breaker.
     pub fn overflow_requests(&self) -> u64 {
         self.keys.overflowed()

@@ -13,11 +13,11 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() {
-//! use seawall_breaker::{CircuitBreakerLayer, KeyedBuilder, State};
+//! use seawall_breaker::{CircuitBreakerLayer, KeyedCircuitBreakerBuilder, State};
 //! use tower::{service_fn, Layer, ServiceExt};
 //!
 //! // Requests are (route, should fail); "/health" bypasses the breakers.
-//! let layer = KeyedBuilder::optional(|req: &(&'static str, bool)| {
+//! let layer = KeyedCircuitBreakerBuilder::optional(|req: &(&'static str, bool)| {
 //!     (req.0 != "/health").then_some(req.0)
 //! })
 //! .breaker(CircuitBreakerLayer::builder().consecutive_failures(2))
@@ -42,9 +42,9 @@
 //! Keys come from requests, and requests may come from anyone: a breaker per key must not
 //! let a flood of made-up keys exhaust memory. The breakers live in core's
 //! [`KeyedTable`](seawall_core::keyed::KeyedTable): at most
-//! [`max_keys`](KeyedBuilder::max_keys) keys get a breaker of their own. A breaker is
+//! [`max_keys`](KeyedCircuitBreakerBuilder::max_keys) keys get a breaker of their own. A breaker is
 //! forgotten only when its key has gone unused for the
-//! [idle timeout](KeyedBuilder::idle_timeout) and nothing holds it (no call in flight, no
+//! [idle timeout](KeyedCircuitBreakerBuilder::idle_timeout) and nothing holds it (no call in flight, no
 //! [`BreakerHandle`](crate::BreakerHandle)); an **open breaker is kept until its open time
 //! ends**, however short the idle timeout, so that its key's next request is not let
 //! through to the failing host by a fresh, closed breaker; and a breaker set by hand stays
@@ -54,7 +54,7 @@
 //! When a new key arrives and the table is full, it looks at up to 16 of the table's
 //! breakers in turn and forgets those that may go; if that made room, the new key gets its
 //! own breaker. Otherwise it shares one **overflow breaker** with the other keys that found
-//! no room, until room frees up: see [`max_keys`](KeyedBuilder::max_keys) for that blast
+//! no room, until room frees up: see [`max_keys`](KeyedCircuitBreakerBuilder::max_keys) for that blast
 //! radius and [`overflow_requests`](KeyedCircuitBreakerLayer::overflow_requests) for how
 //! often it happens.
 //!
@@ -62,14 +62,14 @@
 //! clones an `Arc`; no global lock, no allocation. Memory is bounded by `max_keys`
 //! breakers (plus the overflow one): each costs two copies of its key, about a kilobyte of
 //! fixed state and its window (one byte per call of a
-//! [count window](crate::Builder::count_window), three 8-byte counters per bucket of a
-//! [time window](crate::Builder::time_window)). With the defaults (1,024 keys, the last
+//! [count window](crate::CircuitBreakerBuilder::count_window), three 8-byte counters per bucket of a
+//! [time window](crate::CircuitBreakerBuilder::time_window)). With the defaults (1,024 keys, the last
 //! 100 calls) that is about a megabyte.
 //!
 //! # Metric labels
 //!
 //! Each key's breaker is named `<name>/<key>` in events and metrics, for the first
-//! [`max_labels`](KeyedBuilder::max_labels) keys (default 100); later keys share the name
+//! [`max_labels`](KeyedCircuitBreakerBuilder::max_labels) keys (default 100); later keys share the name
 //! `<name>/other`, so that keys chosen by whoever sends requests cannot create unlimited
 //! metric series. The overflow breaker is `<name>/overflow`.
 
@@ -81,14 +81,14 @@ mod keys;
 mod layer;
 mod service;
 
-pub use builder::KeyedBuilder;
+pub use builder::KeyedCircuitBreakerBuilder;
 pub use layer::KeyedCircuitBreakerLayer;
 pub use service::KeyedCircuitBreaker;
 
 /// How a keyed breaker finds a request's key: `None` sends the request past every breaker.
 ///
 /// Implemented by every `Fn(&Req) -> K` (every request has a key; see
-/// [`KeyedBuilder::new`]) and by [`Optional`] (see [`KeyedBuilder::optional`]).
+/// [`KeyedCircuitBreakerBuilder::new`]) and by [`Optional`] (see [`KeyedCircuitBreakerBuilder::optional`]).
 pub trait KeyFn<Req> {
     /// The key.
     type Key;
@@ -106,7 +106,7 @@ impl<Req, K, F: Fn(&Req) -> K> KeyFn<Req> for F {
     }
 }
 
-/// A key function returning `Option<K>`, made by [`KeyedBuilder::optional`]: a request
+/// A key function returning `Option<K>`, made by [`KeyedCircuitBreakerBuilder::optional`]: a request
 /// whose key is `None` bypasses the breakers.
 #[derive(Clone, Copy, Debug)]
 pub struct Optional<F>(pub(crate) F);

@@ -10,7 +10,7 @@ use tower_service::Service;
 use super::future::ResponseFuture;
 use super::keys::Keys;
 use super::KeyFn;
-use crate::future::{Guard, ResponseFuture as BreakerFuture};
+use crate::future::Guard;
 use crate::shared::Admit;
 
 /// A breaker per key in front of a service; built by
@@ -67,17 +67,17 @@ where
             return ResponseFuture::bypass(self.inner.call(request));
         };
         let breaker = self.keys.breaker(&key);
-        ResponseFuture::breaker(match breaker.admit() {
+        match breaker.admit() {
             Admit::Call(ticket) => {
                 let mut guard = Guard::new(breaker, ticket);
                 guard.started();
-                BreakerFuture::called(self.inner.call(request), guard, self.classify.clone())
+                ResponseFuture::called(self.inner.call(request), guard, self.classify.clone())
             }
             Admit::Reject(after) => {
                 breaker.rejected();
-                BreakerFuture::rejected(CircuitOpen::new(after))
+                ResponseFuture::rejected(CircuitOpen::new(after))
             }
-        })
+        }
     }
 }
 

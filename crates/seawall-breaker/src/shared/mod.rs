@@ -113,6 +113,7 @@ impl Shared {
         let window = (config.failure_rate.is_some() || config.slow_call.is_some())
             .then(|| Outcomes::new(config.window));
         let events = BreakerEvents::new(config.name.clone(), config.key.clone());
+        events.gauge(State::Closed);
         Self {
             origin: Instant::now(),
             word: AtomicU64::new(Word::new(State::Closed, 0).0),
@@ -231,6 +232,7 @@ impl Shared {
     #[inline]
     pub(crate) fn rejected(&self) {
         Counters::bump(&self.counters.rejected);
+        self.events.calls.rejected();
     }
 
     /// A probe's future was dropped before it finished: frees its permit for another probe.

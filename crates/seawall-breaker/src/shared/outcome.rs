@@ -16,6 +16,7 @@ impl Shared {
     /// the breaker times calls.
     #[inline]
     pub(crate) fn complete(&self, ticket: Ticket, outcome: Outcome, start: Option<Instant>) {
+        self.events.calls.outcome(outcome);
         // One clock reading serves both the slow-call check and a time window.
         let now = start.map(|_| Instant::now());
         let slow = match (start, now, self.config.slow_call) {

@@ -30,7 +30,7 @@ pub(crate) fn flaky(
     })
 }
 
-pub(crate) fn consecutive(n: u32) -> seawall_breaker::Builder {
+pub(crate) fn consecutive(n: u32) -> seawall_breaker::CircuitBreakerBuilder {
     CircuitBreakerLayer::builder()
         .consecutive_failures(n)
         .failure_rate(None)

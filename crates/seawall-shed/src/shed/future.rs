@@ -192,13 +192,26 @@ where
                         Poll::Ready(Err(_)) => {
                             // Pushed out of the queue by a more important request.
                             ticket.done = true;
+                            seawall_core::event!(
+                                shed,
+                                DEBUG,
+                                &ticket.controller.events,
+                                "shed",
+                                reason = "displaced"
+                            );
                             return Poll::Ready(Err(self::overloaded(this.controller)));
                         }
                         Poll::Pending => {
                             ready!(sleep.as_mut().poll(cx));
                             if ticket.controller.leave(ticket.priority, ticket.id) {
                                 ticket.done = true;
-                                ticket.controller.events.emit(tracing::Level::DEBUG, "shed");
+                                seawall_core::event!(
+                                    shed,
+                                    DEBUG,
+                                    &ticket.controller.events,
+                                    "shed",
+                                    reason = "queue_timeout"
+                                );
                                 return Poll::Ready(Err(self::overloaded(this.controller)));
                             }
                             // Granted or refused at the same moment: the channel says which.

@@ -51,22 +51,9 @@ impl<S: fmt::Debug, P, C, H> fmt::Debug for Shed<S, P, C, H> {
     }
 }
 
+seawall_core::inner_accessors!(Shed<S, P, C, H>, inner: S);
+
 impl<S, P, C, H> Shed<S, P, C, H> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
     /// The limit in force now.
     pub fn limit(&self) -> usize {
         self.controller.limit()
@@ -111,7 +98,7 @@ where
             return ResponseFuture::running(self.inner.call(request), guard, classify, hold);
         }
         if c.queue.is_none() {
-            return self.reject(classify, hold);
+            return self.reject("over_limit", classify, hold);
         }
         match c.enqueue(priority, Instant::now()) {
             Enqueued::Admitted(in_flight) => {
@@ -126,14 +113,20 @@ where
                 let ticket = Ticket::new(c.clone(), priority, id, rx);
                 ResponseFuture::waiting(ticket, wait, ready, request, classify, hold)
             }
-            Enqueued::Full => self.reject(classify, hold),
+            Enqueued::Full => self.reject("queue_full", classify, hold),
         }
     }
 }
 
 impl<S, P, C, H> Shed<S, P, C, H> {
-    fn reject<F, Req>(&self, classify: C, hold: H) -> ResponseFuture<F, S, Req, C, H> {
-        self.controller.events.emit(tracing::Level::DEBUG, "shed");
+    /// Refuses a request; `reason` (`over_limit`, `queue_full`) goes in the `shed` event.
+    fn reject<F, Req>(
+        &self,
+        reason: &'static str,
+        classify: C,
+        hold: H,
+    ) -> ResponseFuture<F, S, Req, C, H> {
+        seawall_core::event!(shed, DEBUG, &self.controller.events, "shed", reason);
         ResponseFuture::rejected(
             Overloaded::new(self.controller.retry_after),
             self.controller.clone(),

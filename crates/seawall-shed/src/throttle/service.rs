@@ -158,22 +158,9 @@ pub struct Throttle<S, C = ErrorsAreFailures> {
     classify: C,
 }
 
-impl<S, C> Throttle<S, C> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+seawall_core::inner_accessors!(Throttle<S, C>, inner: S);
 
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+impl<S, C> Throttle<S, C> {}
 
 impl<S, Req, C> Service<Req> for Throttle<S, C>
 where

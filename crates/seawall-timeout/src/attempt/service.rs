@@ -16,22 +16,7 @@ pub struct AttemptTimeout<S> {
     pub(super) timeout: Duration,
 }
 
-impl<S> AttemptTimeout<S> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+seawall_core::inner_accessors!(AttemptTimeout<S>, inner: S);
 
 impl<S, Req> Service<Req> for AttemptTimeout<S>
 where

@@ -16,22 +16,7 @@ pub struct ReceiveDeadline<S> {
     pub(super) config: Config,
 }
 
-impl<S> ReceiveDeadline<S> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+seawall_core::inner_accessors!(ReceiveDeadline<S>, inner: S);
 
 impl<S, B> Service<Request<B>> for ReceiveDeadline<S>
 where
@@ -60,10 +45,14 @@ where
             return ResponseFuture::unbounded(self.inner.call(request));
         };
         if !deadline.allows(config.min_remaining) {
-            tracing::debug!(
+            seawall_core::event!(
+                timeout,
+                DEBUG,
+                _,
+                "refused",
+                reason = "deadline_too_close",
                 remaining = ?deadline.remaining(),
-                min_remaining = ?config.min_remaining,
-                "request refused: its deadline cannot be met"
+                min_remaining = ?config.min_remaining
             );
             return ResponseFuture::refused();
         }

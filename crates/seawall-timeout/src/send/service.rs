@@ -14,22 +14,7 @@ pub struct SendDeadline<S> {
     pub(super) inner: S,
 }
 
-impl<S> SendDeadline<S> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+seawall_core::inner_accessors!(SendDeadline<S>, inner: S);
 
 impl<S, B> Service<Request<B>> for SendDeadline<S>
 where
@@ -53,7 +38,7 @@ where
             return ResponseFuture::unbounded(self.inner.call(request));
         };
         if deadline.is_expired() {
-            tracing::debug!("deadline passed before the request was sent");
+            seawall_core::event!(timeout, DEBUG, _, "refused", reason = "deadline_passed");
             return ResponseFuture::refused();
         }
         header::write(request.headers_mut(), deadline.remaining());

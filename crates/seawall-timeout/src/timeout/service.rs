@@ -111,7 +111,7 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         let started = self.started.take().unwrap_or_else(Instant::now);
         if std::mem::take(&mut self.expired) {
-            tracing::debug!(timeout = ?self.timeout, "timed out waiting for readiness");
+            seawall_core::event!(timeout, DEBUG, _, "timed_out", reason = "not_ready", timeout = ?self.timeout);
             return ResponseFuture::refused();
         }
         let end = self.end(started);
