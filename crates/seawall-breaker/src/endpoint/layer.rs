@@ -6,35 +6,35 @@ use tower_layer::Layer;
 
 use super::cap::EjectionCap;
 use super::EndpointBreaker;
-use crate::config::{Builder, Config};
+use crate::config::{CircuitBreakerBuilder, Config};
 use crate::error::ConfigError;
 use crate::shared::Shared;
 
-/// Builds an [`EndpointBreakerLayer`]: the breaker settings of [`Builder`] plus the
+/// Builds an [`EndpointBreakerLayer`]: the breaker settings of [`CircuitBreakerBuilder`] plus the
 /// ejection cap.
 #[derive(Clone, Debug)]
-pub struct EndpointBuilder<C = ErrorsAreFailures> {
-    breaker: Builder<C>,
+pub struct EndpointBreakerBuilder<C = ErrorsAreFailures> {
+    breaker: CircuitBreakerBuilder<C>,
     max_ejected: f64,
 }
 
-impl Default for EndpointBuilder {
+impl Default for EndpointBreakerBuilder {
     fn default() -> Self {
         Self {
-            breaker: Builder::default(),
+            breaker: CircuitBreakerBuilder::default(),
             max_ejected: 0.5,
         }
     }
 }
 
-impl<C> EndpointBuilder<C> {
+impl<C> EndpointBreakerBuilder<C> {
     /// Sets the settings every endpoint's breaker is built with (default: the breaker's
     /// defaults, see the [crate docs](crate#knobs-and-defaults)).
     ///
-    /// A [`seed`](Builder::seed) seeds every endpoint's jitter, each endpoint drawing its
+    /// A [`seed`](CircuitBreakerBuilder::seed) seeds every endpoint's jitter, each endpoint drawing its
     /// own sequence from it.
-    pub fn breaker<C2>(self, breaker: Builder<C2>) -> EndpointBuilder<C2> {
-        EndpointBuilder {
+    pub fn breaker<C2>(self, breaker: CircuitBreakerBuilder<C2>) -> EndpointBreakerBuilder<C2> {
+        EndpointBreakerBuilder {
             breaker,
             max_ejected: self.max_ejected,
         }
@@ -56,7 +56,7 @@ impl<C> EndpointBuilder<C> {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for a bad breaker setting (see [`Builder::build`]) or
+    /// A [`ConfigError`] for a bad breaker setting (see [`CircuitBreakerBuilder::build`]) or
     /// `max_ejected` outside 0..=1.
     pub fn build(self) -> Result<EndpointBreakerLayer<C>, ConfigError> {
         self.breaker.config.validate()?;
@@ -87,8 +87,8 @@ pub struct EndpointBreakerLayer<C = ErrorsAreFailures> {
 
 impl EndpointBreakerLayer {
     /// Starts building, with the breaker's defaults and at most half the endpoints ejected.
-    pub fn builder() -> EndpointBuilder {
-        EndpointBuilder::default()
+    pub fn builder() -> EndpointBreakerBuilder {
+        EndpointBreakerBuilder::default()
     }
 }
 

@@ -47,7 +47,7 @@
 //! request would wait. Failures across all replicas at once usually mean the cause is not
 //! the replicas (the client's network, a shared dependency, an overload that ejecting
 //! would only worsen). So, like Envoy's `max_ejection_percent`, at most
-//! [`max_ejected`](EndpointBuilder::max_ejected) of the endpoints (default half, rounded
+//! [`max_ejected`](EndpointBreakerBuilder::max_ejected) of the endpoints (default half, rounded
 //! down) are ejected at once; the [`EjectionCap`] counts them. An endpoint whose breaker
 //! opens when the cap is full stays ready and its calls go through to the replica
 //! (uncounted by its breaker, which still probes when its open time ends); it is ejected
@@ -101,8 +101,8 @@
 //!
 //! | knob | default | |
 //! |---|---|---|
-//! | [`breaker`](EndpointBuilder::breaker) | the breaker's defaults | each endpoint's breaker: trips, open time, probes (see the [crate docs](crate#knobs-and-defaults)) |
-//! | [`max_ejected`](EndpointBuilder::max_ejected) | 0.5 | the largest share of endpoints ejected at once, rounded down |
+//! | [`breaker`](EndpointBreakerBuilder::breaker) | the breaker's defaults | each endpoint's breaker: trips, open time, probes (see the [crate docs](crate#knobs-and-defaults)) |
+//! | [`max_ejected`](EndpointBreakerBuilder::max_ejected) | 0.5 | the largest share of endpoints ejected at once, rounded down |
 //!
 //! The breaker's defaults suit an endpoint: 20 failures in a row (or half of the last 100
 //! calls, with 20 at least) eject it, it is probed about once a second, and three probes
@@ -123,5 +123,5 @@ mod layer;
 mod service;
 
 pub use cap::EjectionCap;
-pub use layer::{EndpointBreakerLayer, EndpointBuilder};
+pub use layer::{EndpointBreakerLayer, EndpointBreakerBuilder};
 pub use service::EndpointBreaker;
