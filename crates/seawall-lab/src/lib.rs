@@ -16,6 +16,8 @@ use seawall_sim::{run_deterministic, Abandonment, ConfigError, EventLog, Load, S
 use serde::Serialize;
 use tower::BoxError;
 
+mod charts;
+pub mod report;
 mod scenarios;
 pub mod stacks;
 mod table;
@@ -116,6 +118,19 @@ impl Scenario {
     /// simulated clock resolves, or a layer seeded itself from entropy (the run would not
     /// repeat).
     pub fn run(&self, seed: u64) -> Result<ScenarioResult, BoxError> {
+        self.run_observed(seed, &mut |_| {})
+    }
+
+    /// [`run`](Self::run), calling `done` with each stack's name once it has run.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    pub fn run_observed(
+        &self,
+        seed: u64,
+        done: &mut dyn FnMut(&str),
+    ) -> Result<ScenarioResult, BoxError> {
         let mut results = Vec::with_capacity(self.stacks.len());
         let mut abandonment = Abandonment::default();
         for stack in &self.stacks {
@@ -146,6 +161,7 @@ impl Scenario {
                 summary,
                 breaker,
             });
+            done(stack.name);
         }
         let seconds = results.first().map_or(0, |r| r.summary.series.len() as u64);
         let series: Vec<f64> = self
@@ -186,6 +202,33 @@ fn describe(abandonment: Abandonment) -> &'static str {
 /// When a name matches no scenario (the message lists the known ones), or a scenario is
 /// refused (see [`Scenario::run`]).
 pub fn run(names: &[String], seed: u64) -> Result<LabReport, BoxError> {
+    run_observed(names, seed, &mut |_| {})
+}
+
+/// A step of a run, as [`run_observed`] reports it.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress<'a> {
+    /// The run will take this many stack runs in all.
+    Total(usize),
+    /// One stack of the named scenario has run.
+    Ran {
+        /// The scenario's name.
+        scenario: &'a str,
+        /// The stack's name.
+        stack: &'a str,
+    },
+}
+
+/// [`run`], telling `progress` how many stack runs there are and when each has run.
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn run_observed(
+    names: &[String],
+    seed: u64,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<LabReport, BoxError> {
     let all = scenarios();
     for name in names {
         if !all.iter().any(|s| s.name == name) {
@@ -201,11 +244,19 @@ pub fn run(names: &[String], seed: u64) -> Result<LabReport, BoxError> {
         seed,
         scenarios: Vec::new(),
     };
-    for scenario in all
+    let chosen: Vec<&Scenario> = all
         .iter()
         .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
-    {
-        report.scenarios.push(scenario.run(seed)?);
+        .collect();
+    progress(Progress::Total(chosen.iter().map(|s| s.stacks.len()).sum()));
+    for scenario in chosen {
+        let result = scenario.run_observed(seed, &mut |stack| {
+            progress(Progress::Ran {
+                scenario: scenario.name,
+                stack,
+            })
+        })?;
+        report.scenarios.push(result);
     }
     Ok(report)
 }
