@@ -37,8 +37,9 @@ pub struct Scenario {
     pub upstream: fn(u64) -> Result<Upstream, ConfigError>,
     /// Builds the load from the seed.
     pub load: fn(u64) -> Result<Load, ConfigError>,
-    /// When the upstream fails every call, if it does: the times to trip and recover are
-    /// measured from its start and end.
+    /// The fault window, if the upstream has one: when it fails every call (an outage) or
+    /// some of them (a brownout). The times to trip and recover are measured from its start
+    /// and end.
     pub outage: Option<(Duration, Duration)>,
     /// The upstream's capacity in requests per second at second `t`, when it has one, so
     /// goodput can be read as a share of it.
@@ -87,7 +88,7 @@ pub struct ScenarioResult {
     pub about: String,
     /// What the server does with requests whose client has gone.
     pub abandonment: Abandonment,
-    /// When the upstream fails every call, in seconds from the start, if it does.
+    /// The fault window (outage or brownout), in seconds from the start, if there is one.
     pub outage_s: Option<(f64, f64)>,
     /// The upstream's capacity at the start, requests per second, if it has one.
     #[serde(skip_serializing_if = "Option::is_none")]

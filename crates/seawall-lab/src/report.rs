@@ -107,6 +107,16 @@ fn section(page: &mut String, s: &ScenarioResult) -> Result<(), String> {
     if s.results.iter().all(|r| r.breaker.is_empty()) {
         page.push_str(" No stack here has a breaker that changed state, so no breaker chart.");
     }
+    for (i, r) in s.results.iter().enumerate() {
+        if let Some(same) = s.results[..i].iter().find(|o| o.summary == r.summary) {
+            let _ = write!(
+                page,
+                " {} saw exactly what {} saw: its lines hide the other's.",
+                escape(r.stack),
+                escape(same.stack)
+            );
+        }
+    }
     page.push_str("</p>\n<pre>");
     page.push_str(&escape(&crate::table::scenario_table(s)));
     page.push_str("</pre>\n<p class=\"legend\">");

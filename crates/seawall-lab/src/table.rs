@@ -52,7 +52,7 @@ const ROWS: &[Row] = &[
     }),
 ];
 
-/// Rows shown only for scenarios with an outage.
+/// Rows shown only for scenarios with a fault window in which a breaker changed state.
 const OUTAGE_ROWS: &[Row] = &[
     ("breaker: time to trip (ms)", |s, r| {
         match (s.outage_s, r.breaker.is_empty()) {
@@ -121,7 +121,8 @@ pub fn render(report: &LabReport) -> String {
 /// One scenario's table: a row per figure, a column per stack.
 pub(crate) fn scenario_table(scenario: &ScenarioResult) -> String {
     let mut out = String::new();
-    let mut rows: Vec<&Row> = if scenario.outage_s.is_some() {
+    let breakers = scenario.results.iter().any(|r| !r.breaker.is_empty());
+    let mut rows: Vec<&Row> = if scenario.outage_s.is_some() && breakers {
         ROWS.iter().chain(OUTAGE_ROWS).collect()
     } else {
         ROWS.iter().collect()
