@@ -40,7 +40,7 @@ fi
 
 # The DOM as the browser parsed it: every scenario has its section, every section the
 # charts it announces (upstream load, success rate, latency at least), and every chart an
-# <svg> with at least one line of two or more points.
+# <svg> with at least one data line (2 px wide; axes and ticks are 1 px) of two or more points.
 awk -v want="$scenarios" '
     BEGIN { RS = "<section class=\"scenario\""; bad = 0 }
     NR == 1 { next }
@@ -64,6 +64,9 @@ awk -v want="$scenarios" '
             drawn = 0
             m = split(f, lines, "<polyline")
             for (j = 2; j <= m; j++) {
+                # Data lines are drawn 2 px wide; axes and ticks 1 px.
+                tag = lines[j]; sub(/>.*/, "", tag)
+                if (tag !~ /stroke-width="2"/) continue
                 pts = ""
                 if (match(lines[j], /points="[^"]*"/)) pts = substr(lines[j], RSTART + 8, RLENGTH - 9)
                 if (split(pts, p, " ") >= 2) drawn++

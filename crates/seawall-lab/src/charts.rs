@@ -1,6 +1,8 @@
 //! The report's charts: one SVG per figure, drawn with plotters' SVG backend from a
 //! scenario's per-second series and breaker state changes. Text is left to the browser (no
-//! font is loaded), so a chart is a few kilobytes of plain SVG.
+//! font is loaded), so a chart is a few kilobytes of plain SVG. Data lines are drawn 2 px
+//! wide and nothing else is (axes, ticks, dashed lines are 1 px): the browser check in
+//! `.ci/check-report.sh` tells an empty chart by that.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -72,7 +74,12 @@ pub(crate) fn fault_windows(s: &ScenarioResult) -> Vec<(f64, f64)> {
     }
     let top = s.capacity_series.iter().copied().fold(0.0, f64::max);
     let mut spans: Vec<(f64, f64)> = Vec::new();
-    for (t, c) in s.capacity_series.iter().enumerate() {
+    for (t, c) in s
+        .capacity_series
+        .iter()
+        .enumerate()
+        .take(seconds(s) as usize)
+    {
         if *c < top {
             let t = t as f64;
             match spans.last_mut() {
@@ -293,6 +300,33 @@ pub(crate) fn latency(s: &ScenarioResult) -> Result<String, String> {
     Ok(svg)
 }
 
+/// Each adaptive limit per second; `None` when no stack records one.
+pub(crate) fn limit(s: &ScenarioResult) -> Option<Result<String, String>> {
+    if s.results.iter().all(|r| r.limit_series.is_empty()) {
+        return None;
+    }
+    let lines: Vec<_> = s
+        .results
+        .iter()
+        .map(|r| {
+            r.limit_series
+                .iter()
+                .enumerate()
+                .take(seconds(s) as usize)
+                .map(|(t, l)| (t as f64 + 0.5, *l))
+                .collect()
+        })
+        .collect();
+    Some(linear(
+        s,
+        "concurrency limit in force (the last of each second)",
+        "requests",
+        &lines,
+        None,
+        false,
+    ))
+}
+
 /// The 1-2-5 ticks from `bottom` to `top`, for a log axis.
 fn ticks(bottom: f64, top: f64) -> Vec<f64> {
     let mut ticks = Vec::new();
@@ -406,6 +440,13 @@ pub(crate) fn all(s: &ScenarioResult) -> Result<Vec<Chart>, String> {
         charts.push(Chart {
             kind: "breaker",
             title: "Breaker state",
+            svg: svg?,
+        });
+    }
+    if let Some(svg) = limit(s) {
+        charts.push(Chart {
+            kind: "limit",
+            title: "Concurrency limit",
             svg: svg?,
         });
     }

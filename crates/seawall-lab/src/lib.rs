@@ -66,6 +66,21 @@ pub struct StackResult {
     pub summary: Summary,
     /// The circuit breaker's state changes, if the stack has one.
     pub breaker: Vec<Transition>,
+    /// The concurrency limit in force at each second's last request, if the stack sheds
+    /// load with an adaptive limit (see [`record_limit`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limit_series: Vec<f64>,
+}
+
+thread_local! {
+    static LIMITS: std::cell::RefCell<Vec<(tokio::time::Instant, usize)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Records a stack's concurrency limit now, for the report's limit chart: a stack with an
+/// adaptive limit calls it as each request arrives. Each run collects only its own.
+pub fn record_limit(limit: usize) {
+    LIMITS.with(|l| l.borrow_mut().push((tokio::time::Instant::now(), limit)));
 }
 
 impl StackResult {
@@ -136,6 +151,7 @@ impl Scenario {
         let mut abandonment = Abandonment::default();
         for stack in &self.stacks {
             let log = EventLog::new();
+            LIMITS.with(|l| l.borrow_mut().clear());
             let (summary, origin, policy) = run_deterministic(async {
                 let _recording = log.install();
                 let upstream = (self.upstream)(seed)?;
@@ -157,10 +173,20 @@ impl Scenario {
                     state: e.event,
                 })
                 .collect();
+            let mut limit_series: Vec<f64> = Vec::new();
+            for (at, limit) in LIMITS.with(|l| std::mem::take(&mut *l.borrow_mut())) {
+                let t = at.saturating_duration_since(origin).as_secs() as usize;
+                if limit_series.len() <= t {
+                    let last = limit_series.last().copied().unwrap_or(limit as f64);
+                    limit_series.resize(t + 1, last);
+                }
+                limit_series[t] = limit as f64;
+            }
             results.push(StackResult {
                 stack: stack.name,
                 summary,
                 breaker,
+                limit_series,
             });
             done(stack.name);
         }

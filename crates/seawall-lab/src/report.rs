@@ -117,6 +117,12 @@ fn section(page: &mut String, s: &ScenarioResult) -> Result<(), String> {
             );
         }
     }
+    if s.results.iter().any(|r| !r.limit_series.is_empty()) {
+        page.push_str(
+            " The limit chart has a line for each stack with an adaptive limit (Seawall's \
+             shedding layer); tower's static limit and the server queue are not drawn.",
+        );
+    }
     page.push_str("</p>\n<pre>");
     page.push_str(&escape(&crate::table::scenario_table(s)));
     page.push_str("</pre>\n<p class=\"legend\">");

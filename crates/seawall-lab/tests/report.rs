@@ -30,10 +30,12 @@ fn figures<'a>(page: &'a str, id: &str) -> Vec<(&'a str, &'a str)> {
         .collect()
 }
 
-/// Lines of at least two points in an SVG.
+/// Data lines (the charts draw them 2 px wide; axes, ticks and dashed lines are 1 px) of at
+/// least two points in an SVG.
 fn lines_drawn(svg: &str) -> usize {
     svg.split("<polyline")
         .skip(1)
+        .filter(|p| p[..p.find('>').unwrap()].contains("stroke-width=\"2\""))
         .filter(|p| {
             let points = &p[p.find("points=\"").unwrap() + 8..];
             points[..points.find('"').unwrap()]
@@ -94,7 +96,7 @@ fn the_report_has_every_chart_of_every_scenario_with_the_fault_shaded() {
         assert!(lines_drawn(svg) >= 1, "{kind} has no line");
     }
     // A line per stack in the load chart (four stacks in the outage scenario).
-    assert!(lines_drawn(outage[0].1) >= 4);
+    assert_eq!(lines_drawn(outage[0].1), 4);
     // The outage (20–30 s) is shaded in every outage chart, and in no steady one.
     let shade = "opacity=\"0.13\" fill=\"#E15759\"";
     for (kind, svg) in &outage {
@@ -209,10 +211,38 @@ fn docs_name_every_json_field_and_no_other() {
         undocumented.is_empty(),
         "not in docs/lab.md: {undocumented:?}"
     );
-    // The outage scenario states no capacity, so only the capacity fields are missing.
+    // The outage scenario states no capacity and has no adaptive limit, so only those
+    // fields are missing.
     let unprinted: Vec<_> = documented.difference(&printed).collect();
     assert_eq!(
         unprinted,
-        ["scenarios[].capacity_rps", "scenarios[].capacity_series"]
+        [
+            "scenarios[].capacity_rps",
+            "scenarios[].capacity_series",
+            "scenarios[].results[].limit_series"
+        ]
     );
+}
+
+#[test]
+fn the_adaptive_limits_are_recorded_and_charted_each_second() {
+    let report = seawall_lab::run(&["capacity-halves".to_string()], 1).unwrap();
+    let s = &report.scenarios[0];
+    let get = |name: &str| s.results.iter().find(|r| r.stack == name).unwrap();
+    // Static limits and no limit record nothing.
+    assert!(get("none").limit_series.is_empty());
+    assert!(get("tower ConcurrencyLimit(25) + LoadShed")
+        .limit_series
+        .is_empty());
+    // Vegas's limit is recorded every second, and moves.
+    let vegas = &get("Seawall shed Windowed<Vegas> (default)").limit_series;
+    assert!(vegas.len() >= 30, "{vegas:?}");
+    assert!(vegas.iter().any(|l| *l != vegas[0]), "{vegas:?}");
+    let page = seawall_lab::report::render(&report, "cmd").unwrap();
+    let limit = figures(&page, "capacity-halves")
+        .into_iter()
+        .find(|f| f.0 == "limit")
+        .expect("a limit chart");
+    // One line per adaptive limit: Vegas, Gradient2, Envoy's gradient, AIMD.
+    assert_eq!(lines_drawn(limit.1), 4);
 }
