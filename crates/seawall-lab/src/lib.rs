@@ -16,6 +16,8 @@ use seawall_sim::{run_deterministic, Abandonment, ConfigError, EventLog, Load, S
 use serde::Serialize;
 use tower::BoxError;
 
+mod charts;
+pub mod report;
 mod scenarios;
 pub mod stacks;
 mod table;
@@ -35,8 +37,9 @@ pub struct Scenario {
     pub upstream: fn(u64) -> Result<Upstream, ConfigError>,
     /// Builds the load from the seed.
     pub load: fn(u64) -> Result<Load, ConfigError>,
-    /// When the upstream fails every call, if it does: the times to trip and recover are
-    /// measured from its start and end.
+    /// The fault window, if the upstream has one: when it fails every call (an outage) or
+    /// some of them (a brownout). The times to trip and recover are measured from its start
+    /// and end.
     pub outage: Option<(Duration, Duration)>,
     /// The upstream's capacity in requests per second at second `t`, when it has one, so
     /// goodput can be read as a share of it.
@@ -63,6 +66,21 @@ pub struct StackResult {
     pub summary: Summary,
     /// The circuit breaker's state changes, if the stack has one.
     pub breaker: Vec<Transition>,
+    /// The concurrency limit in force at each second's last request, if the stack sheds
+    /// load with an adaptive limit (see [`record_limit`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limit_series: Vec<f64>,
+}
+
+thread_local! {
+    static LIMITS: std::cell::RefCell<Vec<(tokio::time::Instant, usize)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Records a stack's concurrency limit now, for the report's limit chart: a stack with an
+/// adaptive limit calls it as each request arrives. Each run collects only its own.
+pub fn record_limit(limit: usize) {
+    LIMITS.with(|l| l.borrow_mut().push((tokio::time::Instant::now(), limit)));
 }
 
 impl StackResult {
@@ -85,7 +103,7 @@ pub struct ScenarioResult {
     pub about: String,
     /// What the server does with requests whose client has gone.
     pub abandonment: Abandonment,
-    /// When the upstream fails every call, in seconds from the start, if it does.
+    /// The fault window (outage or brownout), in seconds from the start, if there is one.
     pub outage_s: Option<(f64, f64)>,
     /// The upstream's capacity at the start, requests per second, if it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,10 +134,24 @@ impl Scenario {
     /// simulated clock resolves, or a layer seeded itself from entropy (the run would not
     /// repeat).
     pub fn run(&self, seed: u64) -> Result<ScenarioResult, BoxError> {
+        self.run_observed(seed, &mut |_| {})
+    }
+
+    /// [`run`](Self::run), calling `done` with each stack's name once it has run.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    pub fn run_observed(
+        &self,
+        seed: u64,
+        done: &mut dyn FnMut(&str),
+    ) -> Result<ScenarioResult, BoxError> {
         let mut results = Vec::with_capacity(self.stacks.len());
         let mut abandonment = Abandonment::default();
         for stack in &self.stacks {
             let log = EventLog::new();
+            LIMITS.with(|l| l.borrow_mut().clear());
             let (summary, origin, policy) = run_deterministic(async {
                 let _recording = log.install();
                 let upstream = (self.upstream)(seed)?;
@@ -141,11 +173,22 @@ impl Scenario {
                     state: e.event,
                 })
                 .collect();
+            let mut limit_series: Vec<f64> = Vec::new();
+            for (at, limit) in LIMITS.with(|l| std::mem::take(&mut *l.borrow_mut())) {
+                let t = at.saturating_duration_since(origin).as_secs() as usize;
+                if limit_series.len() <= t {
+                    let last = limit_series.last().copied().unwrap_or(limit as f64);
+                    limit_series.resize(t + 1, last);
+                }
+                limit_series[t] = limit as f64;
+            }
             results.push(StackResult {
                 stack: stack.name,
                 summary,
                 breaker,
+                limit_series,
             });
+            done(stack.name);
         }
         let seconds = results.first().map_or(0, |r| r.summary.series.len() as u64);
         let series: Vec<f64> = self
@@ -186,6 +229,33 @@ fn describe(abandonment: Abandonment) -> &'static str {
 /// When a name matches no scenario (the message lists the known ones), or a scenario is
 /// refused (see [`Scenario::run`]).
 pub fn run(names: &[String], seed: u64) -> Result<LabReport, BoxError> {
+    run_observed(names, seed, &mut |_| {})
+}
+
+/// A step of a run, as [`run_observed`] reports it.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress<'a> {
+    /// The run will take this many stack runs in all.
+    Total(usize),
+    /// One stack of the named scenario has run.
+    Ran {
+        /// The scenario's name.
+        scenario: &'a str,
+        /// The stack's name.
+        stack: &'a str,
+    },
+}
+
+/// [`run`], telling `progress` how many stack runs there are and when each has run.
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn run_observed(
+    names: &[String],
+    seed: u64,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<LabReport, BoxError> {
     let all = scenarios();
     for name in names {
         if !all.iter().any(|s| s.name == name) {
@@ -201,11 +271,19 @@ pub fn run(names: &[String], seed: u64) -> Result<LabReport, BoxError> {
         seed,
         scenarios: Vec::new(),
     };
-    for scenario in all
+    let chosen: Vec<&Scenario> = all
         .iter()
         .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
-    {
-        report.scenarios.push(scenario.run(seed)?);
+        .collect();
+    progress(Progress::Total(chosen.iter().map(|s| s.stacks.len()).sum()));
+    for scenario in chosen {
+        let result = scenario.run_observed(seed, &mut |stack| {
+            progress(Progress::Ran {
+                scenario: scenario.name,
+                stack,
+            })
+        })?;
+        report.scenarios.push(result);
     }
     Ok(report)
 }

@@ -100,10 +100,19 @@ pub fn all() -> Vec<Scenario> {
     ]
     .into_iter()
     .chain(crate::stacks::shed::scenarios(shedding()))
+    .chain([
+        crate::stacks::chain::scenario(),
+        crate::stacks::brownout::scenario(),
+    ])
     .collect()
 }
 
-fn poisson(rate: f64, seconds: u64, timeout_ms: u64, seed: u64) -> Result<Load, ConfigError> {
+pub(crate) fn poisson(
+    rate: f64,
+    seconds: u64,
+    timeout_ms: u64,
+    seed: u64,
+) -> Result<Load, ConfigError> {
     Load::builder()
         .rate(rate)
         .duration(secs(seconds))

@@ -28,6 +28,9 @@ const ROWS: &[Row] = &[
     ("latency p99 (ms)", |_, r| {
         format!("{:.1}", r.summary.latency_ms.p99)
     }),
+    ("latency p99, successes only (ms)", |_, r| {
+        format!("{:.1}", r.summary.success_latency_ms.p99)
+    }),
     ("latency p99.9 (ms)", |_, r| {
         format!("{:.1}", r.summary.latency_ms.p999)
     }),
@@ -49,7 +52,7 @@ const ROWS: &[Row] = &[
     }),
 ];
 
-/// Rows shown only for scenarios with an outage.
+/// Rows shown only for scenarios with a fault window in which a breaker changed state.
 const OUTAGE_ROWS: &[Row] = &[
     ("breaker: time to trip (ms)", |s, r| {
         match (s.outage_s, r.breaker.is_empty()) {
@@ -102,9 +105,6 @@ const CAPACITY_ROWS: &[Row] = &[
             .fold(f64::INFINITY, f64::min);
         format!("{:.1}%", 100.0 * worst)
     }),
-    ("success p99 (ms)", |_, r| {
-        format!("{:.1}", r.summary.success_latency_ms.p99)
-    }),
 ];
 
 /// Renders the report as plain-text tables.
@@ -113,42 +113,50 @@ pub fn render(report: &LabReport) -> String {
     let _ = writeln!(out, "Seawall lab, seed {}", report.seed);
     for scenario in &report.scenarios {
         let _ = writeln!(out, "\n## {} — {}", scenario.name, scenario.about);
-        let mut rows: Vec<&Row> = if scenario.outage_s.is_some() {
-            ROWS.iter().chain(OUTAGE_ROWS).collect()
-        } else {
-            ROWS.iter().collect()
-        };
-        if scenario.capacity_rps.is_some() {
-            rows.extend(CAPACITY_ROWS);
-        }
-        let label_width = rows
-            .iter()
-            .map(|(l, _)| l.chars().count())
-            .max()
-            .unwrap_or(0);
-        let widths: Vec<usize> = scenario
-            .results
-            .iter()
-            .map(|r| {
-                rows.iter()
-                    .map(|(_, f)| f(scenario, r).chars().count())
-                    .chain([r.stack.chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let _ = write!(out, "{:label_width$}", "");
+        out.push_str(&scenario_table(scenario));
+    }
+    out
+}
+
+/// One scenario's table: a row per figure, a column per stack.
+pub(crate) fn scenario_table(scenario: &ScenarioResult) -> String {
+    let mut out = String::new();
+    let breakers = scenario.results.iter().any(|r| !r.breaker.is_empty());
+    let mut rows: Vec<&Row> = if scenario.outage_s.is_some() && breakers {
+        ROWS.iter().chain(OUTAGE_ROWS).collect()
+    } else {
+        ROWS.iter().collect()
+    };
+    if scenario.capacity_rps.is_some() {
+        rows.extend(CAPACITY_ROWS);
+    }
+    let label_width = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let widths: Vec<usize> = scenario
+        .results
+        .iter()
+        .map(|r| {
+            rows.iter()
+                .map(|(_, f)| f(scenario, r).chars().count())
+                .chain([r.stack.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let _ = write!(out, "{:label_width$}", "");
+    for (r, w) in scenario.results.iter().zip(&widths) {
+        let _ = write!(out, "  {:>w$}", r.stack);
+    }
+    out.push('\n');
+    for (label, figure) in rows {
+        let _ = write!(out, "{label:label_width$}");
         for (r, w) in scenario.results.iter().zip(&widths) {
-            let _ = write!(out, "  {:>w$}", r.stack);
+            let _ = write!(out, "  {:>w$}", figure(scenario, r));
         }
         out.push('\n');
-        for (label, figure) in rows {
-            let _ = write!(out, "{label:label_width$}");
-            for (r, w) in scenario.results.iter().zip(&widths) {
-                let _ = write!(out, "  {:>w$}", figure(scenario, r));
-            }
-            out.push('\n');
-        }
     }
     out
 }

@@ -8,6 +8,8 @@ use tower::{BoxError, Service, ServiceExt};
 mod balance;
 mod baseline;
 mod breaker;
+pub(crate) mod brownout;
+pub(crate) mod chain;
 pub mod chaos;
 mod hedge;
 mod retry;

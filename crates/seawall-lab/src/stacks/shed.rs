@@ -66,7 +66,14 @@ fn shed(upstream: Upstream, limit: impl Limit) -> LabService {
         .limit(limit)
         .build()
         .unwrap_or_else(|e| unreachable!("the defaults are valid: {e}"));
-    erase(layer.layer(upstream))
+    let limit = layer.clone();
+    let recorded = tower::ServiceBuilder::new()
+        .map_request(move |request| {
+            crate::record_limit(limit.limit());
+            request
+        })
+        .service(layer.layer(upstream));
+    erase(recorded)
 }
 
 /// No shedding, and a server whose queue holds at most 40: the same as at most 60 requests

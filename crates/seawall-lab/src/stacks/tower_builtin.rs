@@ -12,7 +12,7 @@ pub(super) const RETRY_ATTEMPTS: Stack = Stack {
 
 /// tower's retry policy as most code writes it: retry any error, up to `.0` more times.
 #[derive(Clone, Copy)]
-struct Attempts(u32);
+pub(super) struct Attempts(pub(super) u32);
 
 impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for Attempts {
     type Future = std::future::Ready<()>;
