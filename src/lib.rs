@@ -86,6 +86,18 @@ pub use seawall_shed as shed;
 #[doc(inline)]
 pub use seawall_timeout as timeout;
 
+#[cfg(any(
+    feature = "retry",
+    feature = "breaker",
+    feature = "shed",
+    feature = "hedge",
+    feature = "timeout"
+))]
+pub mod builder;
+pub mod prelude;
+#[cfg(feature = "stack")]
+pub mod stack;
+
 #[cfg(all(
     feature = "retry",
     feature = "breaker",
