@@ -20,6 +20,8 @@
 //! | `hedge` | `hedge` | hedged requests: a delay from an unbiased latency percentile, the first acceptable answer wins, a budget shared with retries |
 //! | `shed` | `shed` | load shedding: reject-not-queue limits, adaptive limits (AIMD, Vegas, Gradient2, Envoy's gradient), priorities, client-side throttling |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
+//! | `stack` | `stack` | standard pipelines: a reqwest client, a hedging client and an axum server in a few lines, configured in code or TOML, checked once (guide: `docs/stacks.md`) |
+//! | `builder`, `prelude` | any layer | `ServiceBuilder` extensions (`.with_retry(..)`, `.with_circuit_breaker(..)`, …) and the names most stacks need |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
 //! for rejection responses, and hyper-util's and reqwest's clients as tower services;
@@ -43,7 +45,8 @@
 //! | hedged requests (adaptive delay, budget shared with retries, HTTP policy) | done |
 //! | timeouts and deadline propagation (`grpc-timeout` on gRPC, `seawall-deadline-ms` on HTTP) | done |
 //! | fault injection (errors, HTTP outcomes, latency, aborts, behaviour hooks; header targeting) | done |
-//! | standard stacks, rate limiting | planned (issue 13) |
+//! | standard stacks (client, hedging client, server; TOML configuration; `ServiceBuilder` extensions) | done |
+//! | rate limiting | planned (issue 13) |
 //!
 //! `tests/http_stack.rs` in the repository shows a whole stack: an axum server with a
 //! circuit breaker in `Router::layer` (open → 503 with `Retry-After`), called by a reqwest

@@ -194,7 +194,7 @@ async fn per_route_breakers_fail_a_failing_route_fast_and_leave_the_rest_alone()
 #[tokio::test]
 async fn the_server_timeout_answers_504_and_the_client_total_timeout_gives_up() {
     let app = Router::new()
-        .route("/hang", get(|| std::future::pending::<&'static str>()))
+        .route("/hang", get(std::future::pending::<&'static str>))
         .layer(
             ServerConfig::from_toml(r#"timeout = "100ms""#)
                 .unwrap()

@@ -17,32 +17,30 @@
 //! | [`HedgingConfig::build`] | deadline → total timeout → replayable body → hedge with budget → breaker per authority → attempt timeout → deadline header → reqwest |
 //! | [`ServerConfig::layer`] | rejections as responses → deadline → load shedding with priorities → timeout → breaker per route (when configured) → handler |
 //!
-//! # A client in three lines
+//! # A server and a client, three lines each
 //!
-//! ```no_run
-//! # async fn run() -> Result<(), seawall::core::BoxError> {
-//! use seawall::stack::ClientConfig;
-//!
-//! let client = ClientConfig::default().build(reqwest::Client::new())?;
-//! let request = client.reqwest().get("http://127.0.0.1:3000/users/7").build()?;
-//! let user = client.execute(request).await?.text().await?;
-//! # Ok(())
-//! # }
 //! ```
-//!
-//! # A server in three lines
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), seawall::core::BoxError> {
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), seawall::core::BoxError> {
 //! use axum::{routing::get, Router};
-//! use seawall::stack::ServerConfig;
+//! use seawall::stack::{ClientConfig, ServerConfig};
 //!
+//! // The server: the router, and one line for the whole stack.
 //! let app = Router::new().route("/", get(|| async { "hello" }));
 //! let app = app.layer(ServerConfig::default().layer()?);
-//! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:3000").await?, app).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # let url = format!("http://{}/", listener.local_addr()?);
+//! # tokio::spawn(async move { axum::serve(listener, app).await });
+//!
+//! // The client: reqwest builds the request, the stack sends it.
+//! let client = ClientConfig::default().build(reqwest::Client::new())?;
+//! let request = client.reqwest().get(&url).build()?;
+//! assert_eq!(client.execute(request).await?.text().await?, "hello");
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! (`axum::serve(listener, app)` serves it; the hidden lines spawn that and make `url`.)
 //!
 //! # From a file
 //!
