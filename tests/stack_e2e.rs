@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use seawall::core::{find_rejection, RejectionKind};
-use seawall::stack::{BreakerConfig, ClientConfig, ServerConfig};
+use seawall::stack::{BreakerConfig, ClientConfig, HedgingConfig, ServerConfig};
 
 /// Serves `app` on an ephemeral port of 127.0.0.1; returns its base URL.
 async fn serve(app: Router) -> String {
@@ -232,4 +232,42 @@ async fn the_server_timeout_answers_504_and_the_client_total_timeout_gives_up() 
         }
         Ok(response) => assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT),
     }
+}
+
+#[tokio::test]
+async fn the_hedging_client_gets_a_hung_request_answered_by_its_hedge() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let app = Router::new()
+        .route(
+            "/item",
+            get({
+                let calls = calls.clone();
+                move || async move {
+                    let n = calls.fetch_add(1, Ordering::SeqCst);
+                    if n == 0 {
+                        // The first call hangs, as one slow replica would.
+                        std::future::pending::<()>().await;
+                    }
+                    format!("answered by call {n}")
+                }
+            }),
+        )
+        .layer(ServerConfig::default().layer().unwrap());
+    let base = serve(app).await;
+
+    let config = HedgingConfig::from_toml("[hedge]\ndelay = \"50ms\"").unwrap();
+    let client = config.build(reqwest::Client::new()).unwrap();
+    let started = tokio::time::Instant::now();
+    let request = client
+        .reqwest()
+        .get(format!("{base}/item"))
+        .build()
+        .unwrap();
+    let response = client.execute(request).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "answered by call 1");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "not the attempt timeout"
+    );
+    assert_eq!(client.stats().won, 1);
 }
