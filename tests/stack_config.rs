@@ -386,3 +386,42 @@ fn building_from_code_checks_the_same_rules() {
     let error = server.layer().unwrap_err();
     assert!(error.message().contains("server.breaker.window"), "{error}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_client_refuses_past_max_in_flight_without_calling_the_upstream() {
+    let calls = Arc::new(Mutex::new(0));
+    let upstream = service_fn({
+        let calls = calls.clone();
+        move |_: http::Request<ReplayableBody<Full<Bytes>>>| {
+            *calls.lock().unwrap() += 1;
+            std::future::pending::<Result<http::Response<()>, BoxError>>()
+        }
+    });
+    let config = ClientConfig::from_toml("max_in_flight = 2").unwrap();
+    let client = config.service(upstream).unwrap();
+    let request = || {
+        http::Request::get("http://upstream.test/")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let held: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(client.clone().oneshot(request())))
+        .collect();
+    for _ in 0..100 {
+        if *calls.lock().unwrap() == 2 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let error = client.clone().oneshot(request()).await.unwrap_err();
+    let kind = find_rejection(error.as_ref()).map(|r| r.kind());
+    assert_eq!(
+        kind,
+        Some(seawall::core::RejectionKind::Overloaded),
+        "{error}"
+    );
+    assert_eq!(*calls.lock().unwrap(), 2);
+    for task in held {
+        task.abort();
+    }
+}
