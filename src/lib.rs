@@ -21,6 +21,8 @@
 //! | `shed` | `shed` | load shedding: reject-not-queue limits, adaptive limits (AIMD, Vegas, Gradient2, Envoy's gradient), priorities, client-side throttling |
 //! | `rate_limit` | `rate-limit` | rate limiting on governor's GCRA: one limiter shared by every clone, optionally one per key (peer IP, header, function) in a bounded table; 429 with the exact `Retry-After` |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
+//! | `stack` | `stack` | standard pipelines: a reqwest client, a hedging client and an axum server in a few lines, configured in code or TOML, checked once (guide: `docs/stacks.md`) |
+//! | `builder`, `prelude` | any layer | `ServiceBuilder` extensions (`.with_retry(..)`, `.with_circuit_breaker(..)`, …) and the names most stacks need |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
 //! for rejection responses, and hyper-util's and reqwest's clients as tower services
@@ -47,7 +49,7 @@
 //! | timeouts and deadline propagation (`grpc-timeout` on gRPC, `seawall-deadline-ms` on HTTP) | done |
 //! | fault injection (errors, HTTP outcomes, latency, aborts, behaviour hooks; header targeting) | done |
 //! | rate limiting (governor's GCRA, shared by every clone, keyed on a bounded table) | done |
-//! | standard stacks | planned (issue 13) |
+//! | standard stacks (client, hedging client, server; TOML configuration; `ServiceBuilder` extensions) | done |
 //!
 //! `tests/http_stack.rs` in the repository shows a whole stack: an axum server with a
 //! circuit breaker in `Router::layer` (open → 503 with `Retry-After`), called by a reqwest
@@ -92,6 +94,18 @@ pub use seawall_shed as shed;
 #[cfg(feature = "timeout")]
 #[doc(inline)]
 pub use seawall_timeout as timeout;
+
+#[cfg(any(
+    feature = "retry",
+    feature = "breaker",
+    feature = "shed",
+    feature = "hedge",
+    feature = "timeout"
+))]
+pub mod builder;
+pub mod prelude;
+#[cfg(feature = "stack")]
+pub mod stack;
 
 #[cfg(all(
     feature = "retry",

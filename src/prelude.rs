@@ -1,0 +1,29 @@
+//! The names most stacks need, in one `use seawall::prelude::*;`.
+
+pub use crate::core::{BoxError, ConfigError};
+
+#[cfg(any(
+    feature = "retry",
+    feature = "breaker",
+    feature = "shed",
+    feature = "hedge",
+    feature = "timeout"
+))]
+pub use crate::builder::SeawallServiceBuilderExt;
+
+#[cfg(feature = "breaker")]
+pub use crate::breaker::{CircuitBreakerLayer, KeyedBuilder, KeyedCircuitBreakerLayer};
+#[cfg(feature = "hedge")]
+pub use crate::hedge::HedgeLayer;
+#[cfg(feature = "http")]
+pub use crate::http::{RejectionResponseLayer, ReplayLayer};
+#[cfg(feature = "retry")]
+pub use crate::retry::{Backoff, RetryBudget, RetryLayer};
+#[cfg(feature = "shed")]
+pub use crate::shed::{Priority, ShedLayer, ThrottleLayer};
+#[cfg(feature = "stack")]
+pub use crate::stack::{ClientConfig, HedgingConfig, ServerConfig};
+#[cfg(feature = "timeout")]
+pub use crate::timeout::{
+    AttemptTimeoutLayer, ReceiveDeadlineLayer, SendDeadlineLayer, TimeoutLayer,
+};

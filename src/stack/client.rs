@@ -1,0 +1,317 @@
+//! The standard client pipeline: a `reqwest::Client` with every client-side layer, in the
+//! order that makes them work together.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+use super::config::{in_section, positive, within, BreakerConfig, RetryConfig};
+use super::duration;
+use crate::core::deadline::Deadline;
+use crate::core::{BoxError, ConfigError};
+use crate::http::client::ReqwestService;
+use crate::http::{ReplayLayer, ReplayableBody};
+use crate::retry::{Backoff, HttpPolicy, RetryBudget, RetryLayer};
+use crate::shed::limit::Fixed;
+use crate::shed::ShedLayer;
+use crate::timeout::{AttemptTimeoutLayer, SendDeadlineLayer, TimeoutLayer};
+
+/// A client pipeline as one cloneable service of `http::Request<B>`.
+pub type BoxClient<B, ResB> = BoxCloneSyncService<http::Request<B>, http::Response<ResB>, BoxError>;
+
+/// The configuration of the standard client pipeline (see the [module docs](super)).
+///
+/// | field | default | |
+/// |---|---|---|
+/// | `max_in_flight` | 1,000 | requests in flight at once; more are refused with `Overloaded` (1..=1,000,000) |
+/// | `total_timeout` | `"10s"` | the caller's whole wait, retries and backoffs included; sent downstream as the deadline |
+/// | `attempt_timeout` | `"3s"` | one attempt (at most `total_timeout`) |
+/// | `replay_limit` | 65,536 | request body bytes kept for retries; a longer body is sent once |
+/// | `[retry]` | see [`RetryConfig`] | |
+/// | `[breaker]` | see [`BreakerConfig`] | one per authority; `window` at least twice `attempt_timeout` |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientConfig {
+    /// Requests in flight at once.
+    pub max_in_flight: usize,
+    /// The caller's whole wait.
+    #[serde(with = "duration")]
+    pub total_timeout: Duration,
+    /// One attempt's timeout.
+    #[serde(with = "duration")]
+    pub attempt_timeout: Duration,
+    /// Request body bytes kept so that a retry can re-send them.
+    pub replay_limit: usize,
+    /// The retry settings.
+    pub retry: RetryConfig,
+    /// The per-authority breakers' settings.
+    pub breaker: BreakerConfig,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 1000,
+            total_timeout: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(3),
+            replay_limit: 64 * 1024,
+            retry: RetryConfig::default(),
+            breaker: BreakerConfig::default(),
+        }
+    }
+}
+
+/// Checks that the attempt timeout fits in the total (shared with the hedging pipeline).
+pub(crate) fn check_timeouts(
+    section: &str,
+    total: Duration,
+    attempt: Duration,
+) -> Result<(), ConfigError> {
+    positive(&format!("{section}.total_timeout"), total)?;
+    positive(&format!("{section}.attempt_timeout"), attempt)?;
+    if attempt > total {
+        return Err(ConfigError::new(format!(
+            "{section}.attempt_timeout must not exceed {section}.total_timeout ({}), got {}",
+            duration::format(total),
+            duration::format(attempt)
+        )));
+    }
+    Ok(())
+}
+
+impl ClientConfig {
+    /// Reads a configuration from TOML and checks it.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field: unknown, mistyped, or out of range.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = super::config::from_toml(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every field and the rules between them: the attempt timeout must not exceed
+    /// the total, the breaker's window must be at least twice the attempt timeout.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first field that is out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        within("client.max_in_flight", self.max_in_flight, 1..=1_000_000)?;
+        check_timeouts("client", self.total_timeout, self.attempt_timeout)?;
+        within(
+            "client.replay_limit",
+            self.replay_limit,
+            0..=64 * 1024 * 1024,
+        )?;
+        self.retry.validate("client.retry")?;
+        self.breaker.validate(
+            "client.breaker",
+            ("client.attempt_timeout", self.attempt_timeout),
+        )
+    }
+
+    /// The standard pipeline around `client`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field, from [`validate`](Self::validate).
+    pub fn build(&self, client: reqwest::Client) -> Result<StandardClient, ConfigError> {
+        let (service, budget) = self.pipeline(ReqwestService::new(client.clone()))?;
+        Ok(StandardClient {
+            client,
+            service,
+            budget,
+        })
+    }
+
+    /// The standard pipeline around any HTTP client service `inner` (hyper-util's, a test
+    /// double): what [`build`](Self::build) does for reqwest.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field, from [`validate`](Self::validate).
+    pub fn service<S, B, ResB>(&self, inner: S) -> Result<BoxClient<B, ResB>, ConfigError>
+    where
+        S: Service<http::Request<ReplayableBody<B>>, Response = http::Response<ResB>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+        ResB: Send + Sync + 'static,
+    {
+        self.pipeline(inner).map(|(service, _)| service)
+    }
+
+    fn pipeline<S, B, ResB>(
+        &self,
+        inner: S,
+    ) -> Result<(BoxClient<B, ResB>, Arc<RetryBudget>), ConfigError>
+    where
+        S: Service<http::Request<ReplayableBody<B>>, Response = http::Response<ResB>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+        ResB: Send + Sync + 'static,
+    {
+        self.validate()?;
+        let budget = Arc::new(self.retry.budget().map_err(in_section("client.retry"))?);
+        let retry = self
+            .retry
+            .layer(budget.clone())
+            .map_err(in_section("client.retry"))?;
+        let breakers = crate::breaker::KeyedBuilder::new(
+            crate::breaker::http::authority::<ReplayableBody<B>> as fn(&_) -> String,
+        )
+        .breaker(self.breaker.builder().name("client"))
+        .max_keys(self.breaker.max_keys)
+        .build()
+        .map_err(in_section("client.breaker"))?;
+        let limit = ShedLayer::builder()
+            .limit(Fixed::new(self.max_in_flight))
+            .name("client")
+            .build()
+            .map_err(in_section("client.max_in_flight"))?;
+        let total = self.total_timeout;
+        let service = ServiceBuilder::new()
+            .map_request(move |request| with_deadline(request, total))
+            .layer(SendDeadlineLayer::new())
+            .layer(limit)
+            .layer(TimeoutLayer::new(total).map_err(in_section("client.total_timeout"))?)
+            .layer(ReplayLayer::new(self.replay_limit))
+            .layer(retry)
+            .layer(breakers)
+            .layer(
+                AttemptTimeoutLayer::new(self.attempt_timeout)
+                    .map_err(in_section("client.attempt_timeout"))?,
+            )
+            .layer(SendDeadlineLayer::new())
+            .service(inner.map_err(Into::into));
+        Ok((BoxCloneSyncService::new(service), budget))
+    }
+}
+
+/// Gives `request` a deadline `total` from now, unless it carries (or its task runs under)
+/// an earlier one: the total timeout travels downstream and bounds the retries.
+pub(crate) fn with_deadline<B>(mut request: http::Request<B>, total: Duration) -> http::Request<B> {
+    let ours = Deadline::after(total);
+    let inherited = request
+        .extensions()
+        .get::<Deadline>()
+        .copied()
+        .or_else(Deadline::current);
+    let deadline = inherited.map_or(ours, |d| d.min(ours));
+    request.extensions_mut().insert(deadline);
+    request
+}
+
+impl RetryConfig {
+    pub(crate) fn budget(&self) -> Result<RetryBudget, ConfigError> {
+        RetryBudget::builder()
+            .percent_can_retry(self.budget_ratio)
+            .min_per_second(self.budget_min_per_second)
+            .build()
+    }
+
+    fn layer(&self, budget: Arc<RetryBudget>) -> Result<RetryLayer<HttpPolicy>, ConfigError> {
+        let mut builder = RetryLayer::builder()
+            .policy(HttpPolicy::new().allow_keyed_post(self.allow_keyed_post))
+            .max_attempts(self.max_attempts)
+            .backoff(Backoff::exponential(self.backoff).cap(self.max_backoff))
+            .budget(budget)
+            .name("client");
+        if let Some(seed) = self.seed {
+            builder = builder.seed(seed);
+        }
+        builder.build()
+    }
+}
+
+/// A `reqwest::Client` behind the standard pipeline, built by [`ClientConfig::build`].
+///
+/// Build requests with reqwest as usual and send them with [`execute`](Self::execute); or
+/// use it as a tower service of `http::Request<reqwest::Body>`. Clones share the
+/// connection pool, the concurrency limit, the retry budget and the breakers.
+#[derive(Clone)]
+pub struct StandardClient {
+    client: reqwest::Client,
+    service: BoxClient<reqwest::Body, reqwest::Body>,
+    budget: Arc<RetryBudget>,
+}
+
+impl StandardClient {
+    /// Sends `request` through the pipeline.
+    ///
+    /// # Errors
+    ///
+    /// reqwest's error for a request that could not be sent (after the retries it was worth),
+    /// or a Seawall rejection: `DeadlineExceeded` (the total timeout), `CircuitOpen`,
+    /// `Overloaded` (the concurrency limit), `AttemptTimedOut`. An answer with an error
+    /// status is a response, as with reqwest.
+    pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, BoxError> {
+        let request = crate::http::client::from_reqwest(request)?;
+        let response = self.service.clone().oneshot(request).await?;
+        Ok(reqwest::Response::from(response))
+    }
+
+    /// Sends an `http::Request` through the pipeline.
+    ///
+    /// # Errors
+    ///
+    /// As [`execute`](Self::execute).
+    pub async fn send<B: Into<reqwest::Body>>(
+        &self,
+        request: http::Request<B>,
+    ) -> Result<http::Response<reqwest::Body>, BoxError> {
+        self.service.clone().oneshot(request.map(Into::into)).await
+    }
+
+    /// The `reqwest::Client` underneath, to build requests with.
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The retry budget every clone draws on.
+    pub fn budget(&self) -> &Arc<RetryBudget> {
+        &self.budget
+    }
+}
+
+impl fmt::Debug for StandardClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StandardClient")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service<http::Request<reqwest::Body>> for StandardClient {
+    type Response = http::Response<reqwest::Body>;
+    type Error = BoxError;
+    type Future =
+        <BoxClient<reqwest::Body, reqwest::Body> as Service<http::Request<reqwest::Body>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.service.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<reqwest::Body>) -> Self::Future {
+        self.service.call(request)
+    }
+}

@@ -1,0 +1,78 @@
+//! Standard pipelines: a resilient reqwest client, a hedging client and an axum server in a
+//! few lines, with defaults that are argued for and a configuration checked once.
+//!
+//! # Why
+//!
+//! Each Seawall layer is right on its own, and wrong in the wrong place: a retry outside the
+//! total timeout retries for ever, a breaker outside the retry counts one failure per
+//! request instead of one per attempt, an attempt timeout above the breaker hides slow
+//! calls from it, a deadline sent before the retries tells the upstream the wrong time
+//! left. These pipelines put every layer where it works, the way Microsoft's
+//! `AddStandardResilienceHandler` does for .NET, and check the whole configuration when
+//! they are built, not at the first request.
+//!
+//! | pipeline | layers, outermost first |
+//! |---|---|
+//! | [`ClientConfig::build`] | deadline → concurrency limit → total timeout → replayable body → retry with budget → breaker per authority → attempt timeout → deadline header → reqwest |
+//! | [`HedgingConfig::build`] | deadline → total timeout → replayable body → hedge with budget → breaker per authority → attempt timeout → deadline header → reqwest |
+//! | [`ServerConfig::layer`] | rejections as responses → deadline → load shedding with priorities → timeout → breaker per route (when configured) → handler |
+//!
+//! # A server and a client, three lines each
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), seawall::core::BoxError> {
+//! use axum::{routing::get, Router};
+//! use seawall::stack::{ClientConfig, ServerConfig};
+//!
+//! // The server: the router, and one line for the whole stack.
+//! let app = Router::new().route("/", get(|| async { "hello" }));
+//! let app = app.layer(ServerConfig::default().layer()?);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # let url = format!("http://{}/", listener.local_addr()?);
+//! # tokio::spawn(async move { axum::serve(listener, app).await });
+//!
+//! // The client: reqwest builds the request, the stack sends it.
+//! let client = ClientConfig::default().build(reqwest::Client::new())?;
+//! let request = client.reqwest().get(&url).build()?;
+//! assert_eq!(client.execute(request).await?.text().await?, "hello");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! (`axum::serve(listener, app)` serves it; the hidden lines spawn that and make `url`.)
+//!
+//! # From a file
+//!
+//! Every configuration reads TOML, with durations written `"250ms"`, `"30s"`, `"1m30s"`;
+//! an unknown field or an out-of-range value is an error that names it:
+//!
+//! ```
+//! use seawall::stack::ClientConfig;
+//!
+//! let config = ClientConfig::from_toml(r#"
+//!     total_timeout = "5s"
+//!     attempt_timeout = "1s"
+//!     [retry]
+//!     max_attempts = 2
+//! "#).unwrap();
+//! assert_eq!(config.attempt_timeout, std::time::Duration::from_secs(1));
+//!
+//! let error = ClientConfig::from_toml(r#"attempt_timeout = "20s""#).unwrap_err();
+//! assert!(error.message().contains("client.attempt_timeout"), "{error}");
+//! ```
+//!
+//! The guide `docs/stacks.md` gives every default and the reason for it, and a full file.
+
+mod client;
+mod config;
+pub mod duration;
+mod hedging;
+mod server;
+
+pub use client::{BoxClient, ClientConfig, StandardClient};
+pub use config::{BreakerConfig, RetryConfig};
+pub use hedging::{HedgeConfig, HedgingClient, HedgingConfig};
+pub use server::{
+    DeadlineConfig, RouteKey, ServerConfig, ServerLayer, ServerService, ShedConfig, PRIORITY_HEADER,
+};
