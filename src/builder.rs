@@ -106,6 +106,14 @@ pub trait SeawallServiceBuilderExt<L>: Sized {
     /// on a client, [`ReceiveDeadlineLayer`](crate::timeout::ReceiveDeadlineLayer) on a server.
     #[cfg(feature = "timeout")]
     fn with_deadline<T: DeadlineLayer>(self, layer: T) -> ServiceBuilder<Stack<T, L>>;
+
+    /// Adds a rate limit ([`RateLimitLayer`](crate::rate_limit::RateLimitLayer)), one limiter
+    /// shared by every clone, optionally keyed.
+    #[cfg(feature = "rate-limit")]
+    fn with_rate_limit<K>(
+        self,
+        layer: crate::rate_limit::RateLimitLayer<K>,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer<K>, L>>;
 }
 
 impl<L> SeawallServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -142,6 +150,14 @@ impl<L> SeawallServiceBuilderExt<L> for ServiceBuilder<L> {
 
     #[cfg(feature = "timeout")]
     fn with_deadline<T: DeadlineLayer>(self, layer: T) -> ServiceBuilder<Stack<T, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "rate-limit")]
+    fn with_rate_limit<K>(
+        self,
+        layer: crate::rate_limit::RateLimitLayer<K>,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer<K>, L>> {
         self.layer(layer)
     }
 }

@@ -100,7 +100,8 @@ pub use seawall_timeout as timeout;
     feature = "breaker",
     feature = "shed",
     feature = "hedge",
-    feature = "timeout"
+    feature = "timeout",
+    feature = "rate-limit"
 ))]
 pub mod builder;
 pub mod prelude;

@@ -7,16 +7,22 @@ pub use crate::core::{BoxError, ConfigError};
     feature = "breaker",
     feature = "shed",
     feature = "hedge",
-    feature = "timeout"
+    feature = "timeout",
+    feature = "rate-limit"
 ))]
 pub use crate::builder::SeawallServiceBuilderExt;
 
 #[cfg(feature = "breaker")]
-pub use crate::breaker::{CircuitBreakerLayer, KeyedBuilder, KeyedCircuitBreakerLayer};
+pub use crate::breaker::{
+    CircuitBreakerBuilder, CircuitBreakerLayer, KeyedCircuitBreakerBuilder,
+    KeyedCircuitBreakerLayer,
+};
 #[cfg(feature = "hedge")]
 pub use crate::hedge::HedgeLayer;
 #[cfg(feature = "http")]
 pub use crate::http::{RejectionResponseLayer, ReplayLayer};
+#[cfg(feature = "rate-limit")]
+pub use crate::rate_limit::RateLimitLayer;
 #[cfg(feature = "retry")]
 pub use crate::retry::{Backoff, RetryBudget, RetryLayer};
 #[cfg(feature = "shed")]

@@ -123,5 +123,5 @@ mod layer;
 mod service;
 
 pub use cap::EjectionCap;
-pub use layer::{EndpointBreakerLayer, EndpointBreakerBuilder};
+pub use layer::{EndpointBreakerBuilder, EndpointBreakerLayer};
 pub use service::EndpointBreaker;
