@@ -176,7 +176,7 @@ impl ClientConfig {
             .retry
             .layer(budget.clone())
             .map_err(in_section("client.retry"))?;
-        let breakers = crate::breaker::KeyedBuilder::new(
+        let breakers = crate::breaker::KeyedCircuitBreakerBuilder::new(
             crate::breaker::http::authority::<ReplayableBody<B>> as fn(&_) -> String,
         )
         .breaker(self.breaker.builder().name("client"))

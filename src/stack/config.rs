@@ -217,7 +217,9 @@ impl BreakerConfig {
     }
 
     /// The breaker these settings describe, classifying HTTP results.
-    pub(crate) fn builder(&self) -> crate::breaker::Builder<crate::http::HttpClassifier> {
+    pub(crate) fn builder(
+        &self,
+    ) -> crate::breaker::CircuitBreakerBuilder<crate::http::HttpClassifier> {
         crate::breaker::http::builder()
             .failure_rate(self.failure_rate)
             .time_window(self.window, 10)

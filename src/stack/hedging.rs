@@ -237,7 +237,7 @@ impl HedgingConfig {
     {
         self.validate()?;
         let hedge = self.hedge.layer().map_err(in_section("hedging.hedge"))?;
-        let breakers = crate::breaker::KeyedBuilder::new(
+        let breakers = crate::breaker::KeyedCircuitBreakerBuilder::new(
             crate::breaker::http::authority::<ReplayableBody<B>> as fn(&_) -> String,
         )
         .breaker(self.breaker.builder().name("hedging"))

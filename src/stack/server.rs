@@ -211,7 +211,7 @@ impl ServerConfig {
         let timeout = TimeoutLayer::new(self.timeout).map_err(in_section("server.timeout"))?;
         let enabled = self.breaker.is_some();
         let breaker = self.breaker.clone().unwrap_or_default();
-        let breakers = crate::breaker::KeyedBuilder::new(RouteKey {
+        let breakers = crate::breaker::KeyedCircuitBreakerBuilder::new(RouteKey {
             enabled,
             skip: self
                 .breaker_skip
