@@ -90,7 +90,7 @@ pub fn shedding() -> Vec<Stack> {
 }
 
 /// A client balancing over three replicas with tower's p2c, without and with a breaker per
-/// endpoint (see [`mod@balance`] for the replicas the stacks build).
+/// endpoint (the `balance` module builds the replicas).
 pub fn balancers() -> Vec<Stack> {
     vec![balance::P2C, balance::P2C_ENDPOINT_BREAKERS]
 }
