@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use pin_project_lite::pin_project;
-use seawall_core::rejection::CircuitOpen;
+use seawall_core::rejection::{CircuitOpen, DeadlineExceeded};
 use seawall_core::{BoxError, Classify, Outcome};
 use tokio::time::Instant;
 
@@ -76,7 +76,8 @@ impl fmt::Debug for Guard {
 pin_project! {
     /// The response future of [`CircuitBreaker`](crate::CircuitBreaker) and
     /// [`KeyedCircuitBreaker`](crate::KeyedCircuitBreaker): the inner call, whose outcome it
-    /// reports to the breaker, an immediate [`CircuitOpen`] rejection, or (keyed, for a
+    /// reports to the breaker, an immediate [`CircuitOpen`] rejection (or
+    /// [`DeadlineExceeded`], for a request whose deadline had passed), or (keyed, for a
     /// request without a key) the inner call alone.
     ///
     /// Dropping it before it finishes counts as nothing, and frees a half-open probe's
@@ -99,6 +100,7 @@ pin_project! {
         Rejected {
             error: Option<CircuitOpen>,
         },
+        Expired,
         Bypass {
             #[pin]
             future: F,
@@ -120,6 +122,13 @@ impl<F, C> ResponseFuture<F, C> {
     pub(crate) fn rejected(error: CircuitOpen) -> Self {
         Self {
             state: State::Rejected { error: Some(error) },
+        }
+    }
+
+    /// An immediate [`DeadlineExceeded`]: the request's deadline passed before it was sent.
+    pub(crate) fn expired() -> Self {
+        Self {
+            state: State::Expired,
         }
     }
 
@@ -162,6 +171,7 @@ where
                 .take()
                 .unwrap_or_else(|| CircuitOpen::new(None))
                 .into())),
+            StateProj::Expired => Poll::Ready(Err(DeadlineExceeded::new(None).into())),
             StateProj::Bypass { future } => future.poll(cx).map_err(Into::into),
         }
     }

@@ -2,6 +2,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use seawall_core::deadline::Deadline;
 use seawall_core::rejection::CircuitOpen;
 use seawall_core::{BoxError, Classify, ErrorsAreFailures};
 use tower_service::Service;
@@ -16,6 +17,16 @@ use crate::shared::{Admit, Kind, Shared, Ticket};
 /// waits for the inner service; if not, it is ready at once and `call` fails with a
 /// [`CircuitOpen`] error without touching the inner service. It never returns an error of
 /// its own.
+///
+/// # Deadline
+///
+/// A call made when the [current deadline](Deadline::current) has already passed is refused
+/// with [`DeadlineExceeded`](seawall_core::rejection::DeadlineExceeded): it is not sent, it
+/// counts as neither a success, a failure nor a circuit rejection, and it takes no half-open
+/// probe permit (a probe that cannot finish in time would waste the one chance the breaker
+/// gives the dependency; the permit stays for a request that can use it). On the closed path
+/// this costs one task-local read per call; the deadline is also read in `poll_ready`, but only
+/// when the breaker is half-open and about to hand out a probe permit.
 ///
 /// # Clone
 ///
@@ -38,6 +49,14 @@ enum Pending {
     Probe(Guard),
     /// Rejected, with a retry-after hint.
     Reject(Option<std::time::Duration>),
+    /// Refused: the current deadline has passed (no permit held, nothing counted).
+    Expired,
+}
+
+/// Whether the task's [current deadline](Deadline::current) has passed.
+#[inline]
+fn deadline_passed() -> bool {
+    Deadline::current().is_some_and(|deadline| deadline.is_expired())
 }
 
 seawall_core::inner_accessors!(CircuitBreaker<S, C>, inner: S);
@@ -88,8 +107,13 @@ where
             Some(Pending::Probe(guard)) if guard.is_current() => {}
             _ => self.pending = Some(self.decide()),
         }
+        // A probe that cannot finish before the deadline gives its permit back at once
+        // (dropping the guard releases it) rather than holding it until `call` refuses.
+        if matches!(self.pending, Some(Pending::Probe(_))) && deadline_passed() {
+            self.pending = Some(Pending::Expired);
+        }
         match self.pending {
-            Some(Pending::Reject(_)) => Poll::Ready(Ok(())),
+            Some(Pending::Reject(_) | Pending::Expired) => Poll::Ready(Ok(())),
             _ => self.inner.poll_ready(cx).map_err(Into::into),
         }
     }
@@ -101,7 +125,12 @@ where
         // a trip in between must not let the call reach the failing dependency, nor a pass
         // from before the trip become an extra probe. Deciding again is safe, as the inner
         // service is ready; a rejection stands (the inner service was not polled). Without
-        // `poll_ready` first (a broken caller), decide now.
+        // `poll_ready` first (a broken caller), decide now. A request whose deadline has
+        // passed goes nowhere; dropping a probe's guard gives its permit back.
+        if deadline_passed() {
+            self.pending = None;
+            return ResponseFuture::expired();
+        }
         let pending = match self.pending.take() {
             Some(Pending::Pass(ticket)) if !self.shared.is_current(ticket) => self.decide(),
             Some(Pending::Probe(guard)) if !guard.is_current() => self.decide(),
@@ -115,6 +144,7 @@ where
                 self.shared.rejected();
                 return ResponseFuture::rejected(CircuitOpen::new(after));
             }
+            Pending::Expired => return ResponseFuture::expired(),
         };
         guard.started();
         ResponseFuture::called(self.inner.call(request), guard, self.classify.clone())
