@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use seawall_core::deadline::Deadline;
 use seawall_core::Outcome;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
@@ -25,6 +26,11 @@ pin_project! {
     /// for each further attempt, so a call answered before the delay allocates nothing here; each extra attempt is boxed when it is sent. Every poll looks
     /// at the attempts in flight *before* the timer, so an answer ready on the tick the timer
     /// fires wins and no hedge is sent. Dropping the future cancels every attempt in flight.
+    ///
+    /// The request's deadline is the [current one](Deadline::current) when it was called: no
+    /// hedge timer is armed that would fire at or after it, no attempt is sent once it has
+    /// passed, and a retry-after wait that would end at or after it ends the request (with
+    /// the last answer, once nothing is left in flight) instead.
     ///
     /// # Panics
     ///
@@ -58,6 +64,8 @@ where
     start: Instant,
     /// This request's delay: `None` while the layer is still learning latencies.
     delay: Option<Duration>,
+    /// The request's deadline, if the task had one when it was called.
+    deadline: Option<Deadline>,
     /// The latency window of this request's key, with per-key delays.
     window: Option<Arc<LatencyWindow>>,
     /// Attempts sent, the first included.
@@ -105,8 +113,11 @@ where
         shared: Arc<Shared<P>>,
     ) -> Self {
         let can_hedge = service.is_some();
+        let deadline = Deadline::current();
         let timer = match delay {
-            Some(d) if can_hedge => Some(tokio::time::sleep_until(start + d)),
+            Some(d) if can_hedge && ends_before(deadline, start + d) => {
+                Some(tokio::time::sleep_until(start + d))
+            }
             _ => None,
         };
         let armed = timer.is_some();
@@ -120,6 +131,7 @@ where
                 shared,
                 start,
                 delay,
+                deadline,
                 window,
                 sent: 1,
                 armed,
@@ -197,8 +209,10 @@ where
                     Poll::Ready(true) => {
                         h.due = None;
                         if let (false, Some(delay)) = (h.stopped, h.delay) {
-                            arm(this.timer.as_mut(), delay);
-                            h.armed = true;
+                            if ends_before(h.deadline, Instant::now() + delay) {
+                                arm(this.timer.as_mut(), delay);
+                                h.armed = true;
+                            }
                         }
                         // Poll the new attempt (and the timer) before returning.
                         continue;
@@ -222,6 +236,11 @@ where
             return Poll::Pending;
         }
     }
+}
+
+/// Whether a wait ending at `at` ends strictly before `deadline` (always, without one).
+fn ends_before(deadline: Option<Deadline>, at: Instant) -> bool {
+    deadline.is_none_or(|deadline| at < deadline.instant())
 }
 
 /// Sets the timer to fire `wait` from now: resets the one already made, or makes it.
@@ -273,7 +292,12 @@ where
                 match after {
                     _ if self.stopped || self.sent >= shared.max_attempts => Next::Wait,
                     None => Next::After(Duration::ZERO),
-                    Some(after) if after <= shared.delay.ceiling() => Next::After(after),
+                    Some(after)
+                        if after <= shared.delay.ceiling()
+                            && ends_before(self.deadline, Instant::now() + after) =>
+                    {
+                        Next::After(after)
+                    }
                     Some(_) => {
                         self.stopped = true;
                         Next::Wait
@@ -314,7 +338,8 @@ where
     fn send(&mut self, cx: &mut Context<'_>, reason: &'static str) -> Poll<bool> {
         let shared = &*self.shared;
         let replayable = (self.replay.as_ref()).is_some_and(|r| shared.policy.can_replay(r));
-        if self.stopped || self.sent >= shared.max_attempts || !replayable {
+        let expired = self.deadline.is_some_and(|d| d.is_expired());
+        if self.stopped || self.sent >= shared.max_attempts || !replayable || expired {
             self.stopped = true;
             return Poll::Ready(false);
         }
