@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use seawall_core::permit::{End, Permit};
-use seawall_core::Events;
+use seawall_core::{Calls, Events};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -103,6 +103,8 @@ pub(crate) struct Controller {
     pub(crate) queue: Option<Queue>,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) events: Events,
+    /// `seawall_calls_total`: each admitted call's outcome, each refusal.
+    pub(crate) calls: Calls,
 }
 
 impl Controller {
@@ -121,6 +123,7 @@ impl Controller {
             ceilings,
             queue,
             retry_after,
+            calls: Calls::new(&events),
             events,
         }
     }
@@ -291,6 +294,13 @@ impl ShedPermit {
             admitted,
             in_flight,
         }
+    }
+}
+
+impl ShedPermit {
+    /// The shedder's `seawall_calls_total` counters.
+    pub(crate) fn calls(&self) -> &Calls {
+        &self.controller.calls
     }
 }
 
