@@ -171,6 +171,7 @@ async fn drive() {
 
     // Shed: a limit of one, held by a call that has not finished; the next is refused.
     let shed = seawall::shed::ShedLayer::builder()
+        .name("api")
         .limit(seawall::shed::limit::Fixed::new(1))
         .build()
         .unwrap();
@@ -308,7 +309,16 @@ fn the_metrics_recorded_are_the_ones_docs_telemetry_lists() {
         set(&[("db", "failure"), ("db", "rejected")])
     );
     // The shedder refused the second call; the first never finished.
-    assert_eq!(calls("shed"), set(&[("", "rejected")]));
+    assert_eq!(calls("shed"), set(&[("api", "rejected")]));
+    // The shedder's own metrics carry its name: one admitted, the limit set when built.
+    for metric in ["seawall_shed_admitted_total", "seawall_shed_limit"] {
+        let names: Vec<String> = seen
+            .iter()
+            .filter(|(name, _)| name == metric)
+            .map(|(_, labels)| label(labels, "name"))
+            .collect();
+        assert_eq!(names, ["api"], "{metric}");
+    }
     assert_eq!(
         calls("timeout"),
         set(&[
