@@ -171,6 +171,7 @@ async fn drive() {
 
     // Shed: a limit of one, held by a call that has not finished; the next is refused.
     let shed = seawall::shed::ShedLayer::builder()
+        .name("api")
         .limit(seawall::shed::limit::Fixed::new(1))
         .build()
         .unwrap();
@@ -208,6 +209,14 @@ async fn drive() {
         .insert(Deadline::after(Duration::ZERO));
     tokio::time::advance(Duration::from_millis(1)).await;
     assert!(send.oneshot(request).await.is_err());
+    // A total timeout: one answer in time, one too late.
+    let timeout = seawall::timeout::TimeoutLayer::new(Duration::from_millis(50)).unwrap();
+    let sleepy = timeout.layer(service_fn(|ms: u64| async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok::<u64, BoxError>(ms)
+    }));
+    assert!(sleepy.clone().oneshot(10).await.is_ok());
+    assert!(sleepy.oneshot(100).await.is_err());
 
     // Chaos: every request gets an injected fault.
     use seawall::chaos::{InjectFaultLayer, InjectedFault, Injection};
@@ -215,6 +224,12 @@ async fn drive() {
     let chaos = InjectFaultLayer::new(injection, InjectedFault::new)
         .layer(service_fn(|x: u32| async move { Ok::<_, BoxError>(x) }));
     assert!(chaos.oneshot(1).await.is_err());
+    // ...and none when switched off: the request passes.
+    let injection = Injection::builder().rate(1.0).seed(5).build().unwrap();
+    injection.handle().disable();
+    let chaos = InjectFaultLayer::new(injection, InjectedFault::new)
+        .layer(service_fn(|x: u32| async move { Ok::<_, BoxError>(x) }));
+    assert_eq!(chaos.oneshot(1).await.unwrap(), 1);
 }
 
 #[test]
@@ -275,17 +290,45 @@ fn the_metrics_recorded_are_the_ones_docs_telemetry_lists() {
         layers,
         BTreeSet::from(["breaker", "chaos", "hedge", "retry", "shed", "timeout"])
     );
-    let breaker_calls: BTreeSet<String> = seen
-        .iter()
-        .filter(|(name, labels)| {
-            name == "seawall_calls_total" && label(labels, "layer") == "breaker"
-        })
-        .map(|(_, labels)| label(labels, "outcome"))
-        .collect();
+    let calls = |layer: &str| -> BTreeSet<(String, String)> {
+        seen.iter()
+            .filter(|(name, labels)| {
+                name == "seawall_calls_total" && label(labels, "layer") == layer
+            })
+            .map(|(_, labels)| (label(labels, "name"), label(labels, "outcome")))
+            .collect()
+    };
+    let set = |pairs: &[(&str, &str)]| -> BTreeSet<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    };
     assert_eq!(
-        breaker_calls,
-        BTreeSet::from(["failure".to_owned(), "rejected".to_owned()])
+        calls("breaker"),
+        set(&[("db", "failure"), ("db", "rejected")])
     );
+    // The shedder refused the second call; the first never finished.
+    assert_eq!(calls("shed"), set(&[("api", "rejected")]));
+    // The shedder's own metrics carry its name: one admitted, the limit set when built.
+    for metric in ["seawall_shed_admitted_total", "seawall_shed_limit"] {
+        let names: Vec<String> = seen
+            .iter()
+            .filter(|(name, _)| name == metric)
+            .map(|(_, labels)| label(labels, "name"))
+            .collect();
+        assert_eq!(names, ["api"], "{metric}");
+    }
+    assert_eq!(
+        calls("timeout"),
+        set(&[
+            ("send", "rejected"),
+            ("total", "failure"),
+            ("total", "success")
+        ])
+    );
+    // Chaos: `rejected` when it injected, `success` when the request passed untouched.
+    assert_eq!(calls("chaos"), set(&[("", "rejected"), ("", "success")]));
     for expected in [
         ("retry", "give_up"),
         ("retry", "budget_exhausted"),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use seawall_core::rng::{Rng, SharedRng};
-use seawall_core::{ConfigError, Events};
+use seawall_core::{Calls, ConfigError, Events, Outcome};
 
 /// The default injection rate: one request in a thousand, as Polly's chaos strategies.
 pub const DEFAULT_RATE: f64 = 0.001;
@@ -150,6 +150,7 @@ pub struct Injection<T = Everything> {
     shared: Arc<Shared>,
     target: T,
     events: Events,
+    calls: Calls,
 }
 
 impl Injection {
@@ -180,7 +181,8 @@ impl<T> Injection<T> {
     }
 
     /// Decides whether to inject into `request`, drawing from the generator when it is on
-    /// and the request matches. Off, it costs one relaxed atomic load.
+    /// and the request matches. Off, it costs one relaxed atomic load (and with `metrics`,
+    /// one increment of `seawall_calls_total`).
     #[inline]
     pub fn inject<Req>(&self, request: &Req) -> bool
     where
@@ -206,10 +208,18 @@ impl<T> Injection<T> {
     where
         T: Target<Req>,
     {
-        if !self.shared.enabled.load(Ordering::Relaxed) {
-            return None;
+        let drawn = if self.shared.enabled.load(Ordering::Relaxed) {
+            self.draw_enabled(request)
+        } else {
+            None
+        };
+        // `seawall_calls_total`: `rejected` when chaos takes a hand, `success` when the request
+        // passes untouched (one increment with `metrics`, nothing without).
+        match drawn {
+            Some(_) => self.calls.rejected(),
+            None => self.calls.outcome(Outcome::Success),
         }
-        self.draw_enabled(request)
+        drawn
     }
 
     #[inline(never)]
@@ -303,7 +313,9 @@ impl<T> InjectionBuilder<T> {
             Some(name) => Events::new("chaos").named(name),
             None => Events::new("chaos"),
         };
+        let calls = Calls::new(&events);
         Ok(Injection {
+            calls,
             shared: Arc::new(Shared {
                 enabled: AtomicBool::new(self.enabled),
                 threshold: AtomicU64::new(threshold),

@@ -91,6 +91,10 @@ const BUCKET_NANOS: u64 = 100_000_000;
 /// `seawall_retry_budget_deposits_total`, `…_withdrawals_total`, `…_refunds_total` and
 /// `…_refusals_total`, labelled with the budget's [`name`](RetryBudgetBuilder::name). The
 /// counter handles are taken when the budget is built: install the metrics recorder first.
+/// The gauge `seawall_retry_budget_remaining{name}` is the budget's balance in retries
+/// ([`remaining`](Self::remaining)), set when the budget is built and whenever a retry is
+/// decided, withdrawn or refused: on the retry path only, never on a deposit, so between
+/// retries it keeps the last value (call [`remaining`](Self::remaining) for the live one).
 ///
 /// # Cost
 ///
@@ -157,6 +161,7 @@ struct Metrics {
     withdrawals: metrics::Counter,
     refunds: metrics::Counter,
     refusals: metrics::Counter,
+    remaining: metrics::Gauge,
 }
 
 /// Bumps one cumulative counter and, with the `metrics` feature, its metrics counter.
@@ -246,7 +251,7 @@ impl RetryBudgetBuilder {
             RollingCounter::starting_at(origin, WINDOW, BUCKETS)
                 .map_err(|e| ConfigError::new(format!("window: {e}")))
         };
-        Ok(RetryBudget {
+        let budget = RetryBudget {
             deposits: window()?,
             withdrawals: window()?,
             returned: window()?,
@@ -262,7 +267,10 @@ impl RetryBudgetBuilder {
             min_per_second: self.min_per_second,
             name: self.name,
             clock: self.clock,
-        })
+        };
+        // The floor: all a budget without deposits allows.
+        budget.show_remaining(budget.floor);
+        Ok(budget)
     }
 }
 
@@ -275,6 +283,7 @@ impl Metrics {
             withdrawals: counter("seawall_retry_budget_withdrawals_total"),
             refunds: counter("seawall_retry_budget_refunds_total"),
             refusals: counter("seawall_retry_budget_refusals_total"),
+            remaining: metrics::gauge!("seawall_retry_budget_remaining", "name" => name.to_string()),
         }
     }
 }
@@ -332,12 +341,27 @@ impl RetryBudget {
         let (allowed, taken) = self.balance_at(now);
         if taken <= allowed {
             count!(self.counts, withdrawals);
+            self.show_remaining(allowed.saturating_sub(taken));
             Some(Withdrawal { at: now })
         } else {
             self.returned.add_at(now, 1);
             count!(self.counts, refusals);
+            // Less than one retry was left (this one overdrew it).
+            self.show_remaining(0);
             None
         }
+    }
+
+    /// Sets the gauge `seawall_retry_budget_remaining` to `units` (whole retries), with the
+    /// `metrics` feature.
+    #[inline]
+    fn show_remaining(&self, units: u128) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.counts.metrics {
+            m.remaining.set((units / UNIT) as f64);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = units;
     }
 
     /// Like [`withdraw`](Self::withdraw), for a retry that will never be refunded.
@@ -363,7 +387,12 @@ impl RetryBudget {
     /// request finding the budget empty fails at once instead of after its backoff, and
     /// withdraws only when the retry is sent.
     pub(crate) fn has_room(&self) -> bool {
-        if self.remaining() > 0 {
+        let remaining = self.remaining();
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.counts.metrics {
+            m.remaining.set(remaining as f64);
+        }
+        if remaining > 0 {
             true
         } else {
             count!(self.counts, refusals);

@@ -229,9 +229,21 @@ mod metrics_counters {
     use std::sync::atomic::AtomicU64;
     use std::sync::Mutex;
 
-    /// Keeps every counter by name and labels.
+    /// Keeps every counter by name and labels, and every value a gauge is set to.
     #[derive(Default)]
-    struct Counters(Mutex<BTreeMap<String, Arc<AtomicU64>>>);
+    struct Counters(Mutex<BTreeMap<String, Arc<AtomicU64>>>, Arc<Sets>);
+
+    /// The values set on `seawall_retry_budget_remaining`, in order.
+    #[derive(Default)]
+    struct Sets(Mutex<Vec<f64>>);
+
+    impl metrics::GaugeFn for Sets {
+        fn increment(&self, _: f64) {}
+        fn decrement(&self, _: f64) {}
+        fn set(&self, value: f64) {
+            self.0.lock().unwrap().push(value);
+        }
+    }
 
     impl Recorder for Counters {
         fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
@@ -246,8 +258,12 @@ mod metrics_counters {
             let counter = self.0.lock().unwrap().entry(name).or_default().clone();
             Counter::from_arc(counter)
         }
-        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-            Gauge::noop()
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            if key.name() == "seawall_retry_budget_remaining" {
+                Gauge::from_arc(self.1.clone())
+            } else {
+                Gauge::noop()
+            }
         }
         fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
             Histogram::noop()
@@ -265,12 +281,17 @@ mod metrics_counters {
                 .build()
                 .unwrap()
         });
+        let sets = || recorder.1 .0.lock().unwrap().clone();
+        assert_eq!(sets(), [0.0], "the floor, when built");
         for _ in 0..4 {
             b.deposit();
         }
+        assert_eq!(sets(), [0.0], "deposits do not set the gauge");
         let w = b.withdraw().unwrap();
         assert!(b.try_withdraw());
         assert!(!b.try_withdraw());
+        // Two allowed: one left after the first retry, none after the second or the refusal.
+        assert_eq!(sets(), [0.0, 1.0, 0.0, 0.0]);
         b.refund(w);
         let read = |what: &str| {
             let name = format!("seawall_retry_budget_{what}_total{{name=payments}}");

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use seawall_core::permit::{End, Permit};
-use seawall_core::Events;
+use seawall_core::{Calls, Events};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -103,6 +103,55 @@ pub(crate) struct Controller {
     pub(crate) queue: Option<Queue>,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) events: Events,
+    /// `seawall_calls_total`: each admitted call's outcome, each refusal.
+    pub(crate) calls: Calls,
+    meters: Meters,
+}
+
+/// The shedder's own metrics, with the `metrics` feature: the counter
+/// `seawall_shed_admitted_total{name}` and the gauge `seawall_shed_limit{name}`, their
+/// handles taken when the layer is built. Without the feature, empty.
+#[derive(Debug)]
+struct Meters {
+    #[cfg(feature = "metrics")]
+    admitted: metrics::Counter,
+    #[cfg(feature = "metrics")]
+    limit: metrics::Gauge,
+}
+
+impl Meters {
+    fn new(events: &Events, limit: usize) -> Self {
+        #[cfg(feature = "metrics")]
+        {
+            let name = events.name().to_owned();
+            let meters = Self {
+                admitted: metrics::counter!("seawall_shed_admitted_total", "name" => name.clone()),
+                limit: metrics::gauge!("seawall_shed_limit", "name" => name),
+            };
+            meters.limit(limit);
+            meters
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = (events, limit);
+            Self {}
+        }
+    }
+
+    /// A request was admitted (at once or from the queue).
+    #[inline]
+    fn admitted(&self) {
+        #[cfg(feature = "metrics")]
+        self.admitted.increment(1);
+    }
+
+    /// The limit is now `limit`.
+    fn limit(&self, limit: usize) {
+        #[cfg(feature = "metrics")]
+        self.limit.set(limit as f64);
+        #[cfg(not(feature = "metrics"))]
+        let _ = limit;
+    }
 }
 
 impl Controller {
@@ -113,14 +162,17 @@ impl Controller {
         retry_after: Option<Duration>,
         events: Events,
     ) -> Self {
+        let limit = algorithm.limit().max(1);
         Self {
             in_flight: AtomicUsize::new(0),
-            limit: AtomicUsize::new(algorithm.limit().max(1)),
+            limit: AtomicUsize::new(limit),
+            meters: Meters::new(&events, limit),
             learns: algorithm.learns(),
             algorithm: Mutex::new(algorithm),
             ceilings,
             queue,
             retry_after,
+            calls: Calls::new(&events),
             events,
         }
     }
@@ -263,8 +315,11 @@ impl Controller {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             algorithm.update(sample);
-            self.limit
-                .store(algorithm.limit().max(1), Ordering::Relaxed);
+            let limit = algorithm.limit().max(1);
+            // The gauge moves only when the limit does: most samples leave it where it was.
+            if self.limit.swap(limit, Ordering::Relaxed) != limit {
+                self.meters.limit(limit);
+            }
         }
         self.free_slot();
     }
@@ -286,11 +341,19 @@ pub struct ShedPermit {
 impl ShedPermit {
     pub(crate) fn new(controller: Arc<Controller>, in_flight: usize) -> Self {
         let admitted = controller.learns.then(Instant::now);
+        controller.meters.admitted();
         Self {
             controller,
             admitted,
             in_flight,
         }
+    }
+}
+
+impl ShedPermit {
+    /// The shedder's `seawall_calls_total` counters.
+    pub(crate) fn calls(&self) -> &Calls {
+        &self.controller.calls
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use seawall_core::deadline::Deadline;
 use seawall_core::rejection::DeadlineExceeded;
-use seawall_core::BoxError;
+use seawall_core::{BoxError, Calls, Events, Outcome};
 use tokio::time::{Instant, Sleep};
 
 use crate::error::AttemptTimedOut;
@@ -25,6 +25,8 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         state: State<F>,
+        // `seawall_calls_total` of the layer that made this future.
+        calls: Calls,
     }
 }
 
@@ -53,6 +55,12 @@ pub(crate) enum Expiry {
     Attempt(Duration),
 }
 
+/// The `seawall_calls_total` counters of one of this crate's layers, `name` saying which
+/// (`total`, `attempt`, `send`, `receive`): taken when the service is built.
+pub(crate) fn calls(name: &'static str) -> Calls {
+    Calls::new(&Events::new("timeout").named(name))
+}
+
 /// `from + after`, or about thirty years from `from` when that is past the clock's range.
 pub(crate) fn instant_after(from: Instant, after: Duration) -> Instant {
     from.checked_add(after)
@@ -62,22 +70,30 @@ pub(crate) fn instant_after(from: Instant, after: Duration) -> Instant {
 
 impl<F> ResponseFuture<F> {
     /// A refusal: `DeadlineExceeded` without calling the inner service.
-    pub(crate) fn refused() -> Self {
+    pub(crate) fn refused(calls: Calls) -> Self {
         let error = Some(DeadlineExceeded::new(None).into());
         Self {
             state: State::Refused { error },
+            calls,
         }
     }
 
     /// The inner future with no timer.
-    pub(crate) fn unbounded(inner: F) -> Self {
+    pub(crate) fn unbounded(inner: F, calls: Calls) -> Self {
         Self {
             state: State::Unbounded { inner },
+            calls,
         }
     }
 
     /// The inner future raced against a timer that ends at `end`, scoped in `scope`.
-    pub(crate) fn bounded(inner: F, end: Instant, scope: Option<Deadline>, expiry: Expiry) -> Self {
+    pub(crate) fn bounded(
+        inner: F,
+        end: Instant,
+        scope: Option<Deadline>,
+        expiry: Expiry,
+        calls: Calls,
+    ) -> Self {
         Self {
             state: State::Bounded {
                 inner,
@@ -85,6 +101,7 @@ impl<F> ResponseFuture<F> {
                 scope,
                 expiry,
             },
+            calls,
         }
     }
 }
@@ -97,12 +114,21 @@ where
     type Output = Result<T, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            // Polled again after completion, it fails again rather than panicking.
-            StateProj::Refused { error } => Poll::Ready(Err(error
-                .take()
-                .unwrap_or_else(|| DeadlineExceeded::new(None).into()))),
-            StateProj::Unbounded { inner } => inner.poll(cx).map_err(Into::into),
+        let this = self.project();
+        let calls: &Calls = this.calls;
+        match this.state.project() {
+            StateProj::Refused { error } => Poll::Ready(Err(match error.take() {
+                Some(error) => {
+                    calls.rejected();
+                    error
+                }
+                // Polled again after completion, it fails again rather than panicking.
+                None => DeadlineExceeded::new(None).into(),
+            })),
+            StateProj::Unbounded { inner } => {
+                let result = ready!(inner.poll(cx));
+                Poll::Ready(count(calls, result))
+            }
             StateProj::Bounded {
                 inner,
                 sleep,
@@ -114,9 +140,10 @@ where
                     None => inner.poll(cx),
                 };
                 if let Poll::Ready(result) = polled {
-                    return Poll::Ready(result.map_err(Into::into));
+                    return Poll::Ready(count(calls, result));
                 }
                 ready!(sleep.poll(cx));
+                calls.outcome(Outcome::Failure);
                 Poll::Ready(Err(match *expiry {
                     Expiry::Deadline => DeadlineExceeded::new(None).into(),
                     Expiry::Attempt(after) => AttemptTimedOut::new(after).into(),
@@ -124,6 +151,15 @@ where
             }
         }
     }
+}
+
+/// Counts the inner service's answer: `success` for a response, `failure` for an error.
+fn count<T, E: Into<BoxError>>(calls: &Calls, result: Result<T, E>) -> Result<T, BoxError> {
+    calls.outcome(match result {
+        Ok(_) => Outcome::Success,
+        Err(_) => Outcome::Failure,
+    });
+    result.map_err(Into::into)
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {

@@ -150,6 +150,9 @@ where
                         // Polled again after completion: a contract violation by the caller.
                         return Poll::Ready(Err("shed future polled after completion".into()));
                     };
+                    if let Some(permit) = guard.get_ref() {
+                        permit.calls().outcome(outcome);
+                    }
                     match outcome {
                         Outcome::Success => {}
                         Outcome::Failure => {
@@ -199,6 +202,7 @@ where
                                 "shed",
                                 reason = "displaced"
                             );
+                            ticket.controller.calls.rejected();
                             return Poll::Ready(Err(self::overloaded(this.controller)));
                         }
                         Poll::Pending => {
@@ -212,6 +216,7 @@ where
                                     "shed",
                                     reason = "queue_timeout"
                                 );
+                                ticket.controller.calls.rejected();
                                 return Poll::Ready(Err(self::overloaded(this.controller)));
                             }
                             // Granted or refused at the same moment: the channel says which.

@@ -127,6 +127,7 @@ impl<S, P, C, H> Shed<S, P, C, H> {
         hold: H,
     ) -> ResponseFuture<F, S, Req, C, H> {
         seawall_core::event!(shed, DEBUG, &self.controller.events, "shed", reason);
+        self.controller.calls.rejected();
         ResponseFuture::rejected(
             Overloaded::new(self.controller.retry_after),
             self.controller.clone(),

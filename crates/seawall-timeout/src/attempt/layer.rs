@@ -38,6 +38,7 @@ impl<S> Layer<S> for AttemptTimeoutLayer {
         AttemptTimeout {
             inner,
             timeout: self.timeout,
+            calls: crate::future::calls("attempt"),
         }
     }
 }

@@ -2,7 +2,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use seawall_core::deadline::Deadline;
-use seawall_core::BoxError;
+use seawall_core::{BoxError, Calls};
 use tokio::time::Instant;
 use tower_service::Service;
 
@@ -14,6 +14,7 @@ use crate::future::{instant_after, Expiry, ResponseFuture};
 pub struct AttemptTimeout<S> {
     pub(super) inner: S,
     pub(super) timeout: Duration,
+    pub(super) calls: Calls,
 }
 
 seawall_core::inner_accessors!(AttemptTimeout<S>, inner: S);
@@ -34,18 +35,20 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         let end = instant_after(Instant::now(), self.timeout);
         match Deadline::current() {
-            Some(deadline) if deadline.is_expired() => ResponseFuture::refused(),
+            Some(deadline) if deadline.is_expired() => ResponseFuture::refused(self.calls.clone()),
             Some(deadline) if deadline.instant() < end => ResponseFuture::bounded(
                 self.inner.call(request),
                 deadline.instant(),
                 None,
                 Expiry::Deadline,
+                self.calls.clone(),
             ),
             _ => ResponseFuture::bounded(
                 self.inner.call(request),
                 end,
                 None,
                 Expiry::Attempt(self.timeout),
+                self.calls.clone(),
             ),
         }
     }

@@ -53,6 +53,7 @@ impl<S> Layer<S> for ReceiveDeadlineLayer {
         ReceiveDeadline {
             inner,
             config: self.config,
+            calls: crate::future::calls("receive"),
         }
     }
 }

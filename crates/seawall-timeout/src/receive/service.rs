@@ -2,7 +2,7 @@ use std::task::{Context, Poll};
 
 use http::Request;
 use seawall_core::deadline::Deadline;
-use seawall_core::BoxError;
+use seawall_core::{BoxError, Calls};
 use tower_service::Service;
 
 use super::layer::Config;
@@ -14,6 +14,7 @@ use crate::header;
 pub struct ReceiveDeadline<S> {
     pub(super) inner: S,
     pub(super) config: Config,
+    pub(super) calls: Calls,
 }
 
 seawall_core::inner_accessors!(ReceiveDeadline<S>, inner: S);
@@ -42,7 +43,7 @@ where
             (a, b) => a.or(b.copied()),
         };
         let Some(deadline) = deadline else {
-            return ResponseFuture::unbounded(self.inner.call(request));
+            return ResponseFuture::unbounded(self.inner.call(request), self.calls.clone());
         };
         if !deadline.allows(config.min_remaining) {
             seawall_core::event!(
@@ -54,10 +55,16 @@ where
                 remaining = ?deadline.remaining(),
                 min_remaining = ?config.min_remaining
             );
-            return ResponseFuture::refused();
+            return ResponseFuture::refused(self.calls.clone());
         }
         request.extensions_mut().insert(deadline);
         let inner = deadline.sync_scope(|| self.inner.call(request));
-        ResponseFuture::bounded(inner, deadline.instant(), Some(deadline), Expiry::Deadline)
+        ResponseFuture::bounded(
+            inner,
+            deadline.instant(),
+            Some(deadline),
+            Expiry::Deadline,
+            self.calls.clone(),
+        )
     }
 }

@@ -19,6 +19,9 @@ impl<S> Layer<S> for SendDeadlineLayer {
     type Service = SendDeadline<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        SendDeadline { inner }
+        SendDeadline {
+            inner,
+            calls: crate::future::calls("send"),
+        }
     }
 }

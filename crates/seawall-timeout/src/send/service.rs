@@ -2,7 +2,7 @@ use std::task::{Context, Poll};
 
 use http::Request;
 use seawall_core::deadline::Deadline;
-use seawall_core::BoxError;
+use seawall_core::{BoxError, Calls};
 use tower_service::Service;
 
 use crate::future::{Expiry, ResponseFuture};
@@ -12,6 +12,7 @@ use crate::header;
 #[derive(Clone, Debug)]
 pub struct SendDeadline<S> {
     pub(super) inner: S,
+    pub(super) calls: Calls,
 }
 
 seawall_core::inner_accessors!(SendDeadline<S>, inner: S);
@@ -35,15 +36,21 @@ where
             None => Deadline::current(),
         };
         let Some(deadline) = deadline else {
-            return ResponseFuture::unbounded(self.inner.call(request));
+            return ResponseFuture::unbounded(self.inner.call(request), self.calls.clone());
         };
         if deadline.is_expired() {
             seawall_core::event!(timeout, DEBUG, _, "refused", reason = "deadline_passed");
-            return ResponseFuture::refused();
+            return ResponseFuture::refused(self.calls.clone());
         }
         header::write(request.headers_mut(), deadline.remaining());
         request.extensions_mut().insert(deadline);
         let inner = deadline.sync_scope(|| self.inner.call(request));
-        ResponseFuture::bounded(inner, deadline.instant(), Some(deadline), Expiry::Deadline)
+        ResponseFuture::bounded(
+            inner,
+            deadline.instant(),
+            Some(deadline),
+            Expiry::Deadline,
+            self.calls.clone(),
+        )
     }
 }

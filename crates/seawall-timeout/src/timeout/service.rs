@@ -4,11 +4,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use seawall_core::BoxError;
+use seawall_core::{BoxError, Calls};
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use crate::future::{instant_after, Expiry, ResponseFuture};
+use crate::future::{calls, instant_after, Expiry, ResponseFuture};
 
 /// A timeout on the whole call, counted from the first `poll_ready` for it (see the
 /// [module docs](crate::timeout)).
@@ -22,6 +22,7 @@ pub struct Timeout<S> {
     timer: Option<Pin<Box<Sleep>>>,
     // The time ran out while waiting for readiness: the next call is refused.
     expired: bool,
+    calls: Calls,
 }
 
 impl<S> Timeout<S> {
@@ -32,6 +33,7 @@ impl<S> Timeout<S> {
             started: None,
             timer: None,
             expired: false,
+            calls: calls("total"),
         }
     }
 
@@ -58,7 +60,10 @@ impl<S> Timeout<S> {
 impl<S: Clone> Clone for Timeout<S> {
     /// A clone with no clock running and no timer: it times its own next request.
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), self.timeout)
+        Self {
+            calls: self.calls.clone(),
+            ..Self::new(self.inner.clone(), self.timeout)
+        }
     }
 }
 
@@ -112,9 +117,15 @@ where
         let started = self.started.take().unwrap_or_else(Instant::now);
         if std::mem::take(&mut self.expired) {
             seawall_core::event!(timeout, DEBUG, _, "timed_out", reason = "not_ready", timeout = ?self.timeout);
-            return ResponseFuture::refused();
+            return ResponseFuture::refused(self.calls.clone());
         }
         let end = self.end(started);
-        ResponseFuture::bounded(self.inner.call(request), end, None, Expiry::Deadline)
+        ResponseFuture::bounded(
+            self.inner.call(request),
+            end,
+            None,
+            Expiry::Deadline,
+            self.calls.clone(),
+        )
     }
 }
