@@ -176,13 +176,7 @@ impl ClientConfig {
             .retry
             .layer(budget.clone())
             .map_err(in_section("client.retry"))?;
-        let breakers = crate::breaker::KeyedCircuitBreakerBuilder::new(
-            crate::breaker::http::authority::<ReplayableBody<B>> as fn(&_) -> String,
-        )
-        .breaker(self.breaker.builder().name("client"))
-        .max_keys(self.breaker.max_keys)
-        .build()
-        .map_err(in_section("client.breaker"))?;
+        let breakers = self.breaker.per_authority::<B>("client")?;
         let limit = ShedLayer::builder()
             .limit(Fixed::new(self.max_in_flight))
             .name("client")

@@ -228,4 +228,28 @@ impl BreakerConfig {
             .open_duration(self.open_duration)
             .probes(self.probes)
     }
+
+    /// One breaker per upstream authority with these settings, named after the pipeline
+    /// (`client`, `hedging`): the client pipelines' breaker stage.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn per_authority<B>(
+        &self,
+        pipeline: &'static str,
+    ) -> Result<
+        crate::breaker::KeyedCircuitBreakerLayer<
+            String,
+            fn(&http::Request<crate::http::ReplayableBody<B>>) -> String,
+            crate::http::HttpClassifier,
+        >,
+        ConfigError,
+    > {
+        crate::breaker::KeyedCircuitBreakerBuilder::new(
+            crate::breaker::http::authority::<crate::http::ReplayableBody<B>>
+                as fn(&http::Request<crate::http::ReplayableBody<B>>) -> String,
+        )
+        .breaker(self.builder().name(pipeline))
+        .max_keys(self.max_keys)
+        .build()
+        .map_err(in_section(&format!("{pipeline}.breaker")))
+    }
 }

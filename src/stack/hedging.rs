@@ -237,13 +237,7 @@ impl HedgingConfig {
     {
         self.validate()?;
         let hedge = self.hedge.layer().map_err(in_section("hedging.hedge"))?;
-        let breakers = crate::breaker::KeyedCircuitBreakerBuilder::new(
-            crate::breaker::http::authority::<ReplayableBody<B>> as fn(&_) -> String,
-        )
-        .breaker(self.breaker.builder().name("hedging"))
-        .max_keys(self.breaker.max_keys)
-        .build()
-        .map_err(in_section("hedging.breaker"))?;
+        let breakers = self.breaker.per_authority::<B>("hedging")?;
         let total = self.total_timeout;
         let service = ServiceBuilder::new()
             .map_request(move |request| with_deadline(request, total))
