@@ -56,6 +56,10 @@
 //! client with replayable bodies and budgeted retries. `examples/reqwest_client.rs` is the
 //! client side as a program you can run: `cargo run --example reqwest_client --features full`.
 //!
+//! One guide per layer (why it exists, how it decides, its defaults and how to observe it)
+//! and a table of Polly's, resilience4j's, tower's and tower-resilience's options with their
+//! names here are in [`guides`], their examples run as doctests.
+//!
 //! The crate graph and the reasons for it are in `docs/architecture.md`. Compile errors a
 //! new user meets, and their fixes, are in the `common_errors` page (with the features it
 //! needs: `retry`, `breaker`, `reqwest` and `axum`, all in `full`).
@@ -104,6 +108,7 @@ pub use seawall_timeout as timeout;
     feature = "rate-limit"
 ))]
 pub mod builder;
+pub mod guides;
 pub mod prelude;
 #[cfg(feature = "stack")]
 pub mod stack;
