@@ -27,14 +27,17 @@ const SCHEDULE: [Option<u32>; 8] = [
     None,
 ];
 
+/// A column: its heading and how to read its counter.
+type Column<'a> = (&'a str, Box<dyn Fn() -> u64 + 'a>);
+
 /// Counters read once a second, printed as the change since the last reading.
 struct Readings<'a> {
-    counters: Vec<(&'a str, Box<dyn Fn() -> u64 + 'a>)>,
+    counters: Vec<Column<'a>>,
     last: Vec<u64>,
 }
 
 impl<'a> Readings<'a> {
-    fn new(counters: Vec<(&'a str, Box<dyn Fn() -> u64 + 'a>)>) -> Self {
+    fn new(counters: Vec<Column<'a>>) -> Self {
         let last = counters.iter().map(|(_, read)| read()).collect();
         Self { counters, last }
     }
