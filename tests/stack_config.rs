@@ -68,6 +68,7 @@ fn client_from_code() -> ClientConfig {
             probes: 2,
             max_keys: 16,
         },
+        throttle: None,
     }
 }
 
@@ -310,9 +311,66 @@ const INVALID: &[(&str, &str, &str)] = &[
     ),
     (
         "server",
-        "[shed]\nfixed_limit = 0",
-        "server.shed.fixed_limit",
+        "[shed.limit]\nalgorithm = \"fixed\"\nlimit = 0",
+        "server.shed.limit",
     ),
+    (
+        "server",
+        "[shed.limit]\nalgorithm = \"aimd\"\nmin_limit = 50\nmax_limit = 10",
+        "min_limit",
+    ),
+    (
+        "server",
+        "[shed.limit]\nalgorithm = \"gradient2\"\ntolerance = 0.5",
+        "tolerance",
+    ),
+    (
+        "server",
+        "[shed.limit]\nalgorithm = \"envoy\"\nupdate_interval = \"0s\"",
+        "update_interval",
+    ),
+    (
+        "server",
+        "[shed.limit]\nalgorithm = \"vegas\"\nwindow = \"0s\"",
+        "server.shed.limit: window",
+    ),
+    (
+        "server",
+        "[shed.limit]\nalgorithm = \"bbr\"",
+        "bbr",
+    ),
+    (
+        "server",
+        "[shed.limit]\nalgorithm = \"aimd\"\nsmoothing = 0.5",
+        "smoothing",
+    ),
+    (
+        "server",
+        "[shed.queue]\ncapacity = 0\nmax_wait = \"10ms\"",
+        "server.shed.queue.capacity",
+    ),
+    (
+        "server",
+        "[shed.queue]\ncapacity = 10",
+        "max_wait",
+    ),
+    (
+        "server",
+        "[shed.queue]\ncapacity = 10\nmax_wait = \"10ms\"\ncodel = { target = \"0ms\", interval = \"100ms\" }",
+        "server.shed.queue.codel.target",
+    ),
+    ("client", "[throttle]\nk = 0.5", "client.throttle: k"),
+    (
+        "client",
+        "[throttle]\nmax_probability = 1.5",
+        "client.throttle: max_probability",
+    ),
+    (
+        "client",
+        "[throttle]\nwindow = \"10ms\"",
+        "client.throttle: window",
+    ),
+    ("client", "[throttle]\nkay = 2", "kay"),
     (
         "server",
         "[breaker]\nwindow = \"15s\"",

@@ -64,15 +64,30 @@
 //!
 //! The guide `docs/stacks.md` gives every default and the reason for it, and a full file.
 
+mod breaker;
+#[cfg(feature = "chaos")]
+mod chaos;
 mod client;
 mod config;
-pub mod duration;
 mod hedging;
+#[cfg(feature = "rate-limit")]
+mod rate_limit;
+mod retry;
 mod server;
+mod shed;
+mod timeout;
 
+pub use breaker::{BreakerConfig, EndpointBreakerConfig};
+#[cfg(feature = "chaos")]
+pub use chaos::ChaosConfig;
 pub use client::{BoxClient, ClientConfig, StandardClient};
-pub use config::{BreakerConfig, RetryConfig};
+pub use config::from_toml;
 pub use hedging::{HedgeConfig, HedgingClient, HedgingConfig};
-pub use server::{
-    DeadlineConfig, RouteKey, ServerConfig, ServerLayer, ServerService, ShedConfig, PRIORITY_HEADER,
+#[cfg(feature = "rate-limit")]
+pub use rate_limit::RateLimitConfig;
+pub use retry::RetryConfig;
+pub use server::{RouteKey, ServerConfig, ServerLayer, ServerService};
+pub use shed::{
+    CodelConfig, LimitConfig, QueueConfig, ShedConfig, ThrottleConfig, PRIORITY_HEADER,
 };
+pub use timeout::{DeadlineConfig, TimeoutConfig};
