@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{in_section, positive, ratio, within};
 use crate::breaker::endpoint::EndpointBreakerLayer;
+use crate::breaker::keyed::KeyFn;
 use crate::breaker::{
     CircuitBreakerBuilder, CircuitBreakerLayer, KeyedCircuitBreakerBuilder,
     KeyedCircuitBreakerLayer,
@@ -81,12 +82,13 @@ impl BreakerConfig {
     /// # Errors
     ///
     /// As [`into_layer`](Self::into_layer).
-    pub fn into_keyed<K, F>(
+    pub fn into_keyed<Req, F>(
         self,
         key: F,
-    ) -> Result<KeyedCircuitBreakerLayer<K, F, HttpClassifier>, ConfigError>
+    ) -> Result<KeyedCircuitBreakerLayer<F::Key, F, HttpClassifier>, ConfigError>
     where
-        K: Hash + Eq + Clone,
+        F: KeyFn<Req>,
+        F::Key: Hash + Eq + Clone,
     {
         self.validate("breaker", None)?;
         KeyedCircuitBreakerBuilder::new(key)

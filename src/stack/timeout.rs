@@ -33,7 +33,7 @@ impl TimeoutConfig {
     ///
     /// A [`ConfigError`] naming `timeout` when it is zero.
     pub fn into_layer(self) -> Result<TimeoutLayer, ConfigError> {
-        TimeoutLayer::new(self.timeout).map_err(in_section("timeout"))
+        TimeoutLayer::new(self.timeout)
     }
 
     /// An [`AttemptTimeoutLayer`]: one attempt fails with `AttemptTimedOut` after `timeout`,
