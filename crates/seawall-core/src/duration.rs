@@ -83,7 +83,7 @@ pub fn format(duration: Duration) -> String {
     }
 }
 
-/// `#[serde(with = "seawall_core::duration")]` for a `Duration` field: writes [`format`].
+/// `#[serde(with = "seawall_core::duration")]` for a `Duration` field: writes [`format()`].
 ///
 /// # Errors
 ///
@@ -110,7 +110,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duratio
 pub mod option {
     use super::*;
 
-    /// Writes `Some` as [`format`] does, `None` as nothing.
+    /// Writes `Some` as [`format()`] does, `None` as nothing.
     ///
     /// # Errors
     ///
