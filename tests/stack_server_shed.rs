@@ -52,7 +52,9 @@ async fn a_second_request_is_shed_while_the_first_body_still_streams() {
                     tx.send(Bytes::from_static(b"first ")).await.unwrap();
                     senders_tx.lock().unwrap().send(tx).unwrap();
                     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-                        rx.recv().await.map(|chunk| (Ok::<_, Infallible>(chunk), rx))
+                        rx.recv()
+                            .await
+                            .map(|chunk| (Ok::<_, Infallible>(chunk), rx))
                     });
                     Body::from_stream(stream)
                 }
