@@ -235,14 +235,19 @@ const INVALID: &[(&str, &str, &str)] = &[
     (
         "server",
         "[deadline]\nmin_remaining = \"10m\"",
-        "server.deadline.min_remaining",
+        "server.deadline: max_timeout must be above min_remaining",
     ),
     (
         "server",
         "[deadline]\nmax_timeout = \"0s\"",
-        "server.deadline.max_timeout",
+        "server.deadline: max_timeout",
     ),
     ("server", "[deadline]\nmax_timeout = \"1d\"", "max_timeout"),
+    (
+        "server",
+        "[deadline]\nmax_timeout = \"10s\"\ndefault_timeout = \"20s\"",
+        "server.deadline: default_timeout",
+    ),
     ("server", "[shed]\npriority = \"high\"", "priority"),
     // Each layer's configuration on its own.
     ("retry", "max_attempts = 0", "retry.max_attempts"),

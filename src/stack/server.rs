@@ -73,24 +73,17 @@ impl ServerConfig {
     }
 
     /// Checks every field and the rules between them: the breakers' window must be at
-    /// least twice the timeout, the reserves must leave room for normal requests.
+    /// least twice the timeout, the reserves must leave room for normal requests, the
+    /// deadline's and the limit's settings pass their layers' checks.
     ///
     /// # Errors
     ///
     /// A [`ConfigError`] naming the first field that is out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("server.timeout", self.timeout)?;
-        positive("server.deadline.max_timeout", self.deadline.max_timeout)?;
-        if self.deadline.min_remaining >= self.deadline.max_timeout {
-            return Err(ConfigError::new(format!(
-                "server.deadline.min_remaining must be less than server.deadline.max_timeout ({}), got {}",
-                duration::format(self.deadline.max_timeout),
-                duration::format(self.deadline.min_remaining)
-            )));
-        }
-        if let Some(default) = self.deadline.default_timeout {
-            positive("server.deadline.default_timeout", default)?;
-        }
+        self.deadline
+            .layer()
+            .map_err(in_section("server.deadline"))?;
         self.shed.builder_in("server.shed")?;
         if let Some(breaker) = &self.breaker {
             breaker.validate("server.breaker", Some(("server.timeout", self.timeout)))?;
