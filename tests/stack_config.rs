@@ -98,6 +98,17 @@ fn a_file_and_code_give_the_same_configuration() {
         ClientConfig::from_toml(&written).unwrap(),
         client_from_code()
     );
+    let server = ServerConfig::from_toml(
+        r#"
+        [shed]
+        limit = { algorithm = "gradient2", initial_limit = 30, window = "250ms" }
+        queue = { capacity = 8, max_wait = "20ms", codel = { target = "5ms", interval = "100ms" } }
+        "#,
+    )
+    .unwrap();
+    assert_ne!(server, ServerConfig::default());
+    let written = toml::to_string(&server).unwrap();
+    assert_eq!(ServerConfig::from_toml(&written).unwrap(), server);
 }
 
 /// What the scripted upstream saw (when, with what deadline header) and what the caller
