@@ -73,7 +73,7 @@ async fn a_full_server_refuses_by_priority_with_503_and_retry_after() {
     let config = ServerConfig::from_toml(
         r#"
         [shed]
-        fixed_limit = 4
+        limit = { algorithm = "fixed", limit = 4 }
         critical_reserve = 0.25
         sheddable_reserve = 0.5
         retry_after = "2s"

@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
-use super::config::{in_section, positive, within, BreakerConfig, RetryConfig};
-use super::duration;
+use super::config::{in_section, positive, within};
+use super::{BreakerConfig, RetryConfig, ThrottleConfig};
 use crate::core::deadline::Deadline;
+use crate::core::duration;
 use crate::core::{BoxError, ConfigError};
 use crate::http::client::ReqwestService;
 use crate::http::{ReplayLayer, ReplayableBody};
-use crate::retry::{Backoff, HttpPolicy, RetryBudget, RetryLayer};
+use crate::retry::RetryBudget;
 use crate::shed::limit::Fixed;
 use crate::shed::ShedLayer;
 use crate::timeout::{AttemptTimeoutLayer, SendDeadlineLayer, TimeoutLayer};
@@ -35,6 +36,14 @@ pub type BoxClient<B, ResB> = BoxCloneSyncService<http::Request<B>, http::Respon
 /// | `replay_limit` | 65,536 | request body bytes kept for retries; a longer body is sent once |
 /// | `[retry]` | see [`RetryConfig`] | |
 /// | `[breaker]` | see [`BreakerConfig`] | one per authority; `window` at least twice `attempt_timeout` |
+/// | `[throttle]` | none: off | client-side adaptive throttling, see [`ThrottleConfig`] |
+///
+/// The throttle is off by default: it is one throttle for every upstream the client
+/// calls, so one overloaded host would get requests to the healthy ones refused too, and
+/// the per-authority breakers and the retry budget already keep a client from piling onto
+/// a failing host. Turn it on (`[throttle]`, even empty) for a client of one service that
+/// answers overload with 503 or 429: it then sends about `k` times what the service
+/// accepts instead of its full rate, refusing the rest locally with `Overloaded`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientConfig {
@@ -52,6 +61,9 @@ pub struct ClientConfig {
     pub retry: RetryConfig,
     /// The per-authority breakers' settings.
     pub breaker: BreakerConfig,
+    /// Client-side adaptive throttling; off when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleConfig>,
 }
 
 impl Default for ClientConfig {
@@ -63,6 +75,7 @@ impl Default for ClientConfig {
             replay_limit: 64 * 1024,
             retry: RetryConfig::default(),
             breaker: BreakerConfig::default(),
+            throttle: None,
         }
     }
 }
@@ -112,9 +125,12 @@ impl ClientConfig {
             0..=64 * 1024 * 1024,
         )?;
         self.retry.validate("client.retry")?;
+        if let Some(throttle) = &self.throttle {
+            throttle.layer_in("client.throttle")?;
+        }
         self.breaker.validate(
             "client.breaker",
-            ("client.attempt_timeout", self.attempt_timeout),
+            Some(("client.attempt_timeout", self.attempt_timeout)),
         )
     }
 
@@ -174,9 +190,14 @@ impl ClientConfig {
         let budget = Arc::new(self.retry.budget().map_err(in_section("client.retry"))?);
         let retry = self
             .retry
-            .layer(budget.clone())
+            .with_budget(budget.clone(), "client")
             .map_err(in_section("client.retry"))?;
         let breakers = self.breaker.per_authority::<B>("client")?;
+        let throttle = self
+            .throttle
+            .as_ref()
+            .map(|throttle| throttle.layer_in("client.throttle"))
+            .transpose()?;
         let limit = ShedLayer::builder()
             .limit(Fixed::new(self.max_in_flight))
             .name("client")
@@ -190,6 +211,7 @@ impl ClientConfig {
             .layer(TimeoutLayer::new(total).map_err(in_section("client.total_timeout"))?)
             .layer(ReplayLayer::new(self.replay_limit))
             .layer(retry)
+            .option_layer(throttle)
             .layer(breakers)
             .layer(
                 AttemptTimeoutLayer::new(self.attempt_timeout)
@@ -213,28 +235,6 @@ pub(crate) fn with_deadline<B>(mut request: http::Request<B>, total: Duration) -
     let deadline = inherited.map_or(ours, |d| d.min(ours));
     request.extensions_mut().insert(deadline);
     request
-}
-
-impl RetryConfig {
-    pub(crate) fn budget(&self) -> Result<RetryBudget, ConfigError> {
-        RetryBudget::builder()
-            .percent_can_retry(self.budget_ratio)
-            .min_per_second(self.budget_min_per_second)
-            .build()
-    }
-
-    fn layer(&self, budget: Arc<RetryBudget>) -> Result<RetryLayer<HttpPolicy>, ConfigError> {
-        let mut builder = RetryLayer::builder()
-            .policy(HttpPolicy::new().allow_keyed_post(self.allow_keyed_post))
-            .max_attempts(self.max_attempts)
-            .backoff(Backoff::exponential(self.backoff).cap(self.max_backoff))
-            .budget(budget)
-            .name("client");
-        if let Some(seed) = self.seed {
-            builder = builder.seed(seed);
-        }
-        builder.build()
-    }
 }
 
 /// A `reqwest::Client` behind the standard pipeline, built by [`ClientConfig::build`].

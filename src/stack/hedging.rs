@@ -11,15 +11,17 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 use super::client::{check_timeouts, with_deadline, BoxClient};
-use super::config::{in_section, ratio, within, BreakerConfig};
-use super::duration;
+use super::config::{in_section, ratio, within};
+use super::BreakerConfig;
+use crate::core::duration;
 use crate::core::{BoxError, ConfigError};
 use crate::hedge::{HedgeLayer, HedgeStats, HttpPolicy};
 use crate::http::client::ReqwestService;
 use crate::http::{ReplayLayer, ReplayableBody};
 use crate::timeout::{AttemptTimeoutLayer, SendDeadlineLayer, TimeoutLayer};
 
-/// Hedging settings (`[hedge]`).
+/// Hedging settings (`[hedge]` in the hedging pipeline, or a file of its own for a
+/// [`HedgeLayer`]: [`into_layer`](Self::into_layer)).
 ///
 /// | field | default | |
 /// |---|---|---|
@@ -65,10 +67,21 @@ impl Default for HedgeConfig {
 }
 
 impl HedgeConfig {
-    fn validate(&self, section: &str, total: Duration) -> Result<(), ConfigError> {
+    /// A [`HedgeLayer`] with these settings and the HTTP policy, with a hedge budget of
+    /// its own (`max_extra_load`, `min_per_second`).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field (`hedge.percentile`, …) that is out of range.
+    pub fn into_layer(self) -> Result<HedgeLayer<HttpPolicy>, ConfigError> {
+        self.validate("hedge", None)?;
+        self.layer().map_err(in_section("hedge"))
+    }
+
+    fn validate(&self, section: &str, total: Option<Duration>) -> Result<(), ConfigError> {
         if let Some(delay) = self.delay {
             super::config::positive(&format!("{section}.delay"), delay)?;
-            if delay >= total {
+            if let Some(total) = total.filter(|total| delay >= *total) {
                 return Err(ConfigError::new(format!(
                     "{section}.delay must be less than hedging.total_timeout ({}), got {}",
                     duration::format(total),
@@ -176,10 +189,11 @@ impl HedgingConfig {
             self.replay_limit,
             0..=64 * 1024 * 1024,
         )?;
-        self.hedge.validate("hedging.hedge", self.total_timeout)?;
+        self.hedge
+            .validate("hedging.hedge", Some(self.total_timeout))?;
         self.breaker.validate(
             "hedging.breaker",
-            ("hedging.attempt_timeout", self.attempt_timeout),
+            Some(("hedging.attempt_timeout", self.attempt_timeout)),
         )
     }
 
@@ -307,5 +321,13 @@ impl Service<http::Request<reqwest::Body>> for HedgingClient {
 
     fn call(&mut self, request: http::Request<reqwest::Body>) -> Self::Future {
         self.service.call(request)
+    }
+}
+
+impl TryFrom<HedgeConfig> for HedgeLayer<HttpPolicy> {
+    type Error = ConfigError;
+
+    fn try_from(config: HedgeConfig) -> Result<Self, ConfigError> {
+        config.into_layer()
     }
 }

@@ -13,9 +13,9 @@
 //!
 //! | pipeline | layers, outermost first |
 //! |---|---|
-//! | [`ClientConfig::build`] | deadline → concurrency limit → total timeout → replayable body → retry with budget → breaker per authority → attempt timeout → deadline header → reqwest |
+//! | [`ClientConfig::build`] | deadline → concurrency limit → total timeout → replayable body → retry with budget → adaptive throttle (optional) → breaker per authority → attempt timeout → deadline header → reqwest |
 //! | [`HedgingConfig::build`] | deadline → total timeout → replayable body → hedge with budget → breaker per authority → attempt timeout → deadline header → reqwest |
-//! | [`ServerConfig::layer`] | rejections as responses → deadline → load shedding with priorities → timeout → breaker per route (when configured) → handler |
+//! | [`ServerConfig::layer`] | rejections as responses → deadline → load shedding with priorities, the slot held to the response body's end → timeout → breaker per route (when configured) → handler |
 //!
 //! # A server and a client, three lines each
 //!
@@ -62,17 +62,54 @@
 //! assert!(error.message().contains("client.attempt_timeout"), "{error}");
 //! ```
 //!
-//! The guide `docs/stacks.md` gives every default and the reason for it, and a full file.
+//! # Each layer from a file
+//!
+//! Every layer's settings read on their own too, and turn into the layer with
+//! `into_layer()` (or `TryFrom`), checked by the layer's own builder: [`RetryConfig`],
+//! [`BreakerConfig`] (plain or `into_keyed`), [`EndpointBreakerConfig`], [`ShedConfig`]
+//! (with [`LimitConfig`] chosen by name and a [`QueueConfig`]), [`ThrottleConfig`],
+//! [`HedgeConfig`], [`TimeoutConfig`], [`DeadlineConfig`], and with their features
+//! `ChaosConfig` and `RateLimitConfig`. [`from_toml`] reads any of them.
+//!
+//! ```
+//! use seawall::stack::{from_toml, ShedConfig};
+//!
+//! let shed: ShedConfig = from_toml(r#"
+//!     limit = { algorithm = "aimd", initial_limit = 50, max_limit = 500 }
+//!     queue = { capacity = 20, max_wait = "25ms" }
+//! "#)?;
+//! assert_eq!(shed.into_layer()?.limit(), 50);
+//! # Ok::<(), seawall::core::ConfigError>(())
+//! ```
+//!
+//! The guide `docs/stacks.md` gives every default and the reason for it, a configuration
+//! reference with every key's default and range, and full files (each read and built by a
+//! test).
 
+mod breaker;
+#[cfg(feature = "chaos")]
+mod chaos;
 mod client;
 mod config;
-pub mod duration;
 mod hedging;
+#[cfg(feature = "rate-limit")]
+mod rate_limit;
+mod retry;
 mod server;
+mod shed;
+mod timeout;
 
+pub use breaker::{BreakerConfig, EndpointBreakerConfig};
+#[cfg(feature = "chaos")]
+pub use chaos::ChaosConfig;
 pub use client::{BoxClient, ClientConfig, StandardClient};
-pub use config::{BreakerConfig, RetryConfig};
+pub use config::from_toml;
 pub use hedging::{HedgeConfig, HedgingClient, HedgingConfig};
-pub use server::{
-    DeadlineConfig, RouteKey, ServerConfig, ServerLayer, ServerService, ShedConfig, PRIORITY_HEADER,
+#[cfg(feature = "rate-limit")]
+pub use rate_limit::RateLimitConfig;
+pub use retry::RetryConfig;
+pub use server::{RouteKey, ServerConfig, ServerLayer, ServerService};
+pub use shed::{
+    CodelConfig, LimitConfig, QueueConfig, ShedConfig, ThrottleConfig, PRIORITY_HEADER,
 };
+pub use timeout::{DeadlineConfig, TimeoutConfig};

@@ -3,92 +3,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum_core::body::Body;
 use serde::{Deserialize, Serialize};
+use tower::util::MapResponse;
 use tower::Layer;
 
-use super::config::{in_section, positive, ratio, within, BreakerConfig};
-use super::duration;
+use super::config::{in_section, positive};
+use super::{BreakerConfig, DeadlineConfig, ShedConfig};
 use crate::breaker::keyed::axum::{matched_route, Route};
 use crate::breaker::keyed::KeyFn;
 use crate::breaker::{KeyedCircuitBreaker, KeyedCircuitBreakerLayer};
+use crate::core::duration;
 use crate::core::{ConfigError, ErrorsAreFailures};
+use crate::http::body::GuardedBody;
 use crate::http::rejection_response::{OtherErrorsAs500, RejectionResponseService};
 use crate::http::{HttpClassifier, RejectionResponseLayer};
-use crate::shed::shed::UntilResponse;
-use crate::shed::{FromHeader, Priority, Shed, ShedLayer};
+use crate::shed::shed::UntilBodyEnd;
+use crate::shed::{FromHeader, Shed, ShedLayer, ShedPermit};
 use crate::timeout::{ReceiveDeadline, ReceiveDeadlineLayer, Timeout, TimeoutLayer};
-
-/// The header a request's priority is read from: `critical`, `normal` or `sheddable`.
-pub const PRIORITY_HEADER: &str = "seawall-priority";
-
-/// Deadline settings (`[deadline]`): how the server reads its callers' deadlines.
-///
-/// | field | default | |
-/// |---|---|---|
-/// | `max_timeout` | `"5m"` | a caller's timeout is cut to this |
-/// | `min_remaining` | `"0s"` | refuse at once a request with this much left or less |
-/// | `default_timeout` | none | the deadline of a request that brings none |
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeadlineConfig {
-    /// The longest timeout a caller may ask for.
-    #[serde(with = "duration")]
-    pub max_timeout: Duration,
-    /// Requests with this much time left or less are refused at once.
-    #[serde(with = "duration")]
-    pub min_remaining: Duration,
-    /// The timeout of a request that brings none.
-    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
-    pub default_timeout: Option<Duration>,
-}
-
-impl Default for DeadlineConfig {
-    fn default() -> Self {
-        Self {
-            max_timeout: Duration::from_secs(300),
-            min_remaining: Duration::ZERO,
-            default_timeout: None,
-        }
-    }
-}
-
-/// Load shedding settings (`[shed]`).
-///
-/// | field | default | |
-/// |---|---|---|
-/// | `fixed_limit` | none: adaptive | requests in flight at once; absent, the limit is learnt (Vegas, one sample a second) |
-/// | `critical_reserve` | 0.1 | share of the limit only `critical` requests may use |
-/// | `sheddable_reserve` | 0.2 | further share `sheddable` requests may not use |
-/// | `trusted_priority` | false | let the `seawall-priority` header raise a request above `normal` |
-/// | `retry_after` | `"1s"` | the `Retry-After` of a 503 from shedding |
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ShedConfig {
-    /// A fixed limit; adaptive when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fixed_limit: Option<usize>,
-    /// The share of the limit kept for critical requests.
-    pub critical_reserve: f64,
-    /// The further share kept away from sheddable requests.
-    pub sheddable_reserve: f64,
-    /// Whether the priority header may raise a request's priority.
-    pub trusted_priority: bool,
-    /// The retry-after hint of a refusal.
-    #[serde(with = "duration")]
-    pub retry_after: Duration,
-}
-
-impl Default for ShedConfig {
-    fn default() -> Self {
-        Self {
-            fixed_limit: None,
-            critical_reserve: 0.1,
-            sheddable_reserve: 0.2,
-            trusted_priority: false,
-            retry_after: Duration::from_secs(1),
-        }
-    }
-}
 
 /// The configuration of the standard server pipeline (see the [module docs](super)).
 ///
@@ -96,7 +28,7 @@ impl Default for ShedConfig {
 /// |---|---|---|
 /// | `timeout` | `"10s"` | a handler's longest run; a 504 after it |
 /// | `[deadline]` | see [`DeadlineConfig`] | |
-/// | `[shed]` | see [`ShedConfig`] | |
+/// | `[shed]` | see [`ShedConfig`] | the slot is held until the response body ends |
 /// | `[breaker]` | none | one breaker per matched route when present; `window` at least twice `timeout` |
 /// | `breaker_skip` | `[]` | routes that never get a breaker (`"/health"`) |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -141,37 +73,20 @@ impl ServerConfig {
     }
 
     /// Checks every field and the rules between them: the breakers' window must be at
-    /// least twice the timeout, the reserves must leave room for normal requests.
+    /// least twice the timeout, the reserves must leave room for normal requests, the
+    /// deadline's and the limit's settings pass their layers' checks.
     ///
     /// # Errors
     ///
     /// A [`ConfigError`] naming the first field that is out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("server.timeout", self.timeout)?;
-        positive("server.deadline.max_timeout", self.deadline.max_timeout)?;
-        if self.deadline.min_remaining >= self.deadline.max_timeout {
-            return Err(ConfigError::new(format!(
-                "server.deadline.min_remaining must be less than server.deadline.max_timeout ({}), got {}",
-                duration::format(self.deadline.max_timeout),
-                duration::format(self.deadline.min_remaining)
-            )));
-        }
-        if let Some(default) = self.deadline.default_timeout {
-            positive("server.deadline.default_timeout", default)?;
-        }
-        if let Some(limit) = self.shed.fixed_limit {
-            within("server.shed.fixed_limit", limit, 1..=1_000_000)?;
-        }
-        ratio("server.shed.critical_reserve", self.shed.critical_reserve)?;
-        ratio("server.shed.sheddable_reserve", self.shed.sheddable_reserve)?;
-        if self.shed.critical_reserve + self.shed.sheddable_reserve >= 1.0 {
-            return Err(ConfigError::new(format!(
-                "server.shed.sheddable_reserve plus server.shed.critical_reserve must be less than 1, got {}",
-                self.shed.critical_reserve + self.shed.sheddable_reserve
-            )));
-        }
+        self.deadline
+            .layer()
+            .map_err(in_section("server.deadline"))?;
+        self.shed.builder_in("server.shed")?;
         if let Some(breaker) = &self.breaker {
-            breaker.validate("server.breaker", ("server.timeout", self.timeout))?;
+            breaker.validate("server.breaker", Some(("server.timeout", self.timeout)))?;
         }
         Ok(())
     }
@@ -183,29 +98,15 @@ impl ServerConfig {
     /// A [`ConfigError`] naming the field, from [`validate`](Self::validate).
     pub fn layer(&self) -> Result<ServerLayer, ConfigError> {
         self.validate()?;
-        let deadline = ReceiveDeadlineLayer::builder()
-            .max_timeout(self.deadline.max_timeout)
-            .min_remaining(self.deadline.min_remaining)
-            .default_timeout(self.deadline.default_timeout)
-            .build()
+        let deadline = self
+            .deadline
+            .layer()
             .map_err(in_section("server.deadline"))?;
-        let mut priority = FromHeader::new(
-            http::HeaderName::from_static(PRIORITY_HEADER),
-            Priority::Normal,
-        );
-        if self.shed.trusted_priority {
-            priority = priority.trusted();
-        }
-        let mut shed = ShedLayer::builder()
-            .reserve(Priority::Normal, self.shed.critical_reserve)
-            .reserve(Priority::Sheddable, self.shed.sheddable_reserve)
-            .retry_after(Some(self.shed.retry_after))
-            .name("server");
-        if let Some(limit) = self.shed.fixed_limit {
-            shed = shed.limit(crate::shed::limit::Fixed::new(limit));
-        }
-        let shed = shed
-            .priority(priority)
+        let shed = self
+            .shed
+            .builder_in("server.shed")?
+            .name("server")
+            .hold_to_body_end()
             .build()
             .map_err(in_section("server.shed"))?;
         let timeout = TimeoutLayer::new(self.timeout).map_err(in_section("server.timeout"))?;
@@ -251,34 +152,47 @@ impl<B> KeyFn<http::Request<B>> for RouteKey {
     }
 }
 
-/// The service [`ServerLayer`] makes of a router's route.
+/// A response whose body holds the shedding slot until it ends.
+type Held = http::Response<GuardedBody<Body, ShedPermit>>;
+
+/// Turns a held response back into axum's body type (the slot stays inside it).
+fn unify(response: Held) -> http::Response<Body> {
+    response.map(Body::new)
+}
+
+/// The service [`ServerLayer`] makes of a router's route (whose responses have axum's
+/// `Body`). The shedding slot lives in the response body until the body ends.
 pub type ServerService<S> = RejectionResponseService<
     ReceiveDeadline<
-        Shed<
-            Timeout<KeyedCircuitBreaker<S, Route, RouteKey, HttpClassifier>>,
-            FromHeader,
-            ErrorsAreFailures,
-            UntilResponse,
+        MapResponse<
+            Shed<
+                Timeout<KeyedCircuitBreaker<S, Route, RouteKey, HttpClassifier>>,
+                FromHeader,
+                ErrorsAreFailures,
+                UntilBodyEnd,
+            >,
+            fn(Held) -> http::Response<Body>,
         >,
     >,
     OtherErrorsAs500,
 >;
 
 /// The standard server pipeline as one layer, built by [`ServerConfig::layer`]: rejections
-/// as responses → deadline → load shedding with priorities → timeout → per-route breakers.
+/// as responses → deadline → load shedding with priorities (the slot held to the end of the
+/// response body) → timeout → per-route breakers.
 ///
 /// Clones share the limit and the breakers, as axum's clones per route and per request must.
 #[derive(Clone, Debug)]
 pub struct ServerLayer {
     deadline: ReceiveDeadlineLayer,
-    shed: ShedLayer<FromHeader>,
+    shed: ShedLayer<FromHeader, ErrorsAreFailures, UntilBodyEnd>,
     timeout: TimeoutLayer,
     breakers: KeyedCircuitBreakerLayer<Route, RouteKey, HttpClassifier>,
 }
 
 impl ServerLayer {
     /// The shedding layer, to read its limit and what is in flight.
-    pub fn shed(&self) -> &ShedLayer<FromHeader> {
+    pub fn shed(&self) -> &ShedLayer<FromHeader, ErrorsAreFailures, UntilBodyEnd> {
         &self.shed
     }
 
@@ -295,6 +209,7 @@ impl<S> Layer<S> for ServerLayer {
         let inner = self.breakers.layer(inner);
         let inner = self.timeout.layer(inner);
         let inner = self.shed.layer(inner);
+        let inner = MapResponse::new(inner, unify as fn(Held) -> http::Response<Body>);
         let inner = self.deadline.layer(inner);
         RejectionResponseLayer::infallible().layer(inner)
     }

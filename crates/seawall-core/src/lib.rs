@@ -52,6 +52,7 @@ mod accessors;
 mod classify;
 pub mod clock;
 pub mod deadline;
+pub mod duration;
 mod error;
 mod events;
 pub mod keyed;

@@ -4,9 +4,23 @@
 //! `m`, `h` (`"1h2m3s"`). No fractions and no spaces inside a part; a bare number is refused,
 //! because `timeout = 30` could mean seconds or milliseconds. This is all a resilience
 //! configuration needs, in forty lines, so it is not worth a dependency.
+//!
+//! With the `serde` feature, the module is also a `#[serde(with = "seawall_core::duration")]`
+//! helper for a `Duration` field, and [`option`] one for an `Option<Duration>` field, so
+//! that every crate's configuration reads durations the same way.
+//!
+//! ```
+//! use std::time::Duration;
+//! use seawall_core::duration;
+//!
+//! assert_eq!(duration::parse("1m30s"), Ok(Duration::from_secs(90)));
+//! assert_eq!(duration::format(Duration::from_millis(250)), "250ms");
+//! assert!(duration::parse("30").is_err(), "a bare number has no unit");
+//! ```
 
 use std::time::Duration;
 
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Deserializer, Serializer};
 
 /// Parses `text` as a duration (see the module docs).
@@ -69,27 +83,39 @@ pub fn format(duration: Duration) -> String {
     }
 }
 
-/// `#[serde(with = "…")]` for a `Duration` field.
-pub(crate) fn serialize<S: Serializer>(
-    duration: &Duration,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+/// `#[serde(with = "seawall_core::duration")]` for a `Duration` field: writes [`format()`].
+///
+/// # Errors
+///
+/// The serializer's.
+#[cfg(feature = "serde")]
+pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format(*duration))
 }
 
-/// `#[serde(with = "…")]` for a `Duration` field.
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Duration, D::Error> {
+/// `#[serde(with = "seawall_core::duration")]` for a `Duration` field: reads [`parse`].
+///
+/// # Errors
+///
+/// The deserializer's, or what [`parse`] says of the text.
+#[cfg(feature = "serde")]
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
     parse(&text).map_err(serde::de::Error::custom)
 }
 
-/// `#[serde(with = "…")]` for an `Option<Duration>` field.
-pub(crate) mod option {
+/// `#[serde(with = "seawall_core::duration::option")]` for an `Option<Duration>` field
+/// (give it `#[serde(default)]` too, so that a missing field is `None`).
+#[cfg(feature = "serde")]
+pub mod option {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(
+    /// Writes `Some` as [`format()`] does, `None` as nothing.
+    ///
+    /// # Errors
+    ///
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(
         duration: &Option<Duration>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -99,7 +125,12 @@ pub(crate) mod option {
         }
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+    /// Reads an optional duration as [`parse`] does.
+    ///
+    /// # Errors
+    ///
+    /// The deserializer's, or what [`parse`] says of the text.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<Duration>, D::Error> {
         let text = Option::<String>::deserialize(deserializer)?;
