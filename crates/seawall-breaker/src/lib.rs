@@ -179,6 +179,7 @@
 //! that looks less often than the breaker moves skips the states in between, while the
 //! events and metrics see every transition.
 
+mod admission;
 mod config;
 pub mod endpoint;
 pub mod error;
