@@ -18,7 +18,7 @@
 //!   takes no probe permit ([`Admit::Expired`]), and a permit taken before the deadline
 //!   passed is given back as soon as a `poll_ready` or the `call` sees it has. On the closed
 //!   path this costs one task-local read per `call`; `poll_ready` reads the deadline only
-//!   while it holds a probe permit.
+//!   when the breaker hands out a probe permit or the service holds one.
 //!
 //! What a refusal means differs (the plain breaker fails fast; an endpoint is ejected, or
 //! spared when the ejection cap is full), so each service says it through [`Hooks`].
@@ -65,6 +65,8 @@ impl Hooks for FailFast {
 /// What `poll_ready` decided for the next call.
 #[derive(Debug)]
 pub(crate) enum Pending<R> {
+    /// Nothing yet: no `poll_ready` since the last `call` (or since the service was made).
+    Undecided,
     /// Go through; nothing to give back if the call never happens.
     Pass(Ticket),
     /// Go through as a half-open probe, holding a permit.
@@ -114,6 +116,8 @@ fn carry_out<R>(shared: &Arc<Shared>, pending: Pending<R>) -> Decision<R> {
         Pending::Probe(guard) => guard,
         Pending::Refuse(refusal) => return Decision::Refuse(refusal),
         Pending::Expired => return Decision::Expired,
+        // `carry_out` is given a decision.
+        Pending::Undecided => return Decision::Expired,
     };
     guard.started();
     Decision::Call(guard)
@@ -133,7 +137,7 @@ pub(crate) fn admit_now<H: Hooks>(shared: &Arc<Shared>, hooks: &H) -> Decision<H
 pub(crate) struct Admission<H: Hooks> {
     shared: Arc<Shared>,
     hooks: H,
-    pending: Option<Pending<H::Refusal>>,
+    pending: Pending<H::Refusal>,
 }
 
 impl<H: Hooks> Admission<H> {
@@ -141,7 +145,7 @@ impl<H: Hooks> Admission<H> {
         Self {
             shared,
             hooks,
-            pending: None,
+            pending: Pending::Undecided,
         }
     }
 
@@ -160,19 +164,17 @@ impl<H: Hooks> Admission<H> {
     /// at once (dropping the guard releases it) rather than holding it until `call` refuses.
     #[inline]
     pub(crate) fn poll_decide(&mut self) -> &Pending<H::Refusal> {
-        let pending = match self.pending.take() {
-            Some(Pending::Probe(guard)) if guard.is_current() => {
+        match &self.pending {
+            Pending::Probe(guard) if guard.is_current() => {
                 if deadline_passed() {
-                    drop(guard);
+                    // Dropping the guard gives the permit back.
+                    self.pending = Pending::Expired;
                     self.hooks.released();
-                    Pending::Expired
-                } else {
-                    Pending::Probe(guard)
                 }
             }
-            _ => self.decide(),
-        };
-        self.pending.insert(pending)
+            _ => self.pending = self.decide(),
+        }
+        &self.pending
     }
 
     /// `call`'s decision: `poll_ready`'s if it still stands (one load on the closed path),
@@ -180,30 +182,31 @@ impl<H: Hooks> Admission<H> {
     /// deadline has passed goes nowhere, and a probe permit held for it is given back.
     #[inline]
     pub(crate) fn take(&mut self) -> Decision<H::Refusal> {
-        let pending = self.pending.take();
+        let pending = std::mem::replace(&mut self.pending, Pending::Undecided);
         if deadline_passed() {
-            if matches!(pending, Some(Pending::Probe(_))) {
+            if matches!(pending, Pending::Probe(_)) {
                 drop(pending);
                 self.hooks.released();
             }
             return Decision::Expired;
         }
         let pending = match pending {
-            Some(Pending::Pass(ticket)) if !self.shared.is_current(ticket) => self.decide(),
-            Some(Pending::Probe(guard)) if !guard.is_current() => self.decide(),
-            Some(p) => p,
-            None => self.decide(),
+            Pending::Pass(ticket) if !self.shared.is_current(ticket) => self.decide(),
+            Pending::Probe(guard) if !guard.is_current() => self.decide(),
+            Pending::Undecided => self.decide(),
+            p => p,
         };
         carry_out(&self.shared, pending)
     }
 
+    #[inline]
     fn decide(&self) -> Pending<H::Refusal> {
         decide(&self.shared, &self.hooks)
     }
 
     /// The decision held, for `Debug`.
-    pub(crate) fn pending(&self) -> Option<&Pending<H::Refusal>> {
-        self.pending.as_ref()
+    pub(crate) fn pending(&self) -> &Pending<H::Refusal> {
+        &self.pending
     }
 }
 

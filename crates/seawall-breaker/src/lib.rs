@@ -83,7 +83,7 @@
 //! | [`open_backoff`](CircuitBreakerBuilder::open_backoff) | off (×1) | optional growth on trips that follow each other without closing |
 //! | [`jitter`](CircuitBreakerBuilder::jitter) / [`seed`](CircuitBreakerBuilder::seed) | 0.1, random seed | open times lengthened by up to this share |
 //! | [`probes`](CircuitBreakerBuilder::probes) | 3 | probe calls in half-open, the first alone; all must succeed |
-//! | [`probe_timeout`](CircuitBreakerBuilder::probe_timeout) | 10 s | half-open with no progress this long reopens |
+//! | [`probe_timeout`](CircuitBreakerBuilder::probe_timeout) | 10 s | half-open with no progress this long reopens (a probe's request deadline, if sooner, ends its share) |
 //! | [`classify`](CircuitBreakerBuilder::classify) | errors are failures | any [`seawall_core::Classify`] |
 //!
 //! A success never trips the breaker; conditions are checked on each failure or slow call.

@@ -74,7 +74,9 @@ where
         // A refusal is ready at once: `call` fails fast without the inner service.
         match self.admission.poll_decide() {
             Pending::Refuse(_) | Pending::Expired => Poll::Ready(Ok(())),
-            Pending::Pass(_) | Pending::Probe(_) => self.inner.poll_ready(cx).map_err(Into::into),
+            Pending::Pass(_) | Pending::Probe(_) | Pending::Undecided => {
+                self.inner.poll_ready(cx).map_err(Into::into)
+            }
         }
     }
 

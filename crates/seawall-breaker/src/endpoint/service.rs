@@ -27,6 +27,16 @@ use crate::shared::{Kind, Shared};
 /// calls go to the inner service. See the [module docs](super) for why this layer, unlike
 /// [`CircuitBreaker`](crate::CircuitBreaker), reports not-ready.
 ///
+/// # Deadline
+///
+/// As [`CircuitBreaker`](crate::CircuitBreaker), with the same code: a call made when the
+/// task's [current deadline](seawall_core::deadline::Deadline::current) has passed is
+/// refused with [`DeadlineExceeded`](seawall_core::rejection::DeadlineExceeded), unsent and
+/// uncounted, and never takes the endpoint's probe permit (an ejected endpoint still
+/// reports `Pending`; one that is not reports ready, so the request fails fast). A permit
+/// taken for a request whose deadline then passes is given back at the next `poll_ready` or
+/// `call`, and wakes a task waiting for that probe.
+///
 /// # Clone
 ///
 /// Every clone is the same endpoint: one breaker, one place in the cap. A clone starts

@@ -168,6 +168,21 @@ impl Shared {
     /// deadline](Deadline::current) is read only when a probe permit is free.
     #[inline]
     pub(crate) fn admit(&self) -> Admit {
+        // The closed path in one load, small enough to inline into every service.
+        let word = self.word();
+        if word.state() == State::Closed {
+            return Admit::Call(Ticket {
+                kind: Kind::Closed,
+                epoch: word.epoch(),
+            });
+        }
+        self.admit_slow()
+    }
+
+    /// `admit` for every state but closed: open, half-open (probe permits, the deadline),
+    /// set by hand.
+    #[inline(never)]
+    fn admit_slow(&self) -> Admit {
         loop {
             let word = self.word();
             let epoch = word.epoch();
