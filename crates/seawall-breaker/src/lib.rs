@@ -22,6 +22,10 @@
 //! - **Epochs.** Every transition bumps an epoch in the same word, and a call's outcome
 //!   counts only in the epoch it was admitted in. A call told "go" by `poll_ready` is
 //!   decided again in `call` if the breaker moved on in between.
+//! - **Deadlines.** A request whose [deadline](seawall_core::deadline::Deadline::current)
+//!   has passed is refused with `DeadlineExceeded`, neither sent nor counted, and never
+//!   takes a probe permit; a probe holds half-open no longer than its own deadline. The
+//!   keyed and per-endpoint breakers do the same, with the same code (`docs/deadlines.md`).
 //! - **Fast.** A closed breaker admits a call with one atomic load and records a success
 //!   with a few more, without a lock or an allocation (see `docs/benchmarks.md`).
 //!
