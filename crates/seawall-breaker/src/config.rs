@@ -282,6 +282,13 @@ impl<C> CircuitBreakerBuilder<C> {
     /// a probe call in flight. A permit that a transition voided meanwhile (this timeout
     /// reopening the breaker, a forced open) is dropped at the next `poll_ready`, which
     /// decides afresh.
+    ///
+    /// A probe sent with a request [deadline](seawall_core::deadline::Deadline::current)
+    /// sooner than this timeout counts as stuck from that deadline on: no one is waiting for
+    /// its answer then. So a probe that hangs with 1 s left holds half-open for 1 s, not the
+    /// whole timeout. Another probe with time left still holds it (the timeout of each
+    /// probe admitted since the last one finished must be over), and a probe that finishes
+    /// gives those still out the whole timeout again.
     pub fn probe_timeout(mut self, timeout: Duration) -> Self {
         self.config.probe_timeout = timeout;
         self

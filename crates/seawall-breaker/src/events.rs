@@ -238,7 +238,7 @@ mod tests {
         });
         let call = |outcome| match shared.admit() {
             Admit::Call(ticket) => shared.complete(ticket, outcome, None),
-            Admit::Reject(_) => {}
+            Admit::Reject(_) | Admit::Expired => {}
         };
         call(Outcome::Failure);
         call(Outcome::Failure);

@@ -22,6 +22,10 @@
 //! - **Epochs.** Every transition bumps an epoch in the same word, and a call's outcome
 //!   counts only in the epoch it was admitted in. A call told "go" by `poll_ready` is
 //!   decided again in `call` if the breaker moved on in between.
+//! - **Deadlines.** A request whose [deadline](seawall_core::deadline::Deadline::current)
+//!   has passed is refused with `DeadlineExceeded`, neither sent nor counted, and never
+//!   takes a probe permit; a probe holds half-open no longer than its own deadline. The
+//!   keyed and per-endpoint breakers do the same, with the same code (`docs/deadlines.md`).
 //! - **Fast.** A closed breaker admits a call with one atomic load and records a success
 //!   with a few more, without a lock or an allocation (see `docs/benchmarks.md`).
 //!
@@ -83,7 +87,7 @@
 //! | [`open_backoff`](CircuitBreakerBuilder::open_backoff) | off (×1) | optional growth on trips that follow each other without closing |
 //! | [`jitter`](CircuitBreakerBuilder::jitter) / [`seed`](CircuitBreakerBuilder::seed) | 0.1, random seed | open times lengthened by up to this share |
 //! | [`probes`](CircuitBreakerBuilder::probes) | 3 | probe calls in half-open, the first alone; all must succeed |
-//! | [`probe_timeout`](CircuitBreakerBuilder::probe_timeout) | 10 s | half-open with no progress this long reopens |
+//! | [`probe_timeout`](CircuitBreakerBuilder::probe_timeout) | 10 s | half-open with no progress this long reopens (a probe's request deadline, if sooner, ends its share) |
 //! | [`classify`](CircuitBreakerBuilder::classify) | errors are failures | any [`seawall_core::Classify`] |
 //!
 //! A success never trips the breaker; conditions are checked on each failure or slow call.
@@ -179,6 +183,7 @@
 //! that looks less often than the breaker moves skips the states in between, while the
 //! events and metrics see every transition.
 
+mod admission;
 mod config;
 pub mod endpoint;
 pub mod error;

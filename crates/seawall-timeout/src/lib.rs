@@ -106,6 +106,7 @@ pub mod error;
 pub mod future;
 pub mod grpc_timeout;
 pub mod header;
+mod passthrough;
 pub mod receive;
 pub mod send;
 pub mod timeout;

@@ -12,9 +12,10 @@ use tower_service::Service;
 
 use super::cap::Member;
 use super::future::EndpointFuture;
-use crate::future::{Guard, ResponseFuture};
+use crate::admission::{Admission, Decision, Hooks, Pending};
+use crate::future::ResponseFuture;
 use crate::handle::BreakerHandle;
-use crate::shared::{Admit, Kind, Shared, Ticket};
+use crate::shared::{Kind, Shared};
 
 /// One endpoint of a balancer behind its own circuit breaker; built by
 /// [`EndpointBreakerLayer`](super::EndpointBreakerLayer).
@@ -26,6 +27,16 @@ use crate::shared::{Admit, Kind, Shared, Ticket};
 /// calls go to the inner service. See the [module docs](super) for why this layer, unlike
 /// [`CircuitBreaker`](crate::CircuitBreaker), reports not-ready.
 ///
+/// # Deadline
+///
+/// As [`CircuitBreaker`](crate::CircuitBreaker), with the same code: a call made when the
+/// task's [current deadline](seawall_core::deadline::Deadline::current) has passed is
+/// refused with [`DeadlineExceeded`](seawall_core::rejection::DeadlineExceeded), unsent and
+/// uncounted, and never takes the endpoint's probe permit (an ejected endpoint still
+/// reports `Pending`; one that is not reports ready, so the request fails fast). A permit
+/// taken for a request whose deadline then passes is given back at the next `poll_ready` or
+/// `call`, and wakes a task waiting for that probe.
+///
 /// # Clone
 ///
 /// Every clone is the same endpoint: one breaker, one place in the cap. A clone starts
@@ -33,26 +44,46 @@ use crate::shared::{Admit, Kind, Shared, Ticket};
 /// own.
 pub struct EndpointBreaker<S, C = ErrorsAreFailures> {
     inner: S,
-    shared: Arc<Shared>,
-    member: Arc<Member>,
+    admission: Admission<Arc<Member>>,
     classify: C,
-    pending: Option<Pending>,
     /// Wakes the task when the open time ends; made on first use, then reset.
     timer: Option<Pin<Box<Sleep>>>,
 }
 
-/// What `poll_ready` decided for the next call.
-#[derive(Debug)]
-enum Pending {
-    /// Through the breaker; nothing to give back if the call never happens.
-    Pass(Ticket),
-    /// A half-open probe, holding a permit.
-    Probe(Guard),
-    /// The breaker rejects and the endpoint is ejected (poll_ready said `Pending`).
+/// What an endpoint does when its breaker refuses a call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Ejection {
+    /// Ejected: `poll_ready` says `Pending` (and `call`, if made anyway, fails fast).
     Ejected(Option<Duration>),
-    /// The breaker rejects but the cap is full: straight to the inner service, uncounted.
+    /// The cap is full: straight to the inner service, uncounted.
     Spared,
 }
+
+/// The endpoint's side of its breaker's decisions: a refusal ejects it (if the cap has
+/// room), an ordinary call readmits it, and a probe permit given back wakes whoever waits
+/// for the probe.
+impl Hooks for Arc<Member> {
+    type Refusal = Ejection;
+
+    fn refuse(&self, after: Option<Duration>) -> Ejection {
+        if self.eject() {
+            Ejection::Ejected(after)
+        } else {
+            Ejection::Spared
+        }
+    }
+
+    fn admitted(&self) {
+        // The breaker is closed (or set by hand to let calls through): back in service.
+        self.readmit();
+    }
+
+    fn released(&self) {
+        self.probe_done();
+    }
+}
+
+seawall_core::inner_accessors!(EndpointBreaker<S, C>, inner: S);
 
 impl<S, C> EndpointBreaker<S, C> {
     pub(super) fn from_parts(
@@ -63,53 +94,20 @@ impl<S, C> EndpointBreaker<S, C> {
     ) -> Self {
         Self {
             inner,
-            shared,
-            member,
+            admission: Admission::new(shared, member),
             classify,
-            pending: None,
             timer: None,
         }
     }
 
     /// The handle of this endpoint's breaker.
     pub fn handle(&self) -> BreakerHandle {
-        BreakerHandle::new(self.shared.clone())
+        BreakerHandle::new(self.admission.shared().clone())
     }
 
     /// Whether this endpoint is ejected now (holds a slot of the cap).
     pub fn is_ejected(&self) -> bool {
-        self.member.is_ejected()
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service (giving back any reservation held).
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
-    fn decide(&self) -> Pending {
-        match self.shared.admit() {
-            Admit::Call(t) if t.kind == Kind::Probe => {
-                Pending::Probe(Guard::new(self.shared.clone(), t))
-            }
-            Admit::Call(t) => {
-                // An ordinary call: the breaker is closed (or set by hand to let calls
-                // through), so the endpoint is back in service.
-                self.member.readmit();
-                Pending::Pass(t)
-            }
-            Admit::Reject(after) if self.member.eject() => Pending::Ejected(after),
-            Admit::Reject(_) => Pending::Spared,
-        }
+        self.admission.hooks().is_ejected()
     }
 
     /// Arranges for the task to be woken when the ejected endpoint may be ready again: when
@@ -119,8 +117,8 @@ impl<S, C> EndpointBreaker<S, C> {
         let wait = match after {
             Some(d) => d,
             None => {
-                self.member.wait_for_probe(cx.waker());
-                self.shared.config.open_duration
+                self.admission.hooks().wait_for_probe(cx.waker());
+                self.admission.shared().config.open_duration
             }
         };
         let deadline = Instant::now() + wait;
@@ -145,50 +143,41 @@ where
     type Future = EndpointFuture<S::Future, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // As in `CircuitBreaker`: a probe permit is kept while its half-open lasts; any other
-        // decision is taken afresh, so an endpoint woken after its open time finds it over.
-        match &self.pending {
-            Some(Pending::Probe(guard)) if guard.is_current() => {}
-            _ => self.pending = Some(self.decide()),
+        // Decided as in `CircuitBreaker`, so an endpoint woken after its open time finds it
+        // over; ejected, it is not ready, and wakes when it may be.
+        match *self.admission.poll_decide() {
+            Pending::Refuse(Ejection::Ejected(after)) => {
+                self.wake_later(cx, after);
+                Poll::Pending
+            }
+            Pending::Expired => Poll::Ready(Ok(())),
+            _ => self.inner.poll_ready(cx).map_err(Into::into),
         }
-        if let Some(Pending::Ejected(after)) = self.pending {
-            self.wake_later(cx, after);
-            return Poll::Pending;
-        }
-        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        // As in `CircuitBreaker::call`: a pass or a permit from before a transition is void
-        // and decided again. An endpoint found ejected here (a trip since `poll_ready`, or a
-        // caller that skipped `poll_ready`) cannot wait any more: it fails fast.
-        let pending = match self.pending.take() {
-            Some(Pending::Pass(ticket)) if !self.shared.is_current(ticket) => self.decide(),
-            Some(Pending::Probe(guard)) if !guard.is_current() => self.decide(),
-            Some(p) => p,
-            None => self.decide(),
-        };
-        let mut guard = match pending {
-            Pending::Pass(ticket) => Guard::new(self.shared.clone(), ticket),
-            Pending::Probe(guard) => {
-                let mut guard = guard;
-                guard.started();
+        // As in `CircuitBreaker::call`. An endpoint found ejected here (a trip since
+        // `poll_ready`, or a caller that skipped `poll_ready`) cannot wait any more: it
+        // fails fast.
+        match self.admission.take() {
+            Decision::Call(guard) => {
+                let probe = guard.kind() == Kind::Probe;
                 let future =
                     ResponseFuture::called(self.inner.call(request), guard, self.classify.clone());
-                return EndpointFuture::probe(future, self.member.clone(), self.shared.clone());
+                if probe {
+                    let member = self.admission.hooks().clone();
+                    EndpointFuture::probe(future, member, self.admission.shared().clone())
+                } else {
+                    EndpointFuture::breaker(future)
+                }
             }
-            Pending::Ejected(after) => {
-                self.shared.rejected();
-                return EndpointFuture::breaker(ResponseFuture::rejected(CircuitOpen::new(after)));
+            Decision::Refuse(Ejection::Ejected(after)) => {
+                self.admission.shared().rejected();
+                EndpointFuture::breaker(ResponseFuture::rejected(CircuitOpen::new(after)))
             }
-            Pending::Spared => return EndpointFuture::spared(self.inner.call(request)),
-        };
-        guard.started();
-        EndpointFuture::breaker(ResponseFuture::called(
-            self.inner.call(request),
-            guard,
-            self.classify.clone(),
-        ))
+            Decision::Refuse(Ejection::Spared) => EndpointFuture::spared(self.inner.call(request)),
+            Decision::Expired => EndpointFuture::breaker(ResponseFuture::expired()),
+        }
     }
 }
 
@@ -196,10 +185,8 @@ impl<S: Clone, C: Clone> Clone for EndpointBreaker<S, C> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            shared: self.shared.clone(),
-            member: self.member.clone(),
+            admission: self.admission.clone(),
             classify: self.classify.clone(),
-            pending: None,
             timer: None,
         }
     }
@@ -209,9 +196,9 @@ impl<S: fmt::Debug, C> fmt::Debug for EndpointBreaker<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EndpointBreaker")
             .field("inner", &self.inner)
-            .field("state", &self.shared.state())
-            .field("ejected", &self.member.is_ejected())
-            .field("pending", &self.pending)
+            .field("state", &self.admission.shared().state())
+            .field("ejected", &self.is_ejected())
+            .field("pending", &self.admission.pending())
             .finish()
     }
 }

@@ -10,8 +10,7 @@ use tower_service::Service;
 use super::future::ResponseFuture;
 use super::keys::Keys;
 use super::KeyFn;
-use crate::future::Guard;
-use crate::shared::Admit;
+use crate::admission::{admit_now, deadline_passed, Decision, FailFast};
 
 /// A breaker per key in front of a service; built by
 /// [`KeyedCircuitBreakerLayer`](super::KeyedCircuitBreakerLayer).
@@ -19,6 +18,16 @@ use crate::shared::Admit;
 /// Because the key is known only in `call`, `poll_ready` waits for the inner service
 /// whatever the breakers' states, and `call` rejects a key whose breaker is open without
 /// calling the inner service.
+///
+/// # Deadline
+///
+/// As [`CircuitBreaker`](crate::CircuitBreaker) (with the same code): a keyed request made
+/// when the task's [current deadline](seawall_core::deadline::Deadline::current) has passed
+/// is refused with [`DeadlineExceeded`](seawall_core::rejection::DeadlineExceeded), unsent,
+/// uncounted, without looking its key's breaker up and without taking a probe permit; a
+/// probe admitted with a deadline sooner than the probe timeout holds its key's half-open
+/// only until that deadline. A request without a key goes to the inner service as before:
+/// it is no breaker's business.
 ///
 /// # Clone
 ///
@@ -66,17 +75,19 @@ where
         let Some(key) = self.key.key(&request) else {
             return ResponseFuture::bypass(self.inner.call(request));
         };
+        if deadline_passed() {
+            return ResponseFuture::expired();
+        }
         let breaker = self.keys.breaker(&key);
-        match breaker.admit() {
-            Admit::Call(ticket) => {
-                let mut guard = Guard::new(breaker, ticket);
-                guard.started();
+        match admit_now(&breaker, &FailFast) {
+            Decision::Call(guard) => {
                 ResponseFuture::called(self.inner.call(request), guard, self.classify.clone())
             }
-            Admit::Reject(after) => {
+            Decision::Refuse(after) => {
                 breaker.rejected();
                 ResponseFuture::rejected(CircuitOpen::new(after))
             }
+            Decision::Expired => ResponseFuture::expired(),
         }
     }
 }

@@ -11,10 +11,14 @@
 //! breaker is still in that epoch: a slow call admitted before a trip cannot close a
 //! half-open breaker, and a probe from an earlier half-open cannot count for a later one.
 //!
+//! A probe admitted with a request [deadline](Deadline::current) holds its permit no longer
+//! than that deadline: its share of the probe timeout ends at the earlier of the two (see
+//! [`Shared::probes_stuck`]). A request whose deadline has passed takes no permit at all.
+//!
 //! Transitions ([`transition`]) are rare; they take a mutex (never held on the call path),
 //! check that the word is still exactly the one they decided on (and, for a stuck
 //! half-open, that it is still stuck), write the side data a reader of the new state needs
-//! (open deadline, half-open progress time), then compare-and-swap the new word in place of
+//! (open deadline, half-open stuck time), then compare-and-swap the new word in place of
 //! the old one. Under the mutex only half-open words change (by the lock-free permit,
 //! success and release swaps), and any such change makes the transition's swap fail, so the
 //! caller decides again on the new word: a permit taken while a transition was being
@@ -28,6 +32,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use seawall_core::deadline::Deadline;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -76,6 +81,9 @@ pub(crate) enum Admit {
     Call(Ticket),
     /// Rejected, with the time until the breaker may admit calls again when it knows.
     Reject(Option<Duration>),
+    /// A probe permit is free, but the task's deadline has passed: no permit taken, nothing
+    /// counted.
+    Expired,
 }
 
 /// What only transitions touch, behind the mutex.
@@ -96,8 +104,10 @@ pub(crate) struct Shared {
     word: AtomicU64,
     /// Open: when the open time ends, in nanoseconds since `origin`.
     open_until: AtomicU64,
-    /// Half-open: when a probe was last admitted or finished, in nanoseconds since `origin`.
-    progress: AtomicU64,
+    /// Half-open: from when, in nanoseconds since `origin`, the probes count as stuck (once
+    /// no permit is free): the latest of each probe's admission plus the probe timeout
+    /// (capped by the probe's deadline) and each probe's finish plus the probe timeout.
+    stuck_at: AtomicU64,
     consecutive: AtomicU32,
     /// `Some` when a rate condition is on.
     window: Option<Outcomes>,
@@ -118,7 +128,7 @@ impl Shared {
             origin: Instant::now(),
             word: AtomicU64::new(Word::new(State::Closed, 0).0),
             open_until: AtomicU64::new(0),
-            progress: AtomicU64::new(0),
+            stuck_at: AtomicU64::new(0),
             consecutive: AtomicU32::new(0),
             window,
             counters: Counters::default(),
@@ -154,9 +164,25 @@ impl Shared {
     }
 
     /// Decides whether a call may go through now. Moves an open breaker whose time is up
-    /// to half-open, and a stuck half-open back to open.
+    /// to half-open, and a stuck half-open back to open. The task's [current
+    /// deadline](Deadline::current) is read only when a probe permit is free.
     #[inline]
     pub(crate) fn admit(&self) -> Admit {
+        // The closed path in one load, small enough to inline into every service.
+        let word = self.word();
+        if word.state() == State::Closed {
+            return Admit::Call(Ticket {
+                kind: Kind::Closed,
+                epoch: word.epoch(),
+            });
+        }
+        self.admit_slow()
+    }
+
+    /// `admit` for every state but closed: open, half-open (probe permits, the deadline),
+    /// set by hand.
+    #[inline(never)]
+    fn admit_slow(&self) -> Admit {
         loop {
             let word = self.word();
             let epoch = word.epoch();
@@ -179,13 +205,23 @@ impl Shared {
                 State::HalfOpen => {
                     let now = Instant::now();
                     if self.may_probe(word) {
+                        let deadline = Deadline::current();
+                        if deadline.is_some_and(|d| d.instant() <= now) {
+                            return Admit::Expired;
+                        }
                         let next = word.0 + ONE_ADMITTED;
                         if self
                             .word
                             .compare_exchange(word.0, next, Ordering::AcqRel, Ordering::Acquire)
                             .is_ok()
                         {
-                            self.progress.store(self.nanos(now), Ordering::Release);
+                            let end = now.checked_add(self.config.probe_timeout);
+                            let end = match (end, deadline) {
+                                (Some(end), Some(d)) => Some(end.min(d.instant())),
+                                (None, Some(d)) => Some(d.instant()),
+                                (end, None) => end,
+                            };
+                            self.stuck_from(end.map_or(u64::MAX, |end| self.nanos(end)));
                             Counters::bump(&self.counters.probes);
                             return Admit::Call(Ticket {
                                 kind: Kind::Probe,
@@ -222,10 +258,28 @@ impl Shared {
         self.word().epoch() == ticket.epoch
     }
 
+    /// Whether half-open's probes count as stuck at `now` (which matters only once no
+    /// permit is free): no probe has been admitted or has finished for the probe timeout,
+    /// and no probe admitted since the last one finished has a deadline still ahead of it.
+    /// So a probe whose request has a deadline sooner than the probe timeout holds the
+    /// breaker half-open only until that deadline; one finish gives the probes still out the
+    /// whole probe timeout again.
     fn probes_stuck(&self, now: Instant) -> bool {
-        let since = self.progress.load(Ordering::Acquire);
+        self.nanos(now) >= self.stuck_at.load(Ordering::Acquire)
+    }
+
+    /// Half-open progress: the probes are not stuck before `at` (nanoseconds since `origin`).
+    /// Only ever moves later within one half-open, so racing probes cannot shorten each
+    /// other's time.
+    fn stuck_from(&self, at: u64) {
+        self.stuck_at.fetch_max(at, Ordering::AcqRel);
+    }
+
+    /// `stuck_from` for a probe that finished at `now`: the probes still out get the whole
+    /// probe timeout from now.
+    fn progressed(&self, now: Instant) {
         let timeout = u64::try_from(self.config.probe_timeout.as_nanos()).unwrap_or(u64::MAX);
-        self.nanos(now) >= since.saturating_add(timeout)
+        self.stuck_from(self.nanos(now).saturating_add(timeout));
     }
 
     /// Counts a rejection (the service calls this when it actually rejects a call).

@@ -172,7 +172,7 @@ impl Shared {
                 .compare_exchange(word.0, next, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                self.progress.store(self.nanos(now), Ordering::Release);
+                self.progressed(now);
                 if outcome == Outcome::Ignored {
                     return;
                 }

@@ -57,7 +57,9 @@ impl Shared {
                     at.saturating_add(u64::try_from(open_for.as_nanos()).unwrap_or(u64::MAX));
                 self.open_until.store(until, Ordering::Release);
             }
-            State::HalfOpen => self.progress.store(at, Ordering::Release),
+            // No probe is out yet, so any permit is free and this is never read before the
+            // first probe moves it (`stuck_from` only moves it later).
+            State::HalfOpen => self.stuck_at.store(at, Ordering::Release),
             _ => {
                 self.consecutive.store(0, Ordering::Relaxed);
                 if let Some(window) = &self.window {
@@ -102,7 +104,7 @@ mod tests {
     fn admitted(shared: &Shared) -> Ticket {
         match shared.admit() {
             Admit::Call(ticket) => ticket,
-            Admit::Reject(after) => panic!("rejected ({after:?})"),
+            refused => panic!("refused: {refused:?}"),
         }
     }
 

@@ -4,6 +4,7 @@ use seawall_core::ConfigError;
 use tower_layer::Layer;
 
 use super::service::AttemptTimeout;
+use crate::passthrough::nonzero;
 
 /// Wraps a service in an [`AttemptTimeout`].
 #[derive(Clone, Copy, Debug)]
@@ -19,10 +20,9 @@ impl AttemptTimeoutLayer {
     ///
     /// When `timeout` is zero, which would fail every attempt.
     pub fn new(timeout: Duration) -> Result<Self, ConfigError> {
-        if timeout.is_zero() {
-            return Err(ConfigError::new("timeout must be more than zero, got 0"));
-        }
-        Ok(Self { timeout })
+        Ok(Self {
+            timeout: nonzero(timeout)?,
+        })
     }
 
     /// The timeout of one attempt.

@@ -4,6 +4,7 @@ use seawall_core::ConfigError;
 use tower_layer::Layer;
 
 use super::service::Timeout;
+use crate::passthrough::nonzero;
 
 /// Wraps a service in a [`Timeout`] on the whole call, readiness included.
 #[derive(Clone, Copy, Debug)]
@@ -18,10 +19,9 @@ impl TimeoutLayer {
     ///
     /// When `timeout` is zero, which would refuse every call.
     pub fn new(timeout: Duration) -> Result<Self, ConfigError> {
-        if timeout.is_zero() {
-            return Err(ConfigError::new("timeout must be more than zero, got 0"));
-        }
-        Ok(Self { timeout })
+        Ok(Self {
+            timeout: nonzero(timeout)?,
+        })
     }
 
     /// The timeout.

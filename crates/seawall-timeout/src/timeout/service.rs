@@ -25,6 +25,8 @@ pub struct Timeout<S> {
     calls: Calls,
 }
 
+seawall_core::inner_accessors!(Timeout<S>, inner: S);
+
 impl<S> Timeout<S> {
     pub(crate) fn new(inner: S, timeout: Duration) -> Self {
         Self {
@@ -35,21 +37,6 @@ impl<S> Timeout<S> {
             expired: false,
             calls: calls("total"),
         }
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
     }
 
     fn end(&self, started: Instant) -> Instant {

@@ -1,6 +1,7 @@
-//! The breaker and the request's deadline: a request whose deadline has passed is refused
+//! The breakers and the request's deadline: a request whose deadline has passed is refused
 //! with `DeadlineExceeded`, is not sent, and does not take the half-open probe permit that a
-//! request with time left can use.
+//! request with time left can use; a probe holds half-open no longer than its deadline.
+//! The plain breaker here, the keyed and per-endpoint ones in their modules.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,21 +13,45 @@ use seawall_core::{find_rejection, BoxError, RejectionKind};
 use tokio::time::advance;
 use tower::{service_fn, Layer, Service, ServiceExt};
 
+#[path = "../common/mod.rs"]
 mod common;
+mod endpoint;
+mod keyed;
+mod probe_timeout;
+
 use common::{consecutive, secs};
 
+/// Anything sent to [`counted`]: whether the upstream should fail it.
+trait Fails {
+    fn fails(&self) -> bool;
+}
+
+impl Fails for bool {
+    fn fails(&self) -> bool {
+        *self
+    }
+}
+
+/// A keyed request: (key, fail).
+impl Fails for (&'static str, bool) {
+    fn fails(&self) -> bool {
+        self.1
+    }
+}
+
 /// A service that counts the requests it receives and fails when asked to.
-fn counted(
+fn counted<R: Fails + Send + 'static>(
     sent: &Arc<AtomicUsize>,
 ) -> impl Service<
-    bool,
+    R,
     Response = (),
     Error = &'static str,
     Future = impl std::future::Future<Output = Result<(), &'static str>> + Send,
 > + Clone {
     let sent = sent.clone();
-    service_fn(move |fail: bool| {
+    service_fn(move |request: R| {
         sent.fetch_add(1, Ordering::SeqCst);
+        let fail = request.fails();
         async move {
             if fail {
                 Err("down")
@@ -53,7 +78,7 @@ async fn a_closed_breaker_refuses_a_request_past_its_deadline_without_sending_it
     let layer: CircuitBreakerLayer = consecutive(1).build().unwrap();
     let handle = layer.handle();
     let sent = Arc::new(AtomicUsize::new(0));
-    let mut svc = layer.layer(counted(&sent));
+    let mut svc = layer.layer(counted::<bool>(&sent));
 
     let expired = passed().await;
     let err = expired
@@ -81,7 +106,7 @@ async fn an_expired_request_takes_no_probe_permit_from_one_with_time_left() {
     let layer: CircuitBreakerLayer = consecutive(1).probes(1).build().unwrap();
     let handle = layer.handle();
     let sent = Arc::new(AtomicUsize::new(0));
-    let mut late = layer.layer(counted(&sent));
+    let mut late = layer.layer(counted::<bool>(&sent));
     let mut timely = late.clone();
     late.ready().await.unwrap().call(true).await.unwrap_err();
     assert_eq!(handle.state(), State::Open);
@@ -116,7 +141,7 @@ async fn an_expired_request_is_never_the_probe() {
     let layer: CircuitBreakerLayer = consecutive(1).probes(1).build().unwrap();
     let handle = layer.handle();
     let sent = Arc::new(AtomicUsize::new(0));
-    let mut svc = layer.layer(counted(&sent));
+    let mut svc = layer.layer(counted::<bool>(&sent));
     svc.ready().await.unwrap().call(true).await.unwrap_err();
     let expired = passed().await;
     advance(secs(5)).await;
