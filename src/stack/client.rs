@@ -26,6 +26,48 @@ use crate::timeout::{AttemptTimeoutLayer, SendDeadlineLayer, TimeoutLayer};
 /// A client pipeline as one cloneable service of `http::Request<B>`.
 pub type BoxClient<B, ResB> = BoxCloneSyncService<http::Request<B>, http::Response<ResB>, BoxError>;
 
+/// An HTTP client service a standard client pipeline can wrap: it takes requests whose
+/// bodies can be replayed, answers `http::Response<ResB>`, and can be cloned and shared
+/// across tasks. Every such service has it (a blanket impl): hyper-util's client, reqwest's
+/// through [`ReqwestService`], a test double. It names the bounds once, for
+/// [`ClientConfig::service`] and [`HedgingConfig::service`](super::HedgingConfig::service).
+pub trait HttpClientService<B, ResB>:
+    Service<
+        http::Request<ReplayableBody<B>>,
+        Response = http::Response<ResB>,
+        Error: Into<BoxError>,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S, B, ResB> HttpClientService<B, ResB> for S where
+    S: Service<
+            http::Request<ReplayableBody<B>>,
+            Response = http::Response<ResB>,
+            Error: Into<BoxError>,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// A request body a standard client pipeline can carry: bytes, shareable across tasks.
+pub trait ClientBody:
+    http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Sync + 'static
+{
+}
+
+impl<B> ClientBody for B where
+    B: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Sync + 'static
+{
+}
+
 /// The configuration of the standard client pipeline (see the [module docs](super)).
 ///
 /// | field | default | |
@@ -156,15 +198,8 @@ impl ClientConfig {
     /// A [`ConfigError`] naming the field, from [`validate`](Self::validate).
     pub fn service<S, B, ResB>(&self, inner: S) -> Result<BoxClient<B, ResB>, ConfigError>
     where
-        S: Service<http::Request<ReplayableBody<B>>, Response = http::Response<ResB>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Error: Into<BoxError>,
-        S::Future: Send + 'static,
-        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-        B::Error: Into<BoxError>,
+        S: HttpClientService<B, ResB>,
+        B: ClientBody,
         ResB: Send + Sync + 'static,
     {
         self.pipeline(inner).map(|(service, _)| service)
@@ -175,15 +210,8 @@ impl ClientConfig {
         inner: S,
     ) -> Result<(BoxClient<B, ResB>, Arc<RetryBudget>), ConfigError>
     where
-        S: Service<http::Request<ReplayableBody<B>>, Response = http::Response<ResB>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Error: Into<BoxError>,
-        S::Future: Send + 'static,
-        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-        B::Error: Into<BoxError>,
+        S: HttpClientService<B, ResB>,
+        B: ClientBody,
         ResB: Send + Sync + 'static,
     {
         self.validate()?;

@@ -5,19 +5,18 @@ use std::fmt;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
-use super::client::{check_timeouts, with_deadline, BoxClient};
+use super::client::{check_timeouts, with_deadline, BoxClient, ClientBody, HttpClientService};
 use super::config::{in_section, ratio, within};
 use super::BreakerConfig;
 use crate::core::duration;
 use crate::core::{BoxError, ConfigError};
 use crate::hedge::{HedgeLayer, HedgeStats, HttpPolicy};
 use crate::http::client::ReqwestService;
-use crate::http::{ReplayLayer, ReplayableBody};
+use crate::http::ReplayLayer;
 use crate::timeout::{AttemptTimeoutLayer, SendDeadlineLayer, TimeoutLayer};
 
 /// Hedging settings (`[hedge]` in the hedging pipeline, or a file of its own for a
@@ -218,15 +217,8 @@ impl HedgingConfig {
     /// A [`ConfigError`] naming the field, from [`validate`](Self::validate).
     pub fn service<S, B, ResB>(&self, inner: S) -> Result<BoxClient<B, ResB>, ConfigError>
     where
-        S: Service<http::Request<ReplayableBody<B>>, Response = http::Response<ResB>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Error: Into<BoxError>,
-        S::Future: Send + 'static,
-        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-        B::Error: Into<BoxError>,
+        S: HttpClientService<B, ResB>,
+        B: ClientBody,
         ResB: Send + Sync + 'static,
     {
         self.pipeline(inner).map(|(service, _)| service)
@@ -238,15 +230,8 @@ impl HedgingConfig {
         inner: S,
     ) -> Result<(BoxClient<B, ResB>, HedgeLayer<HttpPolicy>), ConfigError>
     where
-        S: Service<http::Request<ReplayableBody<B>>, Response = http::Response<ResB>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Error: Into<BoxError>,
-        S::Future: Send + 'static,
-        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-        B::Error: Into<BoxError>,
+        S: HttpClientService<B, ResB>,
+        B: ClientBody,
         ResB: Send + Sync + 'static,
     {
         self.validate()?;
