@@ -25,24 +25,11 @@ pub struct RateLimit<S, L> {
     limit: Arc<L>,
 }
 
+seawall_core::inner_accessors!(RateLimit<S, L>, inner: S);
+
 impl<S, L> RateLimit<S, L> {
     pub(crate) fn new(inner: S, limit: Arc<L>) -> Self {
         Self { inner, limit }
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
     }
 
     /// The shared limiter.
