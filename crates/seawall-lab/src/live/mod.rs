@@ -119,10 +119,14 @@ fn live(args: &LiveArgs, out: &mut dyn Write) -> Result<ExitCode, BoxError> {
         .build()?;
     let live = runtime.block_on(run::live(&schedule, args.rate, args.seed, out))?;
     drop(runtime);
-    let sim = sim::simulate(&schedule, args.rate, args.seed)?;
+    let sim = sim::simulate(&schedule, args.rate, args.seed, live.end)?;
     table::comparison(out, &live.figures, &sim)?;
     if live.interrupted {
-        writeln!(out, "\ninterrupted: the figures cover the run so far; nothing checked")?;
+        writeln!(
+            out,
+            "\ninterrupted at {:.1} s: both columns cover the run so far; nothing checked",
+            live.end.as_secs_f64()
+        )?;
         return Ok(if args.check {
             ExitCode::from(130)
         } else {

@@ -22,6 +22,8 @@ pub struct LiveRun {
     pub figures: Stacks<Figures>,
     /// Whether Ctrl-C cut it short.
     pub interrupted: bool,
+    /// How far it got: the schedule's duration, or when Ctrl-C came.
+    pub end: Duration,
 }
 
 /// One second of the live table: what ended, and what reached the upstream, in it.
@@ -112,7 +114,10 @@ pub async fn live(
     let stack_client =
         super::client_config(seed).build(reqwest::Client::builder().no_proxy().build()?)?;
     let times = arrivals(rate, schedule.duration, seed);
-    let switches = [bare.upstream.switches.clone(), stack.upstream.switches.clone()];
+    let switches = [
+        bare.upstream.switches.clone(),
+        stack.upstream.switches.clone(),
+    ];
 
     let bare_calls = {
         let url = bare.upstream.url.clone();
@@ -147,8 +152,20 @@ pub async fn live(
     let run = async {
         tokio::join!(
             follow(schedule, start, &switches),
-            drive(&times, start, schedule.timeout, bare_calls, bare.records.clone()),
-            drive(&times, start, schedule.timeout, stack_calls, stack.records.clone()),
+            drive(
+                &times,
+                start,
+                schedule.timeout,
+                bare_calls,
+                bare.records.clone()
+            ),
+            drive(
+                &times,
+                start,
+                schedule.timeout,
+                stack_calls,
+                stack.records.clone()
+            ),
         )
     };
     tokio::pin!(run);
@@ -159,13 +176,15 @@ pub async fn live(
         }
     };
     tokio::pin!(ctrl_c);
-    let mut ticks = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
-    let mut interrupted = false;
+    let mut ticks =
+        tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+    let (mut interrupted, mut end) = (false, schedule.duration);
     loop {
         tokio::select! {
             _ = &mut run => break,
             () = &mut ctrl_c => {
                 interrupted = true;
+                end = start.elapsed();
                 break;
             }
             now = ticks.tick() => {
@@ -196,9 +215,16 @@ pub async fn live(
         .map(|e| e.at.saturating_duration_since(start))
         .collect();
     let figures = Stacks {
-        bare: Figures::measure(schedule, &bare.records.snapshot(), &bare.calls(start), &[]),
+        bare: Figures::measure(
+            schedule,
+            end,
+            &bare.records.snapshot(),
+            &bare.calls(start),
+            &[],
+        ),
         stack: Figures::measure(
             schedule,
+            end,
             &stack.records.snapshot(),
             &stack.calls(start),
             &opened,
@@ -207,6 +233,7 @@ pub async fn live(
     Ok(LiveRun {
         figures,
         interrupted,
+        end,
     })
 }
 

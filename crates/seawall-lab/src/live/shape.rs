@@ -22,14 +22,14 @@ pub const RECOVERED: f64 = 0.9;
 pub struct Figures {
     /// Requests sent.
     pub requests: usize,
-    /// Success rate of the requests sent before the fault.
-    pub before: f64,
+    /// Success rate of the requests sent before the fault (`None`: none were).
+    pub before: Option<f64>,
     /// Success rate of the requests sent during the fault.
-    pub during: f64,
+    pub during: Option<f64>,
     /// Success rate of the requests sent from [`SETTLE`] after the heal to the end.
-    pub after: f64,
+    pub after: Option<f64>,
     /// Calls that reached the upstream during the fault, per request sent during it.
-    pub load_during: f64,
+    pub load_during: Option<f64>,
     /// The second with the highest upstream load (calls per request sent), and that load.
     pub worst: (u64, f64),
     /// From the heal to the first [`BUCKET`] of requests with at least [`RECOVERED`]
@@ -41,18 +41,14 @@ pub struct Figures {
     pub p99_ms: f64,
 }
 
-/// The success rate of `records` (1 when there are none: nothing failed).
-fn success(records: impl Iterator<Item = Record>) -> f64 {
+/// The success rate of `records`, if there are any.
+fn success(records: impl Iterator<Item = Record>) -> Option<f64> {
     let (mut n, mut ok) = (0u64, 0u64);
     for r in records {
         n += 1;
         ok += u64::from(r.outcome == Outcome::Succeeded);
     }
-    if n == 0 {
-        1.0
-    } else {
-        ok as f64 / n as f64
-    }
+    (n > 0).then(|| ok as f64 / n as f64)
 }
 
 /// The `q` quantile of `values`, ms (0 when empty), by nearest rank.
@@ -66,14 +62,19 @@ pub fn quantile_ms(mut values: Vec<Duration>, q: f64) -> f64 {
 }
 
 impl Figures {
-    /// Measures one run of `schedule`: its requests, the times calls reached the upstream,
-    /// and the times the breaker opened (all from the start of the run).
+    /// Measures one run of `schedule` up to `end` (its duration, or when it was cut
+    /// short): its requests, the times calls reached the upstream, and the times the
+    /// breaker opened (all from the start of the run).
     pub fn measure(
         schedule: &Schedule,
+        end: Duration,
         records: &[Record],
         attempts: &[Duration],
         opened: &[Duration],
     ) -> Self {
+        let end = end.min(schedule.duration);
+        let records: Vec<Record> = records.iter().filter(|r| r.sent < end).copied().collect();
+        let attempts: Vec<Duration> = attempts.iter().filter(|&&a| a < end).copied().collect();
         let (from, to) = schedule.fault;
         let within = |lo: Duration, hi: Duration| {
             records
@@ -85,9 +86,8 @@ impl Figures {
         let reached = attempts.iter().filter(|&&a| a >= from && a < to).count();
         let mut recover_s = None;
         let mut bucket = to;
-        while bucket < schedule.duration {
-            let sent: Vec<Record> = within(bucket, bucket + BUCKET).collect();
-            if !sent.is_empty() && success(sent.into_iter()) >= RECOVERED {
+        while bucket < end {
+            if success(within(bucket, bucket + BUCKET)).is_some_and(|s| s >= RECOVERED) {
                 recover_s = Some((bucket - to).as_secs_f64());
                 break;
             }
@@ -101,9 +101,9 @@ impl Figures {
             requests: records.len(),
             before: success(within(Duration::ZERO, from)),
             during: success(within(from, to)),
-            after: success(within(to + SETTLE, schedule.duration)),
-            load_during: reached as f64 / sent_during.max(1) as f64,
-            worst: worst_second(records, attempts, schedule.duration),
+            after: success(within(to + SETTLE, end)),
+            load_during: (sent_during > 0).then(|| reached as f64 / sent_during as f64),
+            worst: worst_second(&records, &attempts, end),
             recover_s,
             trip_s: opened
                 .iter()
@@ -155,7 +155,9 @@ pub struct Tolerance {
     pub trip_s: f64,
     /// The p99 of healthy successes: live may be this much faster (ms)…
     pub p99_faster_ms: f64,
-    /// …or this much slower (ms): a real network and a shared CPU only add time.
+    /// …or this much slower (ms): real sockets and timers on a shared CPU only add time, and
+    /// how much depends on what else the machine runs (20 ms idle, 70 ms beside a build);
+    /// the bound catches an upstream whose slow calls leak into its healthy phase.
     pub p99_slower_ms: f64,
 }
 
@@ -168,7 +170,7 @@ impl Default for Tolerance {
             recover_s: 1.0,
             trip_s: 0.3,
             p99_faster_ms: 5.0,
-            p99_slower_ms: 20.0,
+            p99_slower_ms: 200.0,
         }
     }
 }
@@ -179,13 +181,23 @@ impl Tolerance {
         let (s, l, w) = (self.success, self.load_during, self.worst_load);
         let (faster, slower) = (self.p99_faster_ms, self.p99_slower_ms);
         [
-            within("success before the fault", live.before, sim.before, s, s),
-            within("success during the fault", live.during, sim.during, s, s),
-            within("success after the heal", live.after, sim.after, s, s),
-            within("load during the fault", live.load_during, sim.load_during, l, l),
+            both("success before the fault", live.before, sim.before, s),
+            both("success during the fault", live.during, sim.during, s),
+            both("success after the heal", live.after, sim.after, s),
+            both(
+                "load during the fault",
+                live.load_during,
+                sim.load_during,
+                l,
+            ),
             within("worst-second load", live.worst.1, sim.worst.1, w, w),
             within("healthy p99 (ms)", live.p99_ms, sim.p99_ms, faster, slower),
-            both("time to recover (s)", live.recover_s, sim.recover_s, self.recover_s),
+            both(
+                "time to recover (s)",
+                live.recover_s,
+                sim.recover_s,
+                self.recover_s,
+            ),
             both("time to trip (s)", live.trip_s, sim.trip_s, self.trip_s),
         ]
         .into_iter()
@@ -198,22 +210,26 @@ impl Tolerance {
 /// Why `live` is not within `below` under and `above` over `sim`, if it is not.
 fn within(what: &str, live: f64, sim: f64, below: f64, above: f64) -> Option<String> {
     let (lo, hi) = (sim - below, sim + above);
-    (!(live >= lo && live <= hi)).then(|| {
-        format!("{what} live {live:.3}, simulated {sim:.3}, allowed {lo:.3}..={hi:.3}")
-    })
+    (!(live >= lo && live <= hi))
+        .then(|| format!("{what} live {live:.3}, simulated {sim:.3}, allowed {lo:.3}..={hi:.3}"))
 }
 
-/// As [`within`], for times that may be missing: both must be there, or neither.
+/// As [`within`] (`by` either way), for figures that may be missing: both must be there,
+/// or neither.
 fn both(what: &str, live: Option<f64>, sim: Option<f64>, by: f64) -> Option<String> {
     match (live, sim) {
         (Some(l), Some(s)) => within(what, l, s, by, by),
         (None, None) => None,
         (l, s) => Some(format!(
             "{what} live {}, simulated {}",
-            seconds(l),
-            seconds(s)
+            or_none(l),
+            or_none(s)
         )),
     }
+}
+
+fn or_none(x: Option<f64>) -> String {
+    x.map_or_else(|| "none".to_owned(), |x| format!("{x:.3}"))
 }
 
 /// `Some(1.234)` as `1.23 s`, `None` as `never`.
@@ -256,10 +272,19 @@ mod tests {
     #[test]
     fn figures_read_the_fault_window() {
         let (schedule, records, attempts) = run(3700, 2);
-        let f = Figures::measure(&schedule, &records, &attempts, &[ms(2150)]);
+        let f = Figures::measure(
+            &schedule,
+            schedule.duration,
+            &records,
+            &attempts,
+            &[ms(2150)],
+        );
         assert_eq!(f.requests, 600);
-        assert_eq!((f.before, f.during, f.after), (1.0, 0.0, 1.0));
-        assert_eq!(f.load_during, 2.0);
+        assert_eq!(
+            (f.before, f.during, f.after),
+            (Some(1.0), Some(0.0), Some(1.0))
+        );
+        assert_eq!(f.load_during, Some(2.0));
         assert_eq!(f.worst, (2, 2.0));
         let recover = f.recover_s.unwrap();
         assert!((recover - 0.7).abs() < 1e-9, "{recover}");
@@ -271,13 +296,14 @@ mod tests {
     #[test]
     fn the_same_shape_agrees_and_a_different_one_does_not() {
         let (schedule, records, attempts) = run(3000, 1);
-        let sim = Figures::measure(&schedule, &records, &attempts, &[]);
+        let end = schedule.duration;
+        let sim = Figures::measure(&schedule, end, &records, &attempts, &[]);
         let tolerance = Tolerance::default();
         assert!(tolerance.compare("bare", &sim, &sim).is_empty());
 
         // Retries doubling the load during the outage are outside the tolerance…
         let (_, records, attempts) = run(3000, 2);
-        let doubled = Figures::measure(&schedule, &records, &attempts, &[]);
+        let doubled = Figures::measure(&schedule, end, &records, &attempts, &[]);
         let out = tolerance.compare("bare", &doubled, &sim);
         assert!(out.iter().any(|l| l.contains("load during")), "{out:?}");
         assert!(out.iter().any(|l| l.contains("worst-second")), "{out:?}");
@@ -285,12 +311,26 @@ mod tests {
         // …and so is an upstream that heals 2 s late, or a breaker that trips in one
         // run only.
         let (_, records, attempts) = run(5000, 1);
-        let late = Figures::measure(&schedule, &records, &attempts, &[ms(2100)]);
+        let late = Figures::measure(&schedule, end, &records, &attempts, &[ms(2100)]);
         let out = tolerance.compare("stack", &late, &sim);
         assert!(out.iter().any(|l| l.contains("time to recover")), "{out:?}");
         assert!(out.iter().any(|l| l.contains("time to trip")), "{out:?}");
         assert!(out.iter().any(|l| l.contains("after the heal")), "{out:?}");
         assert!(!out.iter().any(|l| l.contains("before")), "{out:?}");
+    }
+
+    #[test]
+    fn a_run_cut_short_is_measured_up_to_the_cut() {
+        let (schedule, records, attempts) = run(3000, 1);
+        let cut = Figures::measure(&schedule, ms(1500), &records, &attempts, &[]);
+        assert_eq!(cut.requests, 150);
+        assert_eq!((cut.before, cut.during, cut.after), (Some(1.0), None, None));
+        assert_eq!((cut.load_during, cut.recover_s), (None, None));
+        // Against the whole run, the missing figures are what differs.
+        let whole = Figures::measure(&schedule, schedule.duration, &records, &attempts, &[]);
+        let out = Tolerance::default().compare("bare", &cut, &whole);
+        assert_eq!(out.len(), 4, "{out:?}");
+        assert!(out[0].contains("during the fault live none"), "{out:?}");
     }
 
     #[test]

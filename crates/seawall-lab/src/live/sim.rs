@@ -46,8 +46,7 @@ fn upstream(schedule: &Schedule, seed: u64) -> Result<Upstream, BoxError> {
     for phase in schedule.phases.iter().skip(1) {
         let phase = *phase;
         builder = builder.at(phase.at, move |p| {
-            p.latency(latency(&phase))
-                .failure_rate(phase.failure_rate)
+            p.latency(latency(&phase)).failure_rate(phase.failure_rate)
         });
     }
     Ok(builder.build()?)
@@ -82,7 +81,7 @@ impl<B> Service<http::Request<B>> for SimHttp {
 }
 
 /// Runs `schedule` in paused time at `rate` with `seed`, the bare client and the standard
-/// stack side by side, and measures both.
+/// stack side by side, and measures both up to `end` (where the live run stopped).
 ///
 /// The standard stack's breaker takes no seed, so its open-duration jitter is drawn from
 /// entropy: the twin is run with `run_paused`, not `run_deterministic`, and its breaker
@@ -91,18 +90,24 @@ impl<B> Service<http::Request<B>> for SimHttp {
 /// # Errors
 ///
 /// When the schedule makes an invalid upstream or the stack refuses its configuration.
-pub fn simulate(schedule: &Schedule, rate: f64, seed: u64) -> Result<Stacks<Figures>, BoxError> {
+pub fn simulate(
+    schedule: &Schedule,
+    rate: f64,
+    seed: u64,
+    end: Duration,
+) -> Result<Stacks<Figures>, BoxError> {
     let log = EventLog::new();
     seawall_sim::run_paused(async {
         let _recording = log.install();
         let times = arrivals(rate, schedule.duration, seed);
-        let (bare_upstream, stack_upstream) = (upstream(schedule, seed)?, upstream(schedule, seed)?);
-        let client = super::client_config(seed).service::<_, String, String>(
-            ServiceExt::<http::Request<ReplayableBody<String>>>::map_err(
-                SimHttp(stack_upstream.clone()),
-                BoxError::from,
-            ),
-        )?;
+        let (bare_upstream, stack_upstream) =
+            (upstream(schedule, seed)?, upstream(schedule, seed)?);
+        let client = super::client_config(seed).service::<_, String, String>(ServiceExt::<
+            http::Request<ReplayableBody<String>>,
+        >::map_err(
+            SimHttp(stack_upstream.clone()),
+            BoxError::from,
+        ))?;
         let url = "http://upstream.sim/";
         let (bare, stack) = (Log::<Record>::new(), Log::<Record>::new());
         let start = Instant::now();
@@ -148,8 +153,14 @@ pub fn simulate(schedule: &Schedule, rate: f64, seed: u64) -> Result<Stacks<Figu
             .map(|e| e.at.saturating_duration_since(start))
             .collect();
         Ok(Stacks {
-            bare: Figures::measure(schedule, &bare.snapshot(), &since(&bare_upstream), &[]),
-            stack: Figures::measure(schedule, &stack.snapshot(), &since(&stack_upstream), &opened),
+            bare: Figures::measure(schedule, end, &bare.snapshot(), &since(&bare_upstream), &[]),
+            stack: Figures::measure(
+                schedule,
+                end,
+                &stack.snapshot(),
+                &since(&stack_upstream),
+                &opened,
+            ),
         })
     })
 }
@@ -163,14 +174,15 @@ mod tests {
     #[test]
     fn the_twin_shows_the_outage_and_the_stack_shields_the_upstream() {
         let schedule = Schedule::outage(Duration::from_secs(9));
-        let twin = simulate(&schedule, 200.0, 1).unwrap();
+        let twin = simulate(&schedule, 200.0, 1, schedule.duration).unwrap();
         for f in [&twin.bare, &twin.stack] {
-            assert!(f.before > 0.99 && f.during < 0.05 && f.after > 0.99, "{f:?}");
+            let (before, during, after) = (f.before.unwrap(), f.during.unwrap(), f.after.unwrap());
+            assert!(before > 0.99 && during < 0.05 && after > 0.99, "{f:?}");
         }
         // Every request reaches the bare client's upstream; the stack's breaker keeps most
         // of them away while it is down, and trips within a fraction of a second.
-        assert_eq!(twin.bare.load_during, 1.0);
-        assert!(twin.stack.load_during < 0.3, "{:?}", twin.stack);
+        assert_eq!(twin.bare.load_during, Some(1.0));
+        assert!(twin.stack.load_during.unwrap() < 0.3, "{:?}", twin.stack);
         assert!(twin.stack.trip_s.unwrap() < 0.3, "{:?}", twin.stack);
         assert!(twin.bare.recover_s.unwrap() < 0.11, "{:?}", twin.bare);
         assert!(twin.stack.recover_s.unwrap() <= 1.5, "{:?}", twin.stack);

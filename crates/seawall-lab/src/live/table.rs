@@ -59,6 +59,9 @@ pub fn row(out: &mut dyn Write, tick: &Tick) -> io::Result<()> {
     out.flush()
 }
 
+/// A line of the comparison: its name, and how to show a stack's figure.
+type Line = (&'static str, fn(&Figures) -> String);
+
 /// The live figures beside the simulated twin's, a line per figure.
 pub fn comparison(
     out: &mut dyn Write,
@@ -70,20 +73,23 @@ pub fn comparison(
         "\n{:34} | {:>10} {:>10} | {:>10} {:>10}",
         "", "bare live", "simulated", "stack live", "simulated"
     )?;
-    let lines: [(&str, fn(&Figures) -> String); 9] = [
+    let lines: [Line; 9] = [
         ("requests", |f| f.requests.to_string()),
         ("success before the fault", |f| pct(f.before)),
         ("success during the fault", |f| pct(f.during)),
         ("success from 1.5 s after the heal", |f| pct(f.after)),
         ("upstream load during the fault", |f| {
-            format!("{:.2}×", f.load_during)
+            f.load_during
+                .map_or_else(|| "–".to_owned(), |l| format!("{l:.2}×"))
         }),
         ("upstream load, worst second", |f| {
             format!("{:.2}× ({})", f.worst.1, f.worst.0)
         }),
         ("time to trip", |f| seconds(f.trip_s)),
         ("time to recover (90% ok)", |f| seconds(f.recover_s)),
-        ("p99 of healthy successes (ms)", |f| format!("{:.1}", f.p99_ms)),
+        ("p99 of healthy successes (ms)", |f| {
+            format!("{:.1}", f.p99_ms)
+        }),
     ];
     for (name, show) in lines {
         writeln!(
@@ -98,8 +104,8 @@ pub fn comparison(
     Ok(())
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
+fn pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "–".to_owned(), |x| format!("{:.1}%", x * 100.0))
 }
 
 /// The check's verdict; returns whether the live run agreed with the twin.
