@@ -54,7 +54,10 @@ fn breaker_state(log: &EventLog) -> String {
 
 /// The second ending at `t` (whole seconds from the start) of one stack's run.
 fn second(records: &[Record], calls: &[Duration], t: u64) -> (usize, usize, f64) {
-    let (from, to) = (Duration::from_secs(t - 1), Duration::from_secs(t));
+    let (from, to) = (
+        Duration::from_secs(t.saturating_sub(1)),
+        Duration::from_secs(t),
+    );
     let within = |d: Duration| d >= from && d < to;
     let ok: Vec<Duration> = records
         .iter()
@@ -195,7 +198,7 @@ pub async fn live(
                 );
                 let offered = times
                     .iter()
-                    .filter(|&&a| a >= Duration::from_secs(t - 1) && a < Duration::from_secs(t))
+                    .filter(|&&a| a >= Duration::from_secs(t.saturating_sub(1)) && a < Duration::from_secs(t))
                     .count();
                 table::row(out, &Tick {
                     t,
