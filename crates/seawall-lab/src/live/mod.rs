@@ -140,3 +140,52 @@ fn live(args: &LiveArgs, out: &mut dyn Write) -> Result<ExitCode, BoxError> {
         ExitCode::SUCCESS
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn args(duration: u64, rate: f64) -> LiveArgs {
+        LiveArgs {
+            scenario: "outage".to_owned(),
+            duration: Duration::from_secs(duration),
+            rate,
+            seed: 1,
+            check: true,
+        }
+    }
+
+    #[test]
+    fn bad_options_are_named() {
+        let e = args(2, 200.0).schedule().unwrap_err();
+        assert!(e.contains("--duration"), "{e}");
+        let e = args(20, 5000.0).schedule().unwrap_err();
+        assert!(e.contains("--rate"), "{e}");
+        let e = args(20, f64::NAN).schedule().unwrap_err();
+        assert!(e.contains("--rate"), "{e}");
+        let mut brownout = args(20, 200.0);
+        brownout.scenario = "brownout".to_owned();
+        assert_eq!(brownout.schedule().unwrap().name, "brownout");
+    }
+
+    /// A reader that has gone away.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_stdout_ends_the_run_at_once_and_quietly() {
+        // The header is the first write: the run ends before it sends a request.
+        let e = live(&args(600, 200.0), &mut Closed).unwrap_err();
+        assert!(is_broken_pipe(&*e), "{e}");
+    }
+}

@@ -182,6 +182,34 @@ pub async fn live(
     let mut ticks =
         tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     let (mut interrupted, mut end) = (false, schedule.duration);
+    let tick = |t: u64| {
+        let (b, s) = (
+            second(&bare.records.snapshot(), &bare.calls(start), t),
+            second(&stack.records.snapshot(), &stack.calls(start), t),
+        );
+        let (from, to) = (
+            Duration::from_secs(t.saturating_sub(1)),
+            Duration::from_secs(t),
+        );
+        Tick {
+            t,
+            offered: times.iter().filter(|&&a| a >= from && a < to).count(),
+            succeeded: Stacks {
+                bare: b.0,
+                stack: s.0,
+            },
+            upstream: Stacks {
+                bare: b.1,
+                stack: s.1,
+            },
+            p99_ms: Stacks {
+                bare: b.2,
+                stack: s.2,
+            },
+            breaker: breaker_state(&log),
+        }
+    };
+    let mut printed = 0;
     loop {
         tokio::select! {
             _ = &mut run => break,
@@ -191,24 +219,15 @@ pub async fn live(
                 break;
             }
             now = ticks.tick() => {
-                let t = now.saturating_duration_since(start).as_secs_f64().round() as u64;
-                let (b, s) = (
-                    second(&bare.records.snapshot(), &bare.calls(start), t),
-                    second(&stack.records.snapshot(), &stack.calls(start), t),
-                );
-                let offered = times
-                    .iter()
-                    .filter(|&&a| a >= Duration::from_secs(t.saturating_sub(1)) && a < Duration::from_secs(t))
-                    .count();
-                table::row(out, &Tick {
-                    t,
-                    offered,
-                    succeeded: Stacks { bare: b.0, stack: s.0 },
-                    upstream: Stacks { bare: b.1, stack: s.1 },
-                    p99_ms: Stacks { bare: b.2, stack: s.2 },
-                    breaker: breaker_state(&log),
-                })?;
+                printed = now.saturating_duration_since(start).as_secs_f64().round() as u64;
+                table::row(out, &tick(printed))?;
             }
+        }
+    }
+    if !interrupted {
+        // The last requests may have ended before the last second's tick.
+        for t in printed + 1..=schedule.duration.as_secs() {
+            table::row(out, &tick(t))?;
         }
     }
     let opened: Vec<Duration> = log
@@ -268,5 +287,35 @@ mod tests {
         let (ok, reached, p99) = second(&records, &calls, 2);
         assert_eq!((ok, reached), (1, 3));
         assert!((p99 - 110.0).abs() < 1e-9, "{p99}");
+    }
+}
+
+#[cfg(test)]
+mod end_to_end {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    // Real axum upstreams, reqwest and the standard stack over 127.0.0.1, in paused time:
+    // the schedule, the service times and the ticks all run on the paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn a_live_run_prints_a_row_a_second_and_shows_the_outage() {
+        let schedule = Schedule::outage(Duration::from_secs(6));
+        let mut out = Vec::new();
+        let run = live(&schedule, 50.0, 1, &mut out).await.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .collect();
+        assert_eq!(rows.len(), 6, "{text}");
+        assert!(rows[2].ends_with("open"), "{text}");
+        assert!(!run.interrupted);
+        let (bare, stack) = (&run.figures.bare, &run.figures.stack);
+        assert_eq!(bare.during, Some(0.0), "{bare:?}");
+        assert_eq!(bare.load_during, Some(1.0), "{bare:?}");
+        assert!(stack.load_during.unwrap() < 0.5, "{stack:?}");
+        assert!(stack.trip_s.is_some(), "{stack:?}");
+        assert_eq!(stack.after, Some(1.0), "{stack:?}");
     }
 }

@@ -156,7 +156,8 @@ pub struct Tolerance {
     /// The p99 of healthy successes: live may be this much faster (ms)…
     pub p99_faster_ms: f64,
     /// …or this much slower (ms): real sockets and timers on a shared CPU only add time, and
-    /// how much depends on what else the machine runs (20 ms idle, 70 ms beside a build);
+    /// how much depends on what else the machine runs (+2 to +9 ms quiet, up to +57 ms
+    /// measured beside a build);
     /// the bound catches an upstream whose slow calls leak into its healthy phase.
     pub p99_slower_ms: f64,
 }
