@@ -17,6 +17,7 @@ use serde::Serialize;
 use tower::BoxError;
 
 mod charts;
+pub mod live;
 pub mod report;
 mod scenarios;
 pub mod stacks;

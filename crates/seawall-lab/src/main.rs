@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seawall_lab::Progress;
 
@@ -13,6 +13,9 @@ use seawall_lab::Progress;
 #[derive(Debug, Parser)]
 #[command(name = "seawall-lab", version)]
 struct Args {
+    /// What to run instead of the simulated scenarios.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Run only this scenario (repeat to run several). Default: all of them.
     #[arg(long = "scenario", value_name = "NAME")]
     scenarios: Vec<String>,
@@ -31,8 +34,19 @@ struct Args {
     list: bool,
 }
 
+/// The lab's other modes.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Play a scenario for real: axum upstreams on 127.0.0.1 with chaos layers, called by
+    /// reqwest bare and through the client standard stack; compared with the simulation.
+    Live(seawall_lab::live::LiveArgs),
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Live(live)) = &args.command {
+        return seawall_lab::live::main(live);
+    }
     let mut out = std::io::stdout().lock();
     match lab(&args, &mut out).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
