@@ -50,7 +50,7 @@ pub struct LiveArgs {
     pub scenario: String,
     /// How long to send requests for (e.g. `20s`, `1m`); the scenario's 60 simulated
     /// seconds are scaled to it. 3 s to 10 min.
-    #[arg(long, default_value = "20s", value_parser = seawall::stack::duration::parse)]
+    #[arg(long, default_value = "20s", value_parser = seawall::core::duration::parse)]
     pub duration: Duration,
     /// Requests a second sent to each upstream (1 to 2000).
     #[arg(long, default_value_t = 200.0)]
@@ -81,7 +81,7 @@ impl LiveArgs {
         if !(min..=max).contains(&self.duration) {
             return Err(format!(
                 "--duration must be in 3s..=10m, got {}",
-                seawall::stack::duration::format(self.duration)
+                seawall::core::duration::format(self.duration)
             ));
         }
         if !(self.rate.is_finite() && (1.0..=2000.0).contains(&self.rate)) {
