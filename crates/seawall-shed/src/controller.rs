@@ -11,7 +11,7 @@ use seawall_core::{Calls, Events};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::limit::{Limit, Sample};
+use crate::limit::{Limit, Sample, Window};
 use crate::priority::Priority;
 
 /// A bounded wait queue in front of the limit.
@@ -97,7 +97,7 @@ pub(crate) struct Controller {
     limit: AtomicUsize,
     /// Whether the algorithm learns; if not, no clock is read and no lock taken.
     learns: bool,
-    algorithm: Mutex<Box<dyn Limit>>,
+    algorithm: Mutex<Learner>,
     /// The share of the limit each priority may fill.
     ceilings: [f64; 3],
     pub(crate) queue: Option<Queue>,
@@ -106,6 +106,29 @@ pub(crate) struct Controller {
     /// `seawall_calls_total`: each admitted call's outcome, each refusal.
     pub(crate) calls: Calls,
     meters: Meters,
+}
+
+/// The algorithm, and the window that aggregates its samples if it asks for one
+/// ([`Limit::sample_window`]).
+#[derive(Debug)]
+struct Learner {
+    limit: Box<dyn Limit>,
+    window: Option<Window>,
+}
+
+impl Learner {
+    /// Learns from one request; returns the limit.
+    fn learn(&mut self, sample: Sample) -> usize {
+        match &mut self.window {
+            Some(window) => {
+                if let Some(window) = window.add(sample) {
+                    self.limit.update(window);
+                }
+            }
+            None => self.limit.update(sample),
+        }
+        self.limit.limit().max(1)
+    }
 }
 
 /// The shedder's own metrics, with the `metrics` feature: the counter
@@ -163,12 +186,16 @@ impl Controller {
         events: Events,
     ) -> Self {
         let limit = algorithm.limit().max(1);
+        let window = algorithm.sample_window();
         Self {
             in_flight: AtomicUsize::new(0),
             limit: AtomicUsize::new(limit),
             meters: Meters::new(&events, limit),
             learns: algorithm.learns(),
-            algorithm: Mutex::new(algorithm),
+            algorithm: Mutex::new(Learner {
+                window: (!window.is_zero()).then(|| Window::new(window)),
+                limit: algorithm,
+            }),
             ceilings,
             queue,
             retry_after,
@@ -310,12 +337,11 @@ impl Controller {
     /// Learns from a finished request and frees its slot.
     fn finish(&self, sample: Option<Sample>) {
         if let Some(sample) = sample {
-            let mut algorithm = self
+            let limit = self
                 .algorithm
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            algorithm.update(sample);
-            let limit = algorithm.limit().max(1);
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .learn(sample);
             // The gauge moves only when the limit does: most samples leave it where it was.
             if self.limit.swap(limit, Ordering::Relaxed) != limit {
                 self.meters.limit(limit);
