@@ -12,6 +12,8 @@ use tower::util::BoxCloneService;
 use tower::{BoxError, Layer, Service, ServiceExt};
 
 pub type Svc = BoxCloneService<seawall_sim::Request, (), BoxError>;
+/// A column: its name, and how it wraps the upstream.
+pub type Stack = (&'static str, fn(Upstream) -> Svc);
 
 pub const WORKERS: usize = 20;
 pub const SEED: u64 = 11;
@@ -105,7 +107,7 @@ pub fn shed(limit: impl Limit, upstream: Upstream) -> Svc {
 }
 
 /// Each adaptive limit at its defaults, untuned, as a user gets it.
-pub fn adaptive() -> [(&'static str, fn(Upstream) -> Svc); 4] {
+pub fn adaptive() -> [Stack; 4] {
     [
         ("Seawall AIMD", |u| shed(Aimd::default(), u)),
         ("Seawall Vegas (the layer's default)", |u| {
