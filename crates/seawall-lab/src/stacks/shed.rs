@@ -8,7 +8,8 @@
 //! 956 req/s for 20 workers.
 //!
 //! Each adaptive limit runs at its defaults, as a user gets it: the layer's default
-//! (`Windowed<Vegas>`, the same as `Vegas::default()`), `Gradient2::default()`,
+//! (`Vegas::default()`, 1 s windows: the column keeps its old name `Windowed<Vegas>`, which
+//! it is the same as), `Gradient2::default()`,
 //! `GradientController::default()` and `Aimd::default()`.
 //!
 //! tower-resilience's adaptive limiter times calls with the wall clock, so paused time cannot
@@ -17,7 +18,7 @@
 
 use std::time::Duration;
 
-use seawall_shed::limit::{Aimd, Gradient2, GradientController, Limit, Vegas, Windowed};
+use seawall_shed::limit::{Aimd, Gradient2, GradientController, Limit, Vegas};
 use seawall_shed::ShedLayer;
 use seawall_sim::{Abandonment, Arrivals, Capacity, ConfigError, Latency, Load, Upstream};
 use tower::{Layer, ServiceBuilder};
@@ -37,12 +38,7 @@ pub(super) const STACKS: [Stack; 6] = [
     },
     Stack {
         name: "Seawall shed Windowed<Vegas> (default)",
-        build: |u, seed| {
-            shed(
-                u,
-                Windowed::new(Vegas::builder().seed(seed).build().unwrap_or_default()),
-            )
-        },
+        build: |u, seed| shed(u, Vegas::builder().seed(seed).build().unwrap_or_default()),
     },
     Stack {
         name: "Seawall shed Gradient2",

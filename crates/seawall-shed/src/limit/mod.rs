@@ -40,7 +40,7 @@ mod gradient2;
 mod vegas;
 mod windowed;
 
-pub(crate) use windowed::Window;
+pub(crate) use windowed::{Closed, Window};
 
 pub use aimd::{Aimd, AimdBuilder};
 pub use envoy::{GradientController, GradientControllerBuilder};

@@ -15,13 +15,24 @@ pub(crate) struct Window {
     next_update: Option<Instant>,
     sum: Duration,
     count: u32,
+    /// Samples added, those under 100 µs included.
+    seen: u32,
     max_in_flight: usize,
     dropped: bool,
 }
 
+/// A window that closed: its aggregate, if it held enough samples, and how many samples
+/// were added to it in all.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Closed {
+    pub(crate) aggregate: Option<Sample>,
+    pub(crate) seen: u32,
+}
+
 /// A window is handed on only if it holds at least this many samples (Netflix's default).
 const MIN_SAMPLES: u32 = 10;
-/// Samples faster than this are left out (Netflix's default): they say nothing of a queue.
+/// Samples faster than this are left out of the mean (Netflix's default): they say nothing
+/// of a queue.
 const MIN_RTT: Duration = Duration::from_micros(100);
 
 impl Window {
@@ -32,36 +43,45 @@ impl Window {
             next_update: None,
             sum: Duration::ZERO,
             count: 0,
+            seen: 0,
             max_in_flight: 0,
             dropped: false,
         }
     }
 
-    /// Adds one request's sample; when it closes a window that holds enough samples,
-    /// returns that window's aggregate.
-    pub(crate) fn add(&mut self, sample: Sample) -> Option<Sample> {
-        if sample.rtt < MIN_RTT {
-            return None;
+    /// Counts a drop whose latency was not measured.
+    pub(crate) fn mark_dropped(&mut self) {
+        self.dropped = true;
+    }
+
+    /// Adds one request's sample; returns the window it closes, if it closes one.
+    pub(crate) fn add(&mut self, sample: Sample) -> Option<Closed> {
+        self.seen += 1;
+        if sample.rtt >= MIN_RTT {
+            self.sum += sample.rtt;
+            self.count += 1;
+            self.dropped |= sample.dropped;
+            self.max_in_flight = self.max_in_flight.max(sample.in_flight);
         }
-        self.sum += sample.rtt;
-        self.count += 1;
-        self.dropped |= sample.dropped;
-        self.max_in_flight = self.max_in_flight.max(sample.in_flight);
         if self.next_update.is_some_and(|at| sample.now <= at) {
             return None;
         }
         self.next_update = Some(sample.now + self.length);
-        let closed = (self.count >= MIN_SAMPLES).then(|| Sample {
-            now: sample.now,
-            rtt: self.sum / self.count,
-            in_flight: self.max_in_flight,
-            dropped: self.dropped,
-        });
+        let closed = Closed {
+            aggregate: (self.count >= MIN_SAMPLES).then(|| Sample {
+                now: sample.now,
+                rtt: self.sum / self.count,
+                in_flight: self.max_in_flight,
+                dropped: self.dropped,
+            }),
+            seen: self.seen,
+        };
         self.sum = Duration::ZERO;
         self.count = 0;
+        self.seen = 0;
         self.max_in_flight = 0;
         self.dropped = false;
-        closed
+        Some(closed)
     }
 }
 
@@ -75,7 +95,7 @@ impl Window {
 ///
 /// As Netflix's `WindowedLimit`, with its defaults: a window closes on the first sample
 /// after its end, and is passed on only if it holds at least 10 samples (otherwise it is
-/// dropped); samples under 100 µs are left out. The very first sample closes an empty first
+/// dropped); samples under 100 µs are left out of it. The very first sample closes an empty first
 /// window, as in Netflix (whose first update time is 0).
 ///
 /// Differences from Netflix: a window lasts a fixed time (default 1 s; Netflix's lasts twice
@@ -124,8 +144,8 @@ impl<L: Limit> Limit for Windowed<L> {
     }
 
     fn update(&mut self, sample: Sample) {
-        if let Some(window) = self.window.add(sample) {
-            self.inner.update(window);
+        if let Some(aggregate) = self.window.add(sample).and_then(|c| c.aggregate) {
+            self.inner.update(aggregate);
         }
     }
 }

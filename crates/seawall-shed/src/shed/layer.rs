@@ -8,7 +8,7 @@ use tower_layer::Layer;
 use super::hold::UntilResponse;
 use super::Shed;
 use crate::controller::{Controller, Queue};
-use crate::limit::{Limit, Vegas, Windowed};
+use crate::limit::{Limit, Vegas};
 use crate::priority::{AllNormal, Priority};
 
 /// Sheds load in front of a service: see the [module docs](super).
@@ -44,12 +44,12 @@ impl<P, C, H> fmt::Debug for ShedLayer<P, C, H> {
 }
 
 impl ShedLayer {
-    /// Starts a builder: [`Vegas`] fed one sample per second ([`Windowed`]), both at
-    /// Netflix's defaults, no queue, no priorities, errors are
+    /// Starts a builder: [`Vegas`] at its defaults (Netflix's, fed one sample per 1 s
+    /// window as Netflix's `WindowedLimit` would), no queue, no priorities, errors are
     /// drops, the slot is given back at the response, retry-after hint 1 s.
     pub fn builder() -> ShedBuilder {
         ShedBuilder {
-            limit: Box::new(Windowed::new(Vegas::default())),
+            limit: Box::new(Vegas::default()),
             queue: None,
             codel: None,
             reserve: [0.0; 3],
@@ -115,7 +115,7 @@ impl<P, C, H> fmt::Debug for ShedBuilder<P, C, H> {
 
 impl<P, C, H> ShedBuilder<P, C, H> {
     /// The concurrency limit: [`Fixed`](crate::limit::Fixed) or an adaptive one (default
-    /// `Windowed::new(Vegas::default())`).
+    /// `Vegas::default()`, which learns from 1 s windows).
     pub fn limit(mut self, limit: impl Limit) -> Self {
         self.limit = Box::new(limit);
         self
