@@ -368,6 +368,14 @@ impl Controller {
         }
     }
 
+    /// Refuses a request: the `shed` event with `reason` (`over_limit`, `queue_full`,
+    /// `queue_timeout`, `displaced`), the refusal counted, and the error to return.
+    pub(crate) fn refuse(&self, reason: &'static str) -> seawall_core::rejection::Overloaded {
+        seawall_core::event!(shed, DEBUG, &self.events, "shed", reason);
+        self.calls.rejected();
+        seawall_core::rejection::Overloaded::new(self.retry_after)
+    }
+
     /// Whether to time the request being admitted (see [`Learner`]).
     fn timed(&self) -> bool {
         if !self.learns {

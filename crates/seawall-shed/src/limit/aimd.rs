@@ -32,13 +32,8 @@ use super::{builder_methods, check_bounds, check_range, Limit, Sample};
 /// - The limit is an integer truncated after each backoff, as Netflix's.
 #[derive(Clone, Debug)]
 pub struct Aimd {
+    config: AimdBuilder,
     limit: usize,
-    min: usize,
-    max: usize,
-    backoff: f64,
-    timeout: Duration,
-    tolerance: Option<f64>,
-    window: Duration,
     lowest: Option<Duration>,
     /// Windows in a row at the minimum limit and over the tolerance.
     stale: u32,
@@ -82,13 +77,8 @@ impl Aimd {
 
     fn from_builder(b: &AimdBuilder) -> Self {
         Self {
+            config: b.clone(),
             limit: b.initial,
-            min: b.min,
-            max: b.max,
-            backoff: b.backoff,
-            timeout: b.timeout,
-            tolerance: b.tolerance,
-            window: b.window,
             lowest: None,
             stale: 0,
         }
@@ -148,18 +138,18 @@ impl Limit for Aimd {
     }
 
     fn sample_window(&self) -> Duration {
-        self.window
+        self.config.window
     }
 
     fn update(&mut self, sample: Sample) {
-        let slow = match (self.tolerance, self.lowest) {
+        let slow = match (self.config.tolerance, self.lowest) {
             (Some(tolerance), Some(lowest)) => sample.rtt > lowest.mul_f64(tolerance),
             _ => false,
         };
         if !sample.dropped {
             self.lowest = Some(self.lowest.map_or(sample.rtt, |l| l.min(sample.rtt)));
         }
-        if slow && self.limit == self.min {
+        if slow && self.limit == self.config.min {
             self.stale += 1;
             if self.stale >= STALE {
                 self.lowest = Some(sample.rtt);
@@ -168,11 +158,11 @@ impl Limit for Aimd {
         } else {
             self.stale = 0;
         }
-        if sample.dropped || sample.rtt > self.timeout || slow {
-            self.limit = (self.limit as f64 * self.backoff) as usize;
+        if sample.dropped || sample.rtt > self.config.timeout || slow {
+            self.limit = (self.limit as f64 * self.config.backoff) as usize;
         } else if sample.in_flight * 2 >= self.limit {
             self.limit += 1;
         }
-        self.limit = self.limit.clamp(self.min, self.max);
+        self.limit = self.limit.clamp(self.config.min, self.config.max);
     }
 }

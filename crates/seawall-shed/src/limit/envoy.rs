@@ -30,14 +30,8 @@ use super::{check_range, Limit, Sample};
 /// histogram; the jitter is drawn from a seeded generator (default seed 0).
 #[derive(Clone, Debug)]
 pub struct GradientController {
+    config: GradientControllerBuilder,
     limit: f64,
-    max: usize,
-    min_concurrency: usize,
-    update_interval: Duration,
-    min_rtt_samples: usize,
-    min_rtt_interval: Duration,
-    jitter: f64,
-    buffer: f64,
     min_rtt: Option<Duration>,
     /// `Some(limit to restore)` while measuring the minimum RTT.
     measuring: Option<f64>,
@@ -90,14 +84,8 @@ impl GradientController {
 
     fn from_builder(b: &GradientControllerBuilder) -> Self {
         Self {
+            config: b.clone(),
             limit: b.min_concurrency as f64,
-            max: b.max,
-            min_concurrency: b.min_concurrency,
-            update_interval: b.update_interval,
-            min_rtt_samples: b.min_rtt_samples,
-            min_rtt_interval: b.min_rtt_interval,
-            jitter: b.jitter,
-            buffer: b.buffer,
             min_rtt: None,
             measuring: Some(b.min_concurrency as f64),
             next_update: None,
@@ -126,7 +114,7 @@ impl GradientController {
     /// Pins the limit at `min_concurrency` to measure the minimum RTT.
     fn measure_min_rtt(&mut self) {
         self.measuring = Some(self.limit);
-        self.limit = self.min_concurrency as f64;
+        self.limit = self.config.min_concurrency as f64;
         self.samples.clear();
         self.seen = 0;
         self.at_min = 0;
@@ -233,15 +221,16 @@ impl Limit for GradientController {
         let now = sample.now;
         if let Some(restore) = self.measuring {
             self.record(sample.rtt);
-            if self.samples.len() >= self.min_rtt_samples {
+            if self.samples.len() >= self.config.min_rtt_samples {
                 self.min_rtt = self.median();
                 self.limit = restore;
                 self.measuring = None;
-                self.next_update = Some(now + self.update_interval);
+                self.next_update = Some(now + self.config.update_interval);
                 let jitter = self
+                    .config
                     .min_rtt_interval
-                    .mul_f64(self.jitter * self.rng.next_f64());
-                self.next_min_rtt = Some(now + self.min_rtt_interval + jitter);
+                    .mul_f64(self.config.jitter * self.rng.next_f64());
+                self.next_min_rtt = Some(now + self.config.min_rtt_interval + jitter);
             }
             return;
         }
@@ -253,16 +242,17 @@ impl Limit for GradientController {
         if self.next_update.is_some_and(|at| now < at) {
             return;
         }
-        self.next_update = Some(now + self.update_interval);
+        self.next_update = Some(now + self.config.update_interval);
         let (Some(min_rtt), Some(sample_rtt)) = (self.min_rtt, self.median()) else {
             return;
         };
         let min = min_rtt.as_secs_f64();
         let gradient =
-            ((min + min * self.buffer) / sample_rtt.as_secs_f64().max(1e-9)).clamp(0.5, 2.0);
+            ((min + min * self.config.buffer) / sample_rtt.as_secs_f64().max(1e-9)).clamp(0.5, 2.0);
         let limit = self.limit * gradient;
-        self.limit = (limit + limit.sqrt()).clamp(self.min_concurrency as f64, self.max as f64);
-        if self.limit <= self.min_concurrency as f64 {
+        self.limit = (limit + limit.sqrt())
+            .clamp(self.config.min_concurrency as f64, self.config.max as f64);
+        if self.limit <= self.config.min_concurrency as f64 {
             self.at_min += 1;
         } else {
             self.at_min = 0;

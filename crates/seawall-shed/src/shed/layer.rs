@@ -159,6 +159,25 @@ impl<P, C, H> ShedBuilder<P, C, H> {
 
     /// How each request gets its [`Priority`] (default: all normal).
     pub fn priority<Q>(self, prioritize: Q) -> ShedBuilder<Q, C, H> {
+        self.with(|_, classify, hold| (prioritize, classify, hold))
+    }
+
+    /// Which results are drops, fed to the limit as such (default
+    /// [`ErrorsAreFailures`]: every error, such as a timeout or a rejection from below).
+    /// [`Outcome::Ignored`](seawall_core::Outcome::Ignored) results give no sample.
+    pub fn classify<K>(self, classify: K) -> ShedBuilder<P, K, H> {
+        self.with(|prioritize, _, hold| (prioritize, classify, hold))
+    }
+
+    /// Holds each slot until the HTTP response body ends (see [`UntilBodyEnd`](super::UntilBodyEnd)).
+    #[cfg(feature = "http")]
+    pub fn hold_to_body_end(self) -> ShedBuilder<P, C, super::UntilBodyEnd> {
+        self.with(|prioritize, classify, _| (prioritize, classify, super::UntilBodyEnd))
+    }
+
+    /// The same settings with the typed parts replaced by `f`.
+    fn with<Q, K, G>(self, f: impl FnOnce(P, C, H) -> (Q, K, G)) -> ShedBuilder<Q, K, G> {
+        let (prioritize, classify, hold) = f(self.prioritize, self.classify, self.hold);
         ShedBuilder {
             limit: self.limit,
             queue: self.queue,
@@ -167,41 +186,8 @@ impl<P, C, H> ShedBuilder<P, C, H> {
             retry_after: self.retry_after,
             name: self.name,
             prioritize,
-            classify: self.classify,
-            hold: self.hold,
-        }
-    }
-
-    /// Which results are drops, fed to the limit as such (default
-    /// [`ErrorsAreFailures`]: every error, such as a timeout or a rejection from below).
-    /// [`Outcome::Ignored`](seawall_core::Outcome::Ignored) results give no sample.
-    pub fn classify<K>(self, classify: K) -> ShedBuilder<P, K, H> {
-        ShedBuilder {
-            limit: self.limit,
-            queue: self.queue,
-            codel: self.codel,
-            reserve: self.reserve,
-            retry_after: self.retry_after,
-            name: self.name,
-            prioritize: self.prioritize,
             classify,
-            hold: self.hold,
-        }
-    }
-
-    /// Holds each slot until the HTTP response body ends (see [`UntilBodyEnd`](super::UntilBodyEnd)).
-    #[cfg(feature = "http")]
-    pub fn hold_to_body_end(self) -> ShedBuilder<P, C, super::UntilBodyEnd> {
-        ShedBuilder {
-            limit: self.limit,
-            queue: self.queue,
-            codel: self.codel,
-            reserve: self.reserve,
-            retry_after: self.retry_after,
-            name: self.name,
-            prioritize: self.prioritize,
-            classify: self.classify,
-            hold: super::UntilBodyEnd,
+            hold,
         }
     }
 
