@@ -61,7 +61,7 @@ where
 
 fn stacks() -> Vec<Stack> {
     vec![
-        ("Seawall shed, default (`Windowed<Vegas>`)", |u| {
+        ("Seawall shed, default (Vegas, 1 s windows)", |u| {
             erase(ShedLayer::builder().build().unwrap().layer(u))
         }),
         ("tower-resilience AIMD + `LoadShed`", |u| {

@@ -1,9 +1,10 @@
 //! Concurrency limits: how many requests may be in flight at once, fixed or learned.
 //!
-//! A [`Limit`] is told about every finished request that the shedding layer admitted (a
-//! [`Sample`]: how long it took, how many were in flight, whether it was dropped) and answers
-//! with the limit to enforce. The layer reads the limit with one atomic load per admission;
-//! the algorithm runs only when a request ends, behind a lock the admission path never takes.
+//! A [`Limit`] is told about the finished requests that the shedding layer admitted (a
+//! [`Sample`]: how long it took, how many were in flight, whether it was dropped), one by one
+//! or a window at a time, and answers with the limit to enforce. The layer reads the limit
+//! with one atomic load per admission; the algorithm runs only when a request ends, behind a
+//! lock the admission path never takes.
 //!
 //! | limit | reacts to | defaults | from |
 //! |---|---|---|---|
@@ -26,6 +27,14 @@
 //! AIMD's latency rule would fire on single slow requests. A builder's `window(Duration::ZERO)`
 //! gives Netflix's per-request feeding back. [`Windowed`] does the same for a limit of your
 //! own. The figures are in the repository's `docs/benchmarks.md`.
+//!
+//! A window's mean is measured as well by a share of its requests as by all of them: once a
+//! window holds more than 1,024 requests, the layer times only one admitted request in a
+//! stride (a power of two, at most 64, set when each window ends), and the others read no
+//! clock and take no lock, so admission costs what a fixed limit does. Drops are counted
+//! whether timed or not. Below that rate (about 1,000 requests a second with 1 s windows)
+//! every request is timed. Limits fed every request (window zero, [`GradientController`],
+//! a [`Windowed`] wrapper) are timed on every request.
 //!
 //! Each algorithm says where else it differs from the original.
 
