@@ -30,6 +30,8 @@ use super::{builder_methods, check_bounds, check_range, Limit, Sample};
 ///   grow it by 1 a second, too slowly to follow capacity that doubles;
 ///   `window(Duration::ZERO)` feeds it every request, as Netflix's unwrapped.
 /// - The limit is an integer truncated after each backoff, as Netflix's.
+///
+/// Netflix's maximum of 200 is kept: a service that needs more in flight needs `max_limit`.
 #[derive(Clone, Debug)]
 pub struct Aimd {
     config: AimdBuilder,

@@ -29,6 +29,15 @@ use super::{builder_methods, check_bounds, check_range, Limit, Sample};
 ///   (accepted p99 2.4× the unloaded one in the 2× overload figure).
 ///   `window(Duration::ZERO)` feeds it every request, as Netflix's unwrapped.
 /// - The queue size is a constant, not a function of the limit.
+///
+/// **It climbs slowly**: by at most `queue_size × smoothing` (0.8) a window, so 0.8 a second
+/// at the defaults. From its initial 20 it follows a service that doubles from 20 to 40
+/// workers in 5–10 s, but one that needs a limit over 100 takes minutes (40% of a
+/// 100-worker service's capacity after 40 s; the repository's `docs/benchmarks.md`). Shorter windows climb
+/// faster but let the limit drift up (250 ms windows with a 2,400-window long average: p99
+/// 58–60 ms at 2× overload, at the bar). For such a service set `initial_limit` near the
+/// concurrency it needs, or use [`Vegas`](super::Vegas), [`Aimd`](super::Aimd) or the
+/// [`GradientController`](super::GradientController).
 #[derive(Clone, Debug)]
 pub struct Gradient2 {
     limit: f64,
