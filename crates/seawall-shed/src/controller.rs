@@ -2,7 +2,7 @@
 //! algorithm that learns it, and the optional wait queue.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use seawall_core::{Calls, Events};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::limit::{Limit, Sample};
+use crate::limit::{Closed, Limit, Sample, Window};
 use crate::priority::Priority;
 
 /// A bounded wait queue in front of the limit.
@@ -97,7 +97,14 @@ pub(crate) struct Controller {
     limit: AtomicUsize,
     /// Whether the algorithm learns; if not, no clock is read and no lock taken.
     learns: bool,
-    algorithm: Mutex<Box<dyn Limit>>,
+    /// One admitted request in `stride_mask + 1` (a power of two) is timed; see [`Learner`].
+    stride_mask: AtomicU32,
+    /// Admissions, counted without a read-modify-write: a lost count only shifts which
+    /// request is timed.
+    ticks: AtomicU32,
+    /// Whether each priority's share of the limit is the whole of it (no reserve).
+    whole: [bool; 3],
+    algorithm: Mutex<Learner>,
     /// The share of the limit each priority may fill.
     ceilings: [f64; 3],
     pub(crate) queue: Option<Queue>,
@@ -106,6 +113,48 @@ pub(crate) struct Controller {
     /// `seawall_calls_total`: each admitted call's outcome, each refusal.
     pub(crate) calls: Calls,
     meters: Meters,
+}
+
+/// The algorithm, and the window that aggregates its samples if it asks for one
+/// ([`Limit::sample_window`]).
+///
+/// A windowed limit learns from each window's mean, which a share of the requests measures
+/// as well as all of them: at more than [`TIMED_PER_WINDOW`] requests a window, only one
+/// admitted request in a stride (a power of two, at most [`MAX_STRIDE`]) is timed, so the
+/// others read no clock and take no lock. A drop is always counted. Below that rate (a
+/// 1 s window at 1,000 requests a second, a 100 ms window at 10,000) every request is timed.
+#[derive(Debug)]
+struct Learner {
+    limit: Box<dyn Limit>,
+    window: Option<Window>,
+}
+
+/// Timed requests a window should hold at least, when the rate allows skipping some.
+const TIMED_PER_WINDOW: u32 = 1024;
+/// The most requests one timed request stands for.
+const MAX_STRIDE: u32 = 64;
+
+impl Learner {
+    /// Learns from one timed request; returns the limit, and the new stride mask when a
+    /// window closes.
+    fn learn(&mut self, sample: Sample, stride: u32) -> (usize, Option<u32>) {
+        let mut mask = None;
+        match &mut self.window {
+            Some(window) => {
+                if let Some(Closed { aggregate, seen }) = window.add(sample) {
+                    if let Some(aggregate) = aggregate {
+                        self.limit.update(aggregate);
+                    }
+                    let requests = seen.saturating_mul(stride);
+                    let next = (requests / TIMED_PER_WINDOW).clamp(1, MAX_STRIDE);
+                    // The largest power of two not over `next`.
+                    mask = Some((1 << (31 - next.leading_zeros())) - 1);
+                }
+            }
+            None => self.limit.update(sample),
+        }
+        (self.limit.limit().max(1), mask)
+    }
 }
 
 /// The shedder's own metrics, with the `metrics` feature: the counter
@@ -163,12 +212,19 @@ impl Controller {
         events: Events,
     ) -> Self {
         let limit = algorithm.limit().max(1);
+        let window = algorithm.sample_window();
         Self {
             in_flight: AtomicUsize::new(0),
             limit: AtomicUsize::new(limit),
             meters: Meters::new(&events, limit),
             learns: algorithm.learns(),
-            algorithm: Mutex::new(algorithm),
+            stride_mask: AtomicU32::new(0),
+            ticks: AtomicU32::new(0),
+            whole: ceilings.map(|c| c >= 1.0),
+            algorithm: Mutex::new(Learner {
+                window: (!window.is_zero()).then(|| Window::new(window)),
+                limit: algorithm,
+            }),
             ceilings,
             queue,
             retry_after,
@@ -189,7 +245,12 @@ impl Controller {
     /// the count in flight with it.
     pub(crate) fn try_acquire(&self, priority: Priority) -> Option<usize> {
         let limit = self.limit.load(Ordering::Relaxed);
-        let cap = ((limit as f64 * self.ceilings[priority.index()]) as usize).max(1);
+        let i = priority.index();
+        let cap = if self.whole[i] {
+            limit
+        } else {
+            ((limit as f64 * self.ceilings[i]) as usize).max(1)
+        };
         self.in_flight
             .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |n| {
                 (n < cap).then_some(n + 1)
@@ -307,19 +368,55 @@ impl Controller {
         }
     }
 
+    /// Refuses a request: the `shed` event with `reason` (`over_limit`, `queue_full`,
+    /// `queue_timeout`, `displaced`), the refusal counted, and the error to return.
+    pub(crate) fn refuse(&self, reason: &'static str) -> seawall_core::rejection::Overloaded {
+        seawall_core::event!(shed, DEBUG, &self.events, "shed", reason);
+        self.calls.rejected();
+        seawall_core::rejection::Overloaded::new(self.retry_after)
+    }
+
+    /// Whether to time the request being admitted (see [`Learner`]).
+    fn timed(&self) -> bool {
+        if !self.learns {
+            return false;
+        }
+        let mask = self.stride_mask.load(Ordering::Relaxed);
+        if mask == 0 {
+            return true;
+        }
+        let n = self.ticks.load(Ordering::Relaxed).wrapping_add(1);
+        self.ticks.store(n, Ordering::Relaxed);
+        n & mask == 0
+    }
+
+    fn learner(&self) -> MutexGuard<'_, Learner> {
+        self.algorithm
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Learns from a finished request and frees its slot.
     fn finish(&self, sample: Option<Sample>) {
         if let Some(sample) = sample {
-            let mut algorithm = self
-                .algorithm
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            algorithm.update(sample);
-            let limit = algorithm.limit().max(1);
+            let stride = self.stride_mask.load(Ordering::Relaxed) + 1;
+            let (limit, mask) = self.learner().learn(sample, stride);
+            if let Some(mask) = mask {
+                self.stride_mask.store(mask, Ordering::Relaxed);
+            }
             // The gauge moves only when the limit does: most samples leave it where it was.
-            if self.limit.swap(limit, Ordering::Relaxed) != limit {
+            if self.limit.load(Ordering::Relaxed) != limit {
+                self.limit.store(limit, Ordering::Relaxed);
                 self.meters.limit(limit);
             }
+        }
+        self.free_slot();
+    }
+
+    /// Counts the drop of a request that was not timed, and frees its slot.
+    fn finish_untimed_drop(&self) {
+        if let Some(window) = &mut self.learner().window {
+            window.mark_dropped();
         }
         self.free_slot();
     }
@@ -333,14 +430,14 @@ impl Controller {
 #[derive(Debug)]
 pub struct ShedPermit {
     controller: Arc<Controller>,
-    /// When it was admitted, if the limit learns.
+    /// When it was admitted, if the limit learns and this request is timed.
     admitted: Option<Instant>,
     in_flight: usize,
 }
 
 impl ShedPermit {
     pub(crate) fn new(controller: Arc<Controller>, in_flight: usize) -> Self {
-        let admitted = controller.learns.then(Instant::now);
+        let admitted = controller.timed().then(Instant::now);
         controller.meters.admitted();
         Self {
             controller,
@@ -369,8 +466,97 @@ impl Permit for ShedPermit {
                     dropped: end == End::Error,
                 })
             }
+            None if end == End::Error && self.controller.learns => {
+                return self.controller.finish_untimed_drop();
+            }
             _ => None,
         };
         self.controller.finish(sample);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use seawall_core::permit::{End, Permit};
+    use seawall_core::Events;
+
+    use super::{Controller, ShedPermit};
+    use crate::limit::Aimd;
+    use crate::Priority;
+
+    fn controller() -> Arc<Controller> {
+        let aimd = Aimd::builder()
+            .initial_limit(1000)
+            .max_limit(1000)
+            .build()
+            .unwrap();
+        Arc::new(Controller::new(
+            Box::new(aimd),
+            [1.0; 3],
+            None,
+            None,
+            Events::new("shed"),
+        ))
+    }
+
+    /// Admits `n` requests, holds them for `hold`, and ends the timed ones as complete and
+    /// the others with `untimed`; returns how many were timed.
+    async fn batch(c: &Arc<Controller>, n: u32, untimed: End, hold: Duration) -> u32 {
+        let permits: Vec<_> = (0..n)
+            .map(|_| ShedPermit::new(c.clone(), c.try_acquire(Priority::Normal).unwrap()))
+            .collect();
+        tokio::time::advance(hold).await;
+        let mut timed = 0;
+        for permit in permits {
+            let end = if permit.admitted.is_some() {
+                timed += 1;
+                End::Complete
+            } else {
+                untimed
+            };
+            permit.release(end);
+        }
+        timed
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_a_high_rate_one_request_in_a_stride_is_timed_and_drops_still_count() {
+        let c = controller();
+        let now = Duration::ZERO;
+        // The first request closes the empty first window; 20,000 in the next 100 ms.
+        assert_eq!(batch(&c, 1, End::Complete, now).await, 1);
+        for _ in 0..40 {
+            assert_eq!(batch(&c, 500, End::Complete, now).await, 500);
+        }
+        tokio::time::advance(Duration::from_millis(101)).await;
+        batch(&c, 1, End::Complete, now).await;
+        // 20,001 requests for 1,024 timed ones: one in 16 is timed from now on.
+        let mut timed = 0;
+        for _ in 0..4 {
+            timed += batch(&c, 400, End::Complete, now).await;
+        }
+        assert_eq!(timed, 100);
+        // Requests of 1 ms; those not timed fail. The window closes with their drops.
+        let limit = c.limit();
+        let ms = Duration::from_millis(1);
+        assert_eq!(batch(&c, 192, End::Error, ms).await, 12);
+        tokio::time::advance(Duration::from_millis(101)).await;
+        batch(&c, 16, End::Complete, ms).await;
+        assert_eq!(c.limit(), limit * 9 / 10, "backs off on the drops");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_a_low_rate_every_request_is_timed() {
+        let c = controller();
+        for _ in 0..20 {
+            tokio::time::advance(Duration::from_millis(101)).await;
+            let timed = batch(&c, 100, End::Complete, Duration::ZERO).await;
+            assert_eq!(timed, 100);
+        }
     }
 }

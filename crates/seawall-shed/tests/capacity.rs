@@ -9,10 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use seawall_shed::limit::{Fixed, Gradient2, GradientController, Limit, Vegas, Windowed};
-use seawall_shed::ShedLayer;
+use seawall_shed::limit::Fixed;
 use seawall_sim::{Abandonment, Capacity, Summary, Upstream};
-use tower::Layer;
 
 const SECONDS: u64 = 40;
 const STEP: u64 = 20;
@@ -29,18 +27,6 @@ fn stepped(before: usize, after: usize) -> impl Fn() -> Upstream + Copy {
             })
             .build()
             .unwrap()
-    }
-}
-
-fn shed(limit: impl Limit) -> impl FnOnce(Upstream) -> Svc {
-    move |upstream| {
-        erase(
-            ShedLayer::builder()
-                .limit(limit)
-                .build()
-                .unwrap()
-                .layer(upstream),
-        )
     }
 }
 
@@ -80,28 +66,19 @@ fn figures(before: usize, after: usize) -> Vec<(&'static str, f64, f64, f64)> {
     let upstream = stepped(before, after);
     let mut rows = Vec::new();
     type Build = Box<dyn FnOnce(Upstream) -> Svc>;
-    let stacks: Vec<(&'static str, Build)> = vec![
+    let mut stacks: Vec<(&'static str, Build)> = vec![
         (
             "Seawall Fixed(25) (tuned for 20 workers)",
-            Box::new(shed(Fixed::new(25))),
+            Box::new(|u| shed(Fixed::new(25), u)),
         ),
         (
             "Seawall Fixed(50) (tuned for 40 workers)",
-            Box::new(shed(Fixed::new(50))),
-        ),
-        (
-            "Seawall Windowed<Vegas>",
-            Box::new(shed(Windowed::new(Vegas::default()))),
-        ),
-        (
-            "Seawall Windowed<Gradient2>",
-            Box::new(shed(Windowed::new(Gradient2::default()))),
-        ),
-        (
-            "Seawall Envoy gradient",
-            Box::new(shed(GradientController::default())),
+            Box::new(|u| shed(Fixed::new(50), u)),
         ),
     ];
+    for (name, stack) in adaptive() {
+        stacks.push((name, Box::new(stack)));
+    }
     for (name, stack) in stacks {
         let s = run(upstream, rate, SECONDS, stack);
         let (share, worst, p99) = after_step(&s, new_capacity);

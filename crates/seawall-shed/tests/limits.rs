@@ -20,6 +20,7 @@ async fn aimd_grows_by_one_when_busy_and_backs_off_on_a_drop_or_a_slow_sample() 
     let mut l = Aimd::builder()
         .min_limit(5)
         .initial_limit(10)
+        .latency_tolerance(None)
         .build()
         .unwrap();
     let now = Instant::now();
@@ -37,6 +38,39 @@ async fn aimd_grows_by_one_when_busy_and_backs_off_on_a_drop_or_a_slow_sample() 
         .unwrap_err()
         .message()
         .contains("backoff"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn aimd_backs_off_on_latency_over_the_lowest_and_measures_it_again_when_stale() {
+    let mut l = Aimd::builder()
+        .min_limit(10)
+        .initial_limit(12)
+        .build()
+        .unwrap();
+    assert_eq!(l.sample_window(), Duration::from_millis(100));
+    let now = Instant::now();
+    l.update(sample(now, 20, 12, false));
+    assert_eq!(l.lowest_latency(), Some(Duration::from_millis(20)));
+    assert_eq!(l.limit(), 13);
+    l.update(sample(now, 30, 13, false));
+    assert_eq!(l.limit(), 14, "1.5× the lowest is still fine");
+    l.update(sample(now, 31, 14, false));
+    assert_eq!(l.limit(), 12, "over 1.5× the lowest: 14 × 0.9");
+    // The service got slower for good: at the minimum limit and still slow, the lowest
+    // latency is taken again after five windows, and the limit grows from there.
+    for _ in 0..6 {
+        l.update(sample(now, 45, 12, false));
+    }
+    assert_eq!(l.limit(), 10);
+    assert_eq!(l.lowest_latency(), Some(Duration::from_millis(45)));
+    l.update(sample(now, 45, 10, false));
+    assert_eq!(l.limit(), 11, "45 ms is the new normal");
+    assert!(Aimd::builder()
+        .latency_tolerance(Some(0.5))
+        .build()
+        .unwrap_err()
+        .message()
+        .contains("latency_tolerance"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -118,4 +152,79 @@ async fn windowed_passes_one_mean_per_window_and_drops_thin_windows() {
         l.update(sample(now, 5, 20, false));
     }
     assert_eq!(l.get_ref().rtt_noload(), Some(Duration::from_millis(20)));
+}
+
+/// Feeds `l` a 20 ms sample every 100 ms from `now` until it pins its limit to measure the
+/// minimum RTT again; returns how long that took.
+fn until_pinned(l: &mut GradientController, mut now: Instant) -> Duration {
+    let start = now;
+    now += Duration::from_millis(100);
+    l.update(sample(now, 20, l.limit(), false));
+    assert!(l.limit() > 3, "grows from its minimum");
+    while l.limit() != 3 {
+        now += Duration::from_millis(100);
+        l.update(sample(now, 20, l.limit(), false));
+        assert!(
+            now - start < Duration::from_secs(120),
+            "never measured again"
+        );
+    }
+    now - start
+}
+
+#[tokio::test(start_paused = true)]
+async fn envoy_measures_min_rtt_again_every_interval_with_jitter_and_restores_the_limit() {
+    let mut intervals = Vec::new();
+    for seed in 0..8 {
+        let mut l = GradientController::builder().seed(seed).build().unwrap();
+        let mut now = Instant::now();
+        for _ in 0..50 {
+            l.update(sample(now, 20, 3, false));
+        }
+        let after = until_pinned(&mut l, now);
+        now += after;
+        intervals.push(after);
+        // While measuring, the limit stays pinned; after 50 samples it is restored.
+        for _ in 0..49 {
+            l.update(sample(now, 30, 3, false));
+            assert_eq!(l.limit(), 3, "pinned while measuring");
+        }
+        l.update(sample(now, 30, 3, false));
+        assert_eq!(l.min_rtt(), Some(Duration::from_millis(30)));
+        assert!(l.limit() > 3, "the limit goes back to what it was");
+    }
+    // Every 60 s plus up to 10%, and not the same for every seed.
+    for after in &intervals {
+        assert!(
+            (Duration::from_secs(60)..=Duration::from_millis(66_100)).contains(after),
+            "{after:?}"
+        );
+    }
+    assert!(
+        intervals.iter().any(|i| *i != intervals[0]),
+        "{intervals:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn envoy_measures_min_rtt_again_when_the_limit_sits_at_its_minimum() {
+    let mut l = GradientController::default();
+    let mut now = Instant::now();
+    for _ in 0..50 {
+        l.update(sample(now, 20, 3, false));
+    }
+    // The service is now four times slower: the gradient is 0.5 every update and the limit
+    // falls to 3; after five updates there it measures again, well before the 60 s.
+    for _ in 0..40 {
+        now += Duration::from_millis(101);
+        l.update(sample(now, 80, l.limit(), false));
+    }
+    assert!(now.elapsed() < Duration::from_secs(5));
+    for _ in 0..50 {
+        l.update(sample(now, 80, 3, false));
+    }
+    assert_eq!(l.min_rtt(), Some(Duration::from_millis(80)));
+    now += Duration::from_millis(101);
+    l.update(sample(now, 80, 3, false));
+    assert!(l.limit() > 3, "grows again against the new minimum");
 }

@@ -76,6 +76,8 @@ fn the_limit_gauge_is_set_when_built_and_when_the_limit_changes_only() {
                 let aimd = Aimd::builder()
                     .min_limit(1)
                     .initial_limit(10)
+                    // Every request's sample goes to the limit at once.
+                    .window(std::time::Duration::ZERO)
                     .build()
                     .unwrap();
                 let layer = ShedLayer::builder().limit(aimd).build().unwrap();

@@ -14,9 +14,11 @@ use super::{check_range, Limit, Sample};
 /// and `sampleRTT` the median latency of the requests that ended in the interval.
 ///
 /// The minimum RTT is measured at start and again every `min_rtt_interval` plus a random
-/// part of up to `jitter ×` that: the limit is pinned at `min_concurrency` until
-/// `min_rtt_samples` requests have ended, their median is the new minimum RTT, and the limit
-/// goes back to what it was.
+/// part of up to `jitter ×` that (drawn anew each time): the limit is pinned at
+/// `min_concurrency` until `min_rtt_samples` requests have ended, their median is the new
+/// minimum RTT, and the limit goes back to what it was. It is also measured again, as in
+/// Envoy, when five updates in a row have left the limit at `min_concurrency` (the minimum RTT
+/// it compares with is likely stale: the service itself got slower).
 ///
 /// Defaults: the median (Envoy's default percentile), max 1000, min concurrency 3, 50 samples
 /// per minimum-RTT measurement, 10% jitter, buffer 25% (Envoy's defaults); an update interval
@@ -25,24 +27,18 @@ use super::{check_range, Limit, Sample};
 /// Differences from Envoy: updates run when a request ends at or after the interval's end,
 /// not on a timer (an idle service does not update, as in Envoy, which skips empty
 /// intervals); the median is taken over the last 1,024 latencies of the interval, not a
-/// histogram; the jitter is drawn from a seeded generator (default seed 0); Envoy's rule that
-/// re-measures the minimum RTT when the limit has sat at its minimum for 5 windows is not
-/// implemented.
+/// histogram; the jitter is drawn from a seeded generator (default seed 0).
 #[derive(Clone, Debug)]
 pub struct GradientController {
+    config: GradientControllerBuilder,
     limit: f64,
-    max: usize,
-    min_concurrency: usize,
-    update_interval: Duration,
-    min_rtt_samples: usize,
-    min_rtt_interval: Duration,
-    jitter: f64,
-    buffer: f64,
     min_rtt: Option<Duration>,
     /// `Some(limit to restore)` while measuring the minimum RTT.
     measuring: Option<f64>,
     next_update: Option<Instant>,
     next_min_rtt: Option<Instant>,
+    /// Updates in a row that left the limit at `min_concurrency`.
+    at_min: u32,
     samples: Vec<Duration>,
     seen: usize,
     rng: Rng,
@@ -62,6 +58,8 @@ pub struct GradientControllerBuilder {
 }
 
 const SAMPLES: usize = 1024;
+/// Updates in a row at `min_concurrency` after which the minimum RTT is measured again.
+const AT_MIN: u32 = 5;
 
 impl Default for GradientController {
     fn default() -> Self {
@@ -86,18 +84,13 @@ impl GradientController {
 
     fn from_builder(b: &GradientControllerBuilder) -> Self {
         Self {
+            config: b.clone(),
             limit: b.min_concurrency as f64,
-            max: b.max,
-            min_concurrency: b.min_concurrency,
-            update_interval: b.update_interval,
-            min_rtt_samples: b.min_rtt_samples,
-            min_rtt_interval: b.min_rtt_interval,
-            jitter: b.jitter,
-            buffer: b.buffer,
             min_rtt: None,
             measuring: Some(b.min_concurrency as f64),
             next_update: None,
             next_min_rtt: None,
+            at_min: 0,
             samples: Vec::with_capacity(SAMPLES),
             seen: 0,
             rng: Rng::from_seed(b.seed),
@@ -116,6 +109,15 @@ impl GradientController {
             self.samples[self.seen % SAMPLES] = rtt;
         }
         self.seen += 1;
+    }
+
+    /// Pins the limit at `min_concurrency` to measure the minimum RTT.
+    fn measure_min_rtt(&mut self) {
+        self.measuring = Some(self.limit);
+        self.limit = self.config.min_concurrency as f64;
+        self.samples.clear();
+        self.seen = 0;
+        self.at_min = 0;
     }
 
     fn median(&mut self) -> Option<Duration> {
@@ -219,37 +221,41 @@ impl Limit for GradientController {
         let now = sample.now;
         if let Some(restore) = self.measuring {
             self.record(sample.rtt);
-            if self.samples.len() >= self.min_rtt_samples {
+            if self.samples.len() >= self.config.min_rtt_samples {
                 self.min_rtt = self.median();
                 self.limit = restore;
                 self.measuring = None;
-                self.next_update = Some(now + self.update_interval);
+                self.next_update = Some(now + self.config.update_interval);
                 let jitter = self
+                    .config
                     .min_rtt_interval
-                    .mul_f64(self.jitter * self.rng.next_f64());
-                self.next_min_rtt = Some(now + self.min_rtt_interval + jitter);
+                    .mul_f64(self.config.jitter * self.rng.next_f64());
+                self.next_min_rtt = Some(now + self.config.min_rtt_interval + jitter);
             }
             return;
         }
-        if self.next_min_rtt.is_some_and(|at| now >= at) {
-            self.measuring = Some(self.limit);
-            self.limit = self.min_concurrency as f64;
-            self.samples.clear();
-            self.seen = 0;
+        if self.next_min_rtt.is_some_and(|at| now >= at) || self.at_min >= AT_MIN {
+            self.measure_min_rtt();
             return;
         }
         self.record(sample.rtt);
         if self.next_update.is_some_and(|at| now < at) {
             return;
         }
-        self.next_update = Some(now + self.update_interval);
+        self.next_update = Some(now + self.config.update_interval);
         let (Some(min_rtt), Some(sample_rtt)) = (self.min_rtt, self.median()) else {
             return;
         };
         let min = min_rtt.as_secs_f64();
         let gradient =
-            ((min + min * self.buffer) / sample_rtt.as_secs_f64().max(1e-9)).clamp(0.5, 2.0);
+            ((min + min * self.config.buffer) / sample_rtt.as_secs_f64().max(1e-9)).clamp(0.5, 2.0);
         let limit = self.limit * gradient;
-        self.limit = (limit + limit.sqrt()).clamp(self.min_concurrency as f64, self.max as f64);
+        self.limit = (limit + limit.sqrt())
+            .clamp(self.config.min_concurrency as f64, self.config.max as f64);
+        if self.limit <= self.config.min_concurrency as f64 {
+            self.at_min += 1;
+        } else {
+            self.at_min = 0;
+        }
     }
 }

@@ -195,29 +195,14 @@ where
                         Poll::Ready(Err(_)) => {
                             // Pushed out of the queue by a more important request.
                             ticket.done = true;
-                            seawall_core::event!(
-                                shed,
-                                DEBUG,
-                                &ticket.controller.events,
-                                "shed",
-                                reason = "displaced"
-                            );
-                            ticket.controller.calls.rejected();
-                            return Poll::Ready(Err(self::overloaded(this.controller)));
+                            return Poll::Ready(Err(ticket.controller.refuse("displaced").into()));
                         }
                         Poll::Pending => {
                             ready!(sleep.as_mut().poll(cx));
                             if ticket.controller.leave(ticket.priority, ticket.id) {
                                 ticket.done = true;
-                                seawall_core::event!(
-                                    shed,
-                                    DEBUG,
-                                    &ticket.controller.events,
-                                    "shed",
-                                    reason = "queue_timeout"
-                                );
-                                ticket.controller.calls.rejected();
-                                return Poll::Ready(Err(self::overloaded(this.controller)));
+                                let refused = ticket.controller.refuse("queue_timeout");
+                                return Poll::Ready(Err(refused.into()));
                             }
                             // Granted or refused at the same moment: the channel says which.
                             let deadline = Instant::now() + Duration::from_secs(3600);
@@ -232,10 +217,6 @@ where
             }
         }
     }
-}
-
-fn overloaded(controller: &Option<Arc<Controller>>) -> BoxError {
-    Overloaded::new(controller.as_ref().and_then(|c| c.retry_after)).into()
 }
 
 impl<F, S, Req, C, H> fmt::Debug for ResponseFuture<F, S, Req, C, H> {

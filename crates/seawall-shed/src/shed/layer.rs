@@ -8,7 +8,7 @@ use tower_layer::Layer;
 use super::hold::UntilResponse;
 use super::Shed;
 use crate::controller::{Controller, Queue};
-use crate::limit::{Limit, Vegas, Windowed};
+use crate::limit::{Limit, Vegas};
 use crate::priority::{AllNormal, Priority};
 
 /// Sheds load in front of a service: see the [module docs](super).
@@ -44,12 +44,12 @@ impl<P, C, H> fmt::Debug for ShedLayer<P, C, H> {
 }
 
 impl ShedLayer {
-    /// Starts a builder: [`Vegas`] fed one sample per second ([`Windowed`]), both at
-    /// Netflix's defaults, no queue, no priorities, errors are
+    /// Starts a builder: [`Vegas`] at its defaults (Netflix's, fed one sample per 1 s
+    /// window as Netflix's `WindowedLimit` would), no queue, no priorities, errors are
     /// drops, the slot is given back at the response, retry-after hint 1 s.
     pub fn builder() -> ShedBuilder {
         ShedBuilder {
-            limit: Box::new(Windowed::new(Vegas::default())),
+            limit: Box::new(Vegas::default()),
             queue: None,
             codel: None,
             reserve: [0.0; 3],
@@ -115,7 +115,7 @@ impl<P, C, H> fmt::Debug for ShedBuilder<P, C, H> {
 
 impl<P, C, H> ShedBuilder<P, C, H> {
     /// The concurrency limit: [`Fixed`](crate::limit::Fixed) or an adaptive one (default
-    /// `Windowed::new(Vegas::default())`).
+    /// `Vegas::default()`, which learns from 1 s windows).
     pub fn limit(mut self, limit: impl Limit) -> Self {
         self.limit = Box::new(limit);
         self
@@ -159,6 +159,25 @@ impl<P, C, H> ShedBuilder<P, C, H> {
 
     /// How each request gets its [`Priority`] (default: all normal).
     pub fn priority<Q>(self, prioritize: Q) -> ShedBuilder<Q, C, H> {
+        self.with(|_, classify, hold| (prioritize, classify, hold))
+    }
+
+    /// Which results are drops, fed to the limit as such (default
+    /// [`ErrorsAreFailures`]: every error, such as a timeout or a rejection from below).
+    /// [`Outcome::Ignored`](seawall_core::Outcome::Ignored) results give no sample.
+    pub fn classify<K>(self, classify: K) -> ShedBuilder<P, K, H> {
+        self.with(|prioritize, _, hold| (prioritize, classify, hold))
+    }
+
+    /// Holds each slot until the HTTP response body ends (see [`UntilBodyEnd`](super::UntilBodyEnd)).
+    #[cfg(feature = "http")]
+    pub fn hold_to_body_end(self) -> ShedBuilder<P, C, super::UntilBodyEnd> {
+        self.with(|prioritize, classify, _| (prioritize, classify, super::UntilBodyEnd))
+    }
+
+    /// The same settings with the typed parts replaced by `f`.
+    fn with<Q, K, G>(self, f: impl FnOnce(P, C, H) -> (Q, K, G)) -> ShedBuilder<Q, K, G> {
+        let (prioritize, classify, hold) = f(self.prioritize, self.classify, self.hold);
         ShedBuilder {
             limit: self.limit,
             queue: self.queue,
@@ -167,41 +186,8 @@ impl<P, C, H> ShedBuilder<P, C, H> {
             retry_after: self.retry_after,
             name: self.name,
             prioritize,
-            classify: self.classify,
-            hold: self.hold,
-        }
-    }
-
-    /// Which results are drops, fed to the limit as such (default
-    /// [`ErrorsAreFailures`]: every error, such as a timeout or a rejection from below).
-    /// [`Outcome::Ignored`](seawall_core::Outcome::Ignored) results give no sample.
-    pub fn classify<K>(self, classify: K) -> ShedBuilder<P, K, H> {
-        ShedBuilder {
-            limit: self.limit,
-            queue: self.queue,
-            codel: self.codel,
-            reserve: self.reserve,
-            retry_after: self.retry_after,
-            name: self.name,
-            prioritize: self.prioritize,
             classify,
-            hold: self.hold,
-        }
-    }
-
-    /// Holds each slot until the HTTP response body ends (see [`UntilBodyEnd`](super::UntilBodyEnd)).
-    #[cfg(feature = "http")]
-    pub fn hold_to_body_end(self) -> ShedBuilder<P, C, super::UntilBodyEnd> {
-        ShedBuilder {
-            limit: self.limit,
-            queue: self.queue,
-            codel: self.codel,
-            reserve: self.reserve,
-            retry_after: self.retry_after,
-            name: self.name,
-            prioritize: self.prioritize,
-            classify: self.classify,
-            hold: super::UntilBodyEnd,
+            hold,
         }
     }
 

@@ -39,7 +39,7 @@
 //!
 //! | knob | default |
 //! |---|---|
-//! | [`limit`](ShedBuilder::limit) | [`Vegas`](crate::limit::Vegas) fed one sample a second ([`Windowed`](crate::limit::Windowed)), Netflix's defaults |
+//! | [`limit`](ShedBuilder::limit) | [`Vegas`](crate::limit::Vegas) at its defaults: Netflix's, fed one sample per 1 s window (as Netflix's `WindowedLimit`) |
 //! | [`queue`](ShedBuilder::queue) | none: refuse at once when full |
 //! | [`codel`](ShedBuilder::codel) | off (Fail at Scale uses 5 ms target, 100 ms interval) |
 //! | [`priority`](ShedBuilder::priority) | every request normal |

@@ -3,7 +3,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use seawall_core::permit::PermitGuard;
-use seawall_core::rejection::Overloaded;
 use seawall_core::{BoxError, Classify};
 use tokio::time::Instant;
 use tower_service::Service;
@@ -15,7 +14,8 @@ use crate::priority::Prioritize;
 
 /// The service of [`ShedLayer`](super::ShedLayer): admits a request in `call` if a slot is
 /// free under its priority's share of the limit, lets it wait if a queue is configured, and
-/// otherwise fails it at once with [`Overloaded`].
+/// otherwise fails it at once with
+/// [`Overloaded`](seawall_core::rejection::Overloaded).
 ///
 /// # Clone
 ///
@@ -126,13 +126,7 @@ impl<S, P, C, H> Shed<S, P, C, H> {
         classify: C,
         hold: H,
     ) -> ResponseFuture<F, S, Req, C, H> {
-        seawall_core::event!(shed, DEBUG, &self.controller.events, "shed", reason);
-        self.controller.calls.rejected();
-        ResponseFuture::rejected(
-            Overloaded::new(self.controller.retry_after),
-            self.controller.clone(),
-            classify,
-            hold,
-        )
+        let refused = self.controller.refuse(reason);
+        ResponseFuture::rejected(refused, self.controller.clone(), classify, hold)
     }
 }

@@ -5,11 +5,15 @@
 
 use std::time::Duration;
 
+use seawall_shed::limit::{Aimd, Gradient2, GradientController, Limit, Vegas};
+use seawall_shed::ShedLayer;
 use seawall_sim::{run_paused, Abandonment, Arrivals, Capacity, Latency, Load, Summary, Upstream};
 use tower::util::BoxCloneService;
-use tower::{BoxError, Service, ServiceExt};
+use tower::{BoxError, Layer, Service, ServiceExt};
 
 pub type Svc = BoxCloneService<seawall_sim::Request, (), BoxError>;
+/// A column: its name, and how it wraps the upstream.
+pub type Stack = (&'static str, fn(Upstream) -> Svc);
 
 pub const WORKERS: usize = 20;
 pub const SEED: u64 = 11;
@@ -89,4 +93,29 @@ pub fn worst_goodput_share(summary: &Summary, capacity: f64, from: u64) -> f64 {
         .filter(|s| s.t >= from && (s.t as f64) < summary.duration_s)
         .map(|s| s.succeeded as f64 / capacity)
         .fold(f64::INFINITY, f64::min)
+}
+
+/// Seawall's shedding layer with `limit`, in front of `upstream`.
+pub fn shed(limit: impl Limit, upstream: Upstream) -> Svc {
+    erase(
+        ShedLayer::builder()
+            .limit(limit)
+            .build()
+            .unwrap()
+            .layer(upstream),
+    )
+}
+
+/// Each adaptive limit at its defaults, untuned, as a user gets it.
+pub fn adaptive() -> [Stack; 4] {
+    [
+        ("Seawall AIMD", |u| shed(Aimd::default(), u)),
+        ("Seawall Vegas (the layer's default)", |u| {
+            shed(Vegas::default(), u)
+        }),
+        ("Seawall Gradient2", |u| shed(Gradient2::default(), u)),
+        ("Seawall Envoy gradient", |u| {
+            shed(GradientController::default(), u)
+        }),
+    ]
 }
