@@ -9,6 +9,7 @@ use seawall_core::clock::CoarseClock;
 use seawall_core::RollingCounter;
 use tokio::time::Instant;
 
+use crate::stripes::Deposits;
 use crate::ConfigError;
 
 /// One retry, in the budget's fixed-point units: ratios are kept in parts per billion so
@@ -127,7 +128,8 @@ const BUCKET_NANOS: u64 = 100_000_000;
 /// # }
 /// ```
 pub struct RetryBudget {
-    deposits: RollingCounter,
+    /// Striped per thread: every request deposits (see [`Deposits`]).
+    deposits: Deposits,
     withdrawals: RollingCounter,
     /// Withdrawals given back, in the bucket they were drawn in: refunds of retries that
     /// succeeded, and withdrawals that found the budget empty.
@@ -147,7 +149,6 @@ pub struct RetryBudget {
 /// The cumulative counters, and their `metrics` handles.
 #[derive(Default)]
 struct Counts {
-    deposits: AtomicU64,
     withdrawals: AtomicU64,
     refunds: AtomicU64,
     refusals: AtomicU64,
@@ -252,7 +253,8 @@ impl RetryBudgetBuilder {
                 .map_err(|e| ConfigError::new(format!("window: {e}")))
         };
         let budget = RetryBudget {
-            deposits: window()?,
+            deposits: Deposits::starting_at(origin, WINDOW, BUCKETS)
+                .map_err(|e| ConfigError::new(format!("window: {e}")))?,
             withdrawals: window()?,
             returned: window()?,
             // In 0..=1e9 after the check above; rounding makes 0.21 exactly 210_000_000.
@@ -307,12 +309,16 @@ impl RetryBudget {
     }
 
     /// Records one original request (the layer does this once per call).
+    #[inline]
     pub fn deposit(&self) {
         match &self.clock {
-            Some(clock) => self.deposits.add_coarse(clock, 1),
-            None => self.deposits.add(1),
+            Some(clock) => self.deposits.add_coarse(clock),
+            None => self.deposits.add(),
         }
-        count!(self.counts, deposits);
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.counts.metrics {
+            m.deposits.increment(1);
+        }
     }
 
     /// The retries allowed and the withdrawals in force over the window ending at `now`,
@@ -375,7 +381,7 @@ impl RetryBudget {
     pub fn refund(&self, withdrawal: Withdrawal) {
         count!(self.counts, refunds);
         let now = Instant::now();
-        if bucket(&self.deposits, now).saturating_sub(bucket(&self.deposits, withdrawal.at))
+        if bucket(&self.withdrawals, now).saturating_sub(bucket(&self.withdrawals, withdrawal.at))
             < BUCKETS as u64
         {
             self.returned.add_at(withdrawal.at, 1);
@@ -408,7 +414,7 @@ impl RetryBudget {
 
     /// Original requests deposited since the budget was built.
     pub fn deposits(&self) -> u64 {
-        self.counts.deposits.load(Ordering::Relaxed)
+        self.deposits.total()
     }
 
     /// Retries withdrawn since the budget was built (refunded ones included).

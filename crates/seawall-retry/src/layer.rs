@@ -40,6 +40,15 @@ pub struct RetryLayer<P = RetryErrors> {
     shared: Arc<Shared<P>>,
 }
 
+impl<P> Shared<P> {
+    /// Gives a withdrawal back to the budget (there is one only when there is a budget).
+    pub(crate) fn refund(&self, withdrawal: crate::budget::Withdrawal) {
+        if let Some(budget) = &self.budget {
+            budget.refund(withdrawal);
+        }
+    }
+}
+
 impl<P> Clone for RetryLayer<P> {
     fn clone(&self) -> Self {
         Self {
