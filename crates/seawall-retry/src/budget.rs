@@ -100,8 +100,11 @@ const BUCKET_NANOS: u64 = 100_000_000;
 /// # Cost
 ///
 /// A deposit is one compare-and-swap on a time-bucketed atomic counter
-/// ([`seawall_core::RollingCounter`]) and one atomic increment (plus one metrics counter
-/// increment with the `metrics` feature). A withdrawal (only on the retry path) is one or
+/// ([`seawall_core::RollingCounter`]) and a reading of tokio's clock (one atomic load
+/// instead with a [`coarse_clock`](RetryBudgetBuilder::coarse_clock)), plus one metrics
+/// counter increment with the `metrics` feature. The counters are striped per thread
+/// (four stripes per core): two threads depositing at once write different cache lines,
+/// so a budget shared by every request of a server does not make its cores take turns. A withdrawal (only on the retry path) is one or
 /// two compare-and-swaps and three sums of ten atomics; a refund, one compare-and-swap. No
 /// locks, no allocation.
 ///
@@ -412,7 +415,8 @@ impl RetryBudget {
         u64::try_from(allowed.saturating_sub(taken) / UNIT).unwrap_or(u64::MAX)
     }
 
-    /// Original requests deposited since the budget was built.
+    /// Original requests deposited since the budget was built (exact whenever no deposit
+    /// is under way; see [`RollingCounter::total`]).
     pub fn deposits(&self) -> u64 {
         self.deposits.total()
     }

@@ -3,7 +3,7 @@
 //! budget would each go slower than one alone.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use seawall_core::clock::CoarseClock;
@@ -30,8 +30,6 @@ pub(crate) struct Deposits {
 #[repr(align(128))]
 struct Stripe {
     window: RollingCounter,
-    /// Deposits since the budget was built.
-    total: AtomicU64,
 }
 
 /// The number of stripes: four per core, so that two busy threads rarely share one,
@@ -79,7 +77,6 @@ impl Deposits {
             .map(|_| {
                 Ok(Stripe {
                     window: RollingCounter::starting_at(origin, window, buckets)?,
-                    total: AtomicU64::new(0),
                 })
             })
             .collect::<Result<_, ConfigError>>()?;
@@ -95,17 +92,13 @@ impl Deposits {
     /// Counts one deposit now, by tokio's clock.
     #[inline]
     pub(crate) fn add(&self) {
-        let stripe = self.mine();
-        stripe.window.add(1);
-        stripe.total.fetch_add(1, Ordering::Relaxed);
+        self.mine().window.add(1);
     }
 
     /// Counts one deposit at the coarse clock's last reading.
     #[inline]
     pub(crate) fn add_coarse(&self, clock: &CoarseClock) {
-        let stripe = self.mine();
-        stripe.window.add_coarse(clock, 1);
-        stripe.total.fetch_add(1, Ordering::Relaxed);
+        self.mine().window.add_coarse(clock, 1);
     }
 
     /// The deposits in the window ending at `now`.
@@ -113,12 +106,10 @@ impl Deposits {
         self.stripes.iter().map(|s| s.window.sum_at(now)).sum()
     }
 
-    /// The deposits since the budget was built.
+    /// The deposits since the budget was built (see [`RollingCounter::total`]: exact when
+    /// no deposit is under way).
     pub(crate) fn total(&self) -> u64 {
-        self.stripes
-            .iter()
-            .map(|s| s.total.load(Ordering::Relaxed))
-            .sum()
+        self.stripes.iter().map(|s| s.window.total()).sum()
     }
 
     /// The origin of every stripe's window, if they share one (they always do).
@@ -171,7 +162,7 @@ mod tests {
         let busiest = deposits
             .stripes
             .iter()
-            .map(|s| s.total.load(Ordering::Relaxed))
+            .map(|s| s.window.total())
             .max()
             .unwrap();
         assert!(busiest < expected, "one stripe took every deposit");
