@@ -30,7 +30,7 @@ use tower::Layer;
 
 mod common;
 
-use common::{call_ready, ok_service};
+use common::{call_ready, ok_service, TowerBudgetPolicy};
 
 /// How long each case runs at each thread count.
 const RUN: Duration = Duration::from_millis(100);
@@ -218,6 +218,28 @@ fn main() {
         let mut svc = retry.clone();
         move || {
             black_box(call_ready(&mut svc, black_box(41)).unwrap());
+        }
+    });
+
+    // The peer: tower's `Retry` over its `TpsBudget`, cloned per thread as Seawall's is.
+    let tower_retry = tower::retry::Retry::new(
+        TowerBudgetPolicy(Arc::new(tower::retry::budget::TpsBudget::default())),
+        ok_service(),
+    );
+    row("tower `Retry` + `TpsBudget`, success", || {
+        let mut svc = tower_retry.clone();
+        move || {
+            black_box(call_ready(&mut svc, black_box(41)).unwrap());
+        }
+    });
+
+    // What one shared reference count costs: an `Arc` cloned and dropped per call, as a
+    // response future that owns a handle to a layer's shared state does.
+    let shared = Arc::new(0u64);
+    row("reference: `Arc::clone` + drop of one shared `Arc`", || {
+        let shared = Arc::clone(&shared);
+        move || {
+            drop(black_box(Arc::clone(&shared)));
         }
     });
 

@@ -19,12 +19,12 @@ use std::time::Duration;
 use seawall::core::clock::CoarseClock;
 use seawall::core::latency::Latency;
 use seawall::retry::{RetryBudget, RetryLayer};
-use tower::retry::budget::{Budget, TpsBudget};
+use tower::retry::budget::TpsBudget;
 use tower::{Layer, Service};
 
 mod common;
 
-use common::{call_ready, ok_service};
+use common::{call_ready, ok_service, TowerBudgetPolicy};
 
 const ENV_CASE: &str = "SEAWALL_INSTRUCTIONS_CASE";
 const ENV_CALLS: &str = "SEAWALL_INSTRUCTIONS_CALLS";
@@ -106,28 +106,6 @@ fn calls_of<S: Service<u64>>(calls: u64, mut svc: S) {
     hot_loop(calls, |i| {
         let _ = divan::black_box(call_ready(&mut svc, i));
     });
-}
-
-/// tower's budget policy as its documentation writes it (as in `benches/retry.rs`).
-#[derive(Clone)]
-struct TowerBudgetPolicy(Arc<TpsBudget>);
-
-impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for TowerBudgetPolicy {
-    type Future = std::future::Ready<()>;
-
-    fn retry(&mut self, _: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
-        match result {
-            Ok(_) => {
-                self.0.deposit();
-                None
-            }
-            Err(_) => self.0.withdraw().then(|| std::future::ready(())),
-        }
-    }
-
-    fn clone_request(&mut self, request: &Req) -> Option<Req> {
-        Some(request.clone())
-    }
 }
 
 fn run(case: &str, calls: u64) {

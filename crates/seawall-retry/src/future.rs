@@ -17,7 +17,7 @@ use tower_service::Service;
 use seawall_core::rng::Rng;
 
 use crate::budget::Withdrawal;
-use crate::layer::Shared;
+use crate::layer::Handle;
 use crate::{Policy, Verdict};
 
 pin_project! {
@@ -64,7 +64,7 @@ struct Retrying<S, P, Req> {
     replay: Option<Req>,
     // A clone of the inner service for the retries: `None` when no retry is possible.
     service: Option<S>,
-    shared: Arc<Shared<P>>,
+    shared: Arc<Handle<P>>,
     attempt: u32,
     rng: Option<Rng>,
     previous: Duration,
@@ -83,7 +83,7 @@ where
         future: S::Future,
         replay: Option<Req>,
         service: Option<S>,
-        shared: Arc<Shared<P>>,
+        shared: Arc<Handle<P>>,
     ) -> Self {
         Self {
             state: State::Calling { future },

@@ -33,8 +33,9 @@ struct Stripe {
 }
 
 /// The number of stripes: four per core, so that two busy threads rarely share one,
-/// rounded up to a power of two.
-fn stripe_count() -> usize {
+/// rounded up to a power of two. (The layer stripes its response futures' handles the
+/// same way.)
+pub(crate) fn stripe_count() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     cores
         .saturating_mul(4)
@@ -52,7 +53,7 @@ static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
 
 /// The calling thread's number.
 #[inline]
-fn thread_number() -> usize {
+pub(crate) fn thread_number() -> usize {
     THREAD.with(|number| match number.get() {
         0 => {
             let n = NEXT_THREAD
