@@ -5,19 +5,18 @@
 //! `cargo bench --bench retry --features retry` runs it.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::{ready, Ready};
 use std::sync::Arc;
 use std::time::Duration;
 
 use seawall::core::clock::CoarseClock;
 use seawall::core::BoxError;
 use seawall::retry::{RetryBudget, RetryLayer};
-use tower::retry::budget::{Budget, TpsBudget};
+use tower::retry::budget::TpsBudget;
 use tower::Layer;
 
 mod common;
 
-use common::{call_ready, ok_service};
+use common::{call_ready, ok_service, TowerBudgetPolicy};
 
 fn main() {
     divan::main();
@@ -28,29 +27,6 @@ fn main() {
 fn bare_service_fn(bencher: divan::Bencher) {
     let mut svc = ok_service();
     bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));
-}
-
-/// tower's budget policy as its documentation writes it: a success deposits, a failure
-/// withdraws before retrying.
-#[derive(Clone)]
-struct TowerBudgetPolicy(Arc<TpsBudget>);
-
-impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for TowerBudgetPolicy {
-    type Future = Ready<()>;
-
-    fn retry(&mut self, _: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
-        match result {
-            Ok(_) => {
-                self.0.deposit();
-                None
-            }
-            Err(_) => self.0.withdraw().then(|| ready(())),
-        }
-    }
-
-    fn clone_request(&mut self, request: &Req) -> Option<Req> {
-        Some(request.clone())
-    }
 }
 
 #[divan::bench]

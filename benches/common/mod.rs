@@ -3,9 +3,11 @@
 
 use std::future::{ready, Future, Ready};
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use seawall::core::BoxError;
+use tower::retry::budget::{Budget, TpsBudget};
 use tower::{service_fn, Service};
 
 /// Counts allocations per call beside the time.
@@ -37,4 +39,28 @@ pub(crate) fn ok_service(
 ) -> impl Service<u64, Response = u64, Error = BoxError, Future = Ready<Result<u64, BoxError>>> + Clone
 {
     service_fn(|x: u64| ready(Ok::<_, BoxError>(x + 1)))
+}
+
+/// tower's budget policy as its documentation writes it: a success deposits, a failure
+/// withdraws before retrying. The peer of Seawall's retry layer in the benchmarks.
+#[derive(Clone)]
+#[allow(dead_code)] // not every benchmark uses it
+pub(crate) struct TowerBudgetPolicy(pub(crate) Arc<TpsBudget>);
+
+impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for TowerBudgetPolicy {
+    type Future = Ready<()>;
+
+    fn retry(&mut self, _: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
+        match result {
+            Ok(_) => {
+                self.0.deposit();
+                None
+            }
+            Err(_) => self.0.withdraw().then(|| ready(())),
+        }
+    }
+
+    fn clone_request(&mut self, request: &Req) -> Option<Req> {
+        Some(request.clone())
+    }
 }

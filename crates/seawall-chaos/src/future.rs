@@ -151,14 +151,20 @@ pin_project! {
 pin_project! {
     #[project = DelayProj]
     enum Delay<S: Service<Req>, Req> {
-        Sleeping {
-            #[pin]
-            sleep: Sleep,
-            // The service that was ready when the call came, and the request, both taken
-            // when the sleep ends.
-            call: Option<(S, Req)>,
-        },
+        // Boxed: only an injected delay pays for the timer, and a future that calls at once
+        // carries no timer whose drop the compiler would keep out of line.
+        Sleeping { sleeping: Pin<Box<Sleeping<S, Req>>> },
         Calling { #[pin] future: S::Future },
+    }
+}
+
+pin_project! {
+    /// An injected delay: the timer, then the service that was ready when the call came
+    /// and the request, both taken when the timer fires.
+    struct Sleeping<S, Req> {
+        #[pin]
+        sleep: Sleep,
+        call: Option<(S, Req)>,
     }
 }
 
@@ -169,11 +175,14 @@ impl<S: Service<Req>, Req> LatencyFuture<S, Req> {
         }
     }
 
+    /// The injected path: one allocation, for the timer and the call it holds back.
     pub(crate) fn sleeping(sleep: Sleep, service: S, request: Req) -> Self {
         Self {
             state: Delay::Sleeping {
-                sleep,
-                call: Some((service, request)),
+                sleeping: Box::pin(Sleeping {
+                    sleep,
+                    call: Some((service, request)),
+                }),
             },
         }
     }
@@ -187,11 +196,12 @@ impl<S: Service<Req>, Req> Future for LatencyFuture<S, Req> {
             let mut this = self.as_mut().project();
             let future = match this.state.as_mut().project() {
                 DelayProj::Calling { future } => return future.poll(cx),
-                DelayProj::Sleeping { sleep, call } => {
-                    if sleep.poll(cx).is_pending() {
+                DelayProj::Sleeping { sleeping } => {
+                    let sleeping = sleeping.as_mut().project();
+                    if sleeping.sleep.poll(cx).is_pending() {
                         return Poll::Pending;
                     }
-                    match call.take() {
+                    match sleeping.call.take() {
                         Some((mut service, request)) => service.call(request),
                         // Unreachable: the state moves on as soon as the call is taken.
                         None => return Poll::Pending,

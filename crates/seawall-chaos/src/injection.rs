@@ -181,8 +181,8 @@ impl<T> Injection<T> {
     }
 
     /// Decides whether to inject into `request`, drawing from the generator when it is on
-    /// and the request matches. Off, it costs one relaxed atomic load (and with `metrics`,
-    /// one increment of `seawall_calls_total`).
+    /// and the request matches. Off, it costs one relaxed atomic load and a branch, and
+    /// counts nothing.
     #[inline]
     pub fn inject<Req>(&self, request: &Req) -> bool
     where
@@ -201,6 +201,13 @@ impl<T> Injection<T> {
         seawall_core::event!(chaos, DEBUG, &self.events, event);
     }
 
+    /// Whether the injection is switched on: one relaxed load. A layer that checks this
+    /// before touching the request keeps its switched-off path free of the request's copy.
+    #[inline]
+    pub(crate) fn switched_on(&self) -> bool {
+        self.shared.enabled.load(Ordering::Relaxed)
+    }
+
     /// Like [`inject`](Self::inject), and when it injects, a generator for the injection's
     /// own draws (a latency, say), independent of the stream that decides.
     #[inline]
@@ -208,18 +215,12 @@ impl<T> Injection<T> {
     where
         T: Target<Req>,
     {
-        let drawn = if self.shared.enabled.load(Ordering::Relaxed) {
+        // Switched off: this load and its branch are all (no count, no draw).
+        if self.shared.enabled.load(Ordering::Relaxed) {
             self.draw_enabled(request)
         } else {
             None
-        };
-        // `seawall_calls_total`: `rejected` when chaos takes a hand, `success` when the request
-        // passes untouched (one increment with `metrics`, nothing without).
-        match drawn {
-            Some(_) => self.calls.rejected(),
-            None => self.calls.outcome(Outcome::Success),
         }
-        drawn
     }
 
     #[inline(never)]
@@ -227,15 +228,20 @@ impl<T> Injection<T> {
     where
         T: Target<Req>,
     {
+        // `seawall_calls_total` while switched on: `rejected` when chaos takes a hand,
+        // `success` when the request passes untouched.
         if !self.target.matches(request) {
+            self.calls.outcome(Outcome::Success);
             return None;
         }
         let threshold = self.shared.threshold.load(Ordering::Relaxed);
         // The shared stream is exactly the stream of `Rng::from_seed(seed)`.
         let bits = self.shared.rng.next_u64();
         if bits >> 11 < threshold {
+            self.calls.rejected();
             Some(Rng::from_seed(bits))
         } else {
+            self.calls.outcome(Outcome::Success);
             None
         }
     }

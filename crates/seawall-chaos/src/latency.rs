@@ -105,17 +105,29 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         match self.injection.draw(&request) {
             None => LatencyFuture::calling(self.inner.call(request)),
-            Some(mut rng) => {
-                self.injection.emit("latency");
-                let delay = self.latency.sample(&mut rng);
-                // The ready service goes with the request; the clone left here is not ready.
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
-                LatencyFuture::sleeping(tokio::time::sleep(delay), ready, request)
-            }
+            Some(rng) => self.delay(request, rng),
         }
+    }
+}
+
+impl<S: Clone, T> InjectLatency<S, T> {
+    /// The injected path, out of line so that the switched-off `call` stays a load and a
+    /// branch before the inner call.
+    #[cold]
+    #[inline(never)]
+    fn delay<Req>(&mut self, request: Req, mut rng: seawall_core::rng::Rng) -> LatencyFuture<S, Req>
+    where
+        S: Service<Req>,
+    {
+        self.injection.emit("latency");
+        let delay = self.latency.sample(&mut rng);
+        // The ready service goes with the request; the clone left here is not ready.
+        let clone = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, clone);
+        LatencyFuture::sleeping(tokio::time::sleep(delay), ready, request)
     }
 }

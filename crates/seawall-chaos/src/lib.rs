@@ -75,14 +75,15 @@
 //!
 //! # Cost when off
 //!
-//! The switch is one relaxed atomic load and a branch before the inner call; the generator
-//! is not touched. Switched off, the fault, abort and behaviour layers cost exactly that
-//! (about 0.5 ns, the same as a hand-written load and branch); the latency layer, whose
-//! future holds a timer, about 7 ns, and the outcome layer about 11 ns over the bare HTTP
-//! service (the compiler does not inline its `call`, and copies the request). None
-//! allocates (`benches/chaos.rs`, figures beside the bare service in `docs/benchmarks.md`).
-//! Enabled, a matching request costs the target, one more load and one `fetch_add` on the
-//! shared generator: no lock and no allocation.
+//! The switch is one relaxed atomic load and a branch before the inner call: switched off,
+//! a layer neither draws from the generator nor counts anything, clones nothing and
+//! allocates nothing. The fault, abort and behaviour layers then cost what a hand-written
+//! load and branch costs; the latency layer a little more (its future's drop stays a call
+//! the compiler does not inline), and the outcome layer moves the HTTP response through its
+//! own future (`benches/chaos.rs` and `benches/instructions.rs`, figures beside the bare
+//! service in `docs/benchmarks.md`). Enabled, a matching request costs the target, one more
+//! load and one `fetch_add` on the shared generator: no lock; an injected delay allocates
+//! its timer once.
 //!
 //! # Header targeting is off unless you build it
 //!

@@ -114,7 +114,28 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // Switched off, the request goes straight on: it is not even borrowed, which would
+        // make the compiler copy it (224 bytes) before the inner call.
+        if !self.injection.switched_on() {
+            return ResponseFuture::inner(self.inner.call(request));
+        }
+        self.call_switched_on(request)
+    }
+}
+
+impl<S, T> InjectOutcome<S, T> {
+    /// The switched-on path: the draw, then the inner call or the injected answer.
+    #[inline(never)]
+    fn call_switched_on<ReqBody, ResBody>(
+        &mut self,
+        request: Request<ReqBody>,
+    ) -> ResponseFuture<S::Future, OutcomeAnswer>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        T: Target<Request<ReqBody>>,
+    {
         if !self.injection.inject(&request) {
             return ResponseFuture::inner(self.inner.call(request));
         }

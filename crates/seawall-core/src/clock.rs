@@ -107,11 +107,13 @@ impl CoarseClock {
 
     /// The instant the clock started at, from which [`RollingCounter`](crate::RollingCounter)s
     /// that count with [`add_coarse`](crate::RollingCounter::add_coarse) should start.
+    #[inline]
     pub fn origin(&self) -> Instant {
         self.origin
     }
 
     /// Nanoseconds from [`origin`](Self::origin) to the last reading.
+    #[inline]
     pub(crate) fn nanos(&self) -> u64 {
         self.nanos.load(Ordering::Acquire)
     }

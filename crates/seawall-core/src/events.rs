@@ -261,6 +261,23 @@ impl Calls {
         let _ = outcome;
     }
 
+    /// Counts one call of `layer` (instance `name`) as `outcome` (`"success"`,
+    /// `"failure"`, `"ignored"` or `"rejected"`), looking the counter up in the recorder
+    /// each time: for rare paths of plumbing that keeps no handles (a rejection turned into
+    /// a response, a body over its replay cap). Does nothing without the `metrics` feature.
+    pub fn count_once(layer: &'static str, name: &'static str, outcome: &'static str) {
+        #[cfg(feature = "metrics")]
+        metrics::counter!(
+            "seawall_calls_total",
+            "layer" => layer,
+            "name" => name,
+            "outcome" => outcome
+        )
+        .increment(1);
+        #[cfg(not(feature = "metrics"))]
+        let _ = (layer, name, outcome);
+    }
+
     /// The layer refused a call.
     #[inline]
     pub fn rejected(&self) {

@@ -2,6 +2,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use seawall_core::{Calls, Events};
 use tower_layer::Layer;
 
 use crate::builder::RateLimitBuilder;
@@ -19,6 +20,8 @@ use crate::service::RateLimit;
 /// it for every request).
 pub struct RateLimitLayer<L = GlobalLimit> {
     limit: Arc<L>,
+    /// `seawall_calls_total{layer="ratelimit"}`: taken once, shared by the services.
+    calls: Calls,
 }
 
 impl RateLimitLayer {
@@ -30,7 +33,10 @@ impl RateLimitLayer {
 
 impl<L> RateLimitLayer<L> {
     pub(crate) fn from_limit(limit: Arc<L>) -> Self {
-        Self { limit }
+        Self {
+            limit,
+            calls: Calls::new(&Events::new("ratelimit")),
+        }
     }
 
     /// The limiter every service of this layer shares.
@@ -55,6 +61,7 @@ impl<L> Clone for RateLimitLayer<L> {
     fn clone(&self) -> Self {
         Self {
             limit: self.limit.clone(),
+            calls: self.calls.clone(),
         }
     }
 }
@@ -71,6 +78,6 @@ impl<S, L> Layer<S> for RateLimitLayer<L> {
     type Service = RateLimit<S, L>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RateLimit::new(inner, self.limit.clone())
+        RateLimit::new(inner, self.limit.clone(), self.calls.clone())
     }
 }

@@ -2,7 +2,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use seawall_core::BoxError;
+use seawall_core::{BoxError, Calls, Outcome};
 use tower_service::Service;
 
 use crate::future::ResponseFuture;
@@ -23,13 +23,18 @@ use crate::limiter::Admit;
 pub struct RateLimit<S, L> {
     inner: S,
     limit: Arc<L>,
+    calls: Calls,
 }
 
 seawall_core::inner_accessors!(RateLimit<S, L>, inner: S);
 
 impl<S, L> RateLimit<S, L> {
-    pub(crate) fn new(inner: S, limit: Arc<L>) -> Self {
-        Self { inner, limit }
+    pub(crate) fn new(inner: S, limit: Arc<L>, calls: Calls) -> Self {
+        Self {
+            inner,
+            limit,
+            calls,
+        }
     }
 
     /// The shared limiter.
@@ -43,6 +48,7 @@ impl<S: Clone, L> Clone for RateLimit<S, L> {
         Self {
             inner: self.inner.clone(),
             limit: self.limit.clone(),
+            calls: self.calls.clone(),
         }
     }
 }
@@ -71,9 +77,17 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
+        // `seawall_calls_total`: counted at admission (`success`) or refusal (`rejected`),
+        // so that the response future holds no counter handles.
         match self.limit.admit(&request) {
-            Ok(()) => ResponseFuture::called(self.inner.call(request)),
-            Err(rejection) => ResponseFuture::rejected(rejection),
+            Ok(()) => {
+                self.calls.outcome(Outcome::Success);
+                ResponseFuture::called(self.inner.call(request))
+            }
+            Err(rejection) => {
+                self.calls.rejected();
+                ResponseFuture::rejected(rejection)
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use seawall_core::clock::CoarseClock;
 use seawall_core::RollingCounter;
 use tokio::time::Instant;
 
+use crate::stripes::Deposits;
 use crate::ConfigError;
 
 /// One retry, in the budget's fixed-point units: ratios are kept in parts per billion so
@@ -99,8 +100,11 @@ const BUCKET_NANOS: u64 = 100_000_000;
 /// # Cost
 ///
 /// A deposit is one compare-and-swap on a time-bucketed atomic counter
-/// ([`seawall_core::RollingCounter`]) and one atomic increment (plus one metrics counter
-/// increment with the `metrics` feature). A withdrawal (only on the retry path) is one or
+/// ([`seawall_core::RollingCounter`]) and a reading of tokio's clock (one atomic load
+/// instead with a [`coarse_clock`](RetryBudgetBuilder::coarse_clock)), plus one metrics
+/// counter increment with the `metrics` feature. The counters are striped per thread
+/// (four stripes per core): two threads depositing at once write different cache lines,
+/// so a budget shared by every request of a server does not make its cores take turns. A withdrawal (only on the retry path) is one or
 /// two compare-and-swaps and three sums of ten atomics; a refund, one compare-and-swap. No
 /// locks, no allocation.
 ///
@@ -127,7 +131,8 @@ const BUCKET_NANOS: u64 = 100_000_000;
 /// # }
 /// ```
 pub struct RetryBudget {
-    deposits: RollingCounter,
+    /// Striped per thread: every request deposits (see [`Deposits`]).
+    deposits: Deposits,
     withdrawals: RollingCounter,
     /// Withdrawals given back, in the bucket they were drawn in: refunds of retries that
     /// succeeded, and withdrawals that found the budget empty.
@@ -147,7 +152,6 @@ pub struct RetryBudget {
 /// The cumulative counters, and their `metrics` handles.
 #[derive(Default)]
 struct Counts {
-    deposits: AtomicU64,
     withdrawals: AtomicU64,
     refunds: AtomicU64,
     refusals: AtomicU64,
@@ -252,7 +256,8 @@ impl RetryBudgetBuilder {
                 .map_err(|e| ConfigError::new(format!("window: {e}")))
         };
         let budget = RetryBudget {
-            deposits: window()?,
+            deposits: Deposits::starting_at(origin, WINDOW, BUCKETS)
+                .map_err(|e| ConfigError::new(format!("window: {e}")))?,
             withdrawals: window()?,
             returned: window()?,
             // In 0..=1e9 after the check above; rounding makes 0.21 exactly 210_000_000.
@@ -307,12 +312,16 @@ impl RetryBudget {
     }
 
     /// Records one original request (the layer does this once per call).
+    #[inline]
     pub fn deposit(&self) {
         match &self.clock {
-            Some(clock) => self.deposits.add_coarse(clock, 1),
-            None => self.deposits.add(1),
+            Some(clock) => self.deposits.add_coarse(clock),
+            None => self.deposits.add(),
         }
-        count!(self.counts, deposits);
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.counts.metrics {
+            m.deposits.increment(1);
+        }
     }
 
     /// The retries allowed and the withdrawals in force over the window ending at `now`,
@@ -375,7 +384,7 @@ impl RetryBudget {
     pub fn refund(&self, withdrawal: Withdrawal) {
         count!(self.counts, refunds);
         let now = Instant::now();
-        if bucket(&self.deposits, now).saturating_sub(bucket(&self.deposits, withdrawal.at))
+        if bucket(&self.withdrawals, now).saturating_sub(bucket(&self.withdrawals, withdrawal.at))
             < BUCKETS as u64
         {
             self.returned.add_at(withdrawal.at, 1);
@@ -406,9 +415,10 @@ impl RetryBudget {
         u64::try_from(allowed.saturating_sub(taken) / UNIT).unwrap_or(u64::MAX)
     }
 
-    /// Original requests deposited since the budget was built.
+    /// Original requests deposited since the budget was built (exact whenever no deposit
+    /// is under way; see [`RollingCounter::total`]).
     pub fn deposits(&self) -> u64 {
-        self.counts.deposits.load(Ordering::Relaxed)
+        self.deposits.total()
     }
 
     /// Retries withdrawn since the budget was built (refunded ones included).

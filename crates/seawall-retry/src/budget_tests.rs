@@ -162,8 +162,8 @@ async fn default_is_the_builders_default() {
 fn the_three_windows_share_one_origin() {
     // Real clock: three separate readings of it would differ by nanoseconds.
     let b = budget(0.2, 10);
-    assert_eq!(b.deposits.origin(), b.withdrawals.origin());
-    assert_eq!(b.deposits.origin(), b.returned.origin());
+    assert_eq!(b.deposits.origin(), Some(b.withdrawals.origin()));
+    assert_eq!(b.deposits.origin(), Some(b.returned.origin()));
 }
 
 #[tokio::test(start_paused = true)]

@@ -17,7 +17,7 @@ use tower_service::Service;
 use seawall_core::rng::Rng;
 
 use crate::budget::Withdrawal;
-use crate::layer::Shared;
+use crate::layer::Handle;
 use crate::{Policy, Verdict};
 
 pin_project! {
@@ -64,7 +64,7 @@ struct Retrying<S, P, Req> {
     replay: Option<Req>,
     // A clone of the inner service for the retries: `None` when no retry is possible.
     service: Option<S>,
-    shared: Arc<Shared<P>>,
+    shared: Arc<Handle<P>>,
     attempt: u32,
     rng: Option<Rng>,
     previous: Duration,
@@ -83,7 +83,7 @@ where
         future: S::Future,
         replay: Option<Req>,
         service: Option<S>,
-        shared: Arc<Shared<P>>,
+        shared: Arc<Handle<P>>,
     ) -> Self {
         Self {
             state: State::Calling { future },
@@ -115,6 +115,15 @@ where
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
                     let result = ready!(future.poll(cx));
+                    // The success path first, small enough to inline: everything a retry
+                    // needs is out of line, so that a call that succeeds pays for none of it.
+                    let result = match this.retry.succeeded(result) {
+                        Ok(result) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(result);
+                        }
+                        Err(result) => result,
+                    };
                     let failed = match this.retry.decide(result) {
                         Ok(failed) => Some(failed),
                         Err(result) => {
@@ -165,16 +174,32 @@ where
     S: Service<Req>,
     P: Policy<Req, S::Response, S::Error>,
 {
+    /// `Ok` with `result` when the policy calls it a success (refunding the attempt's
+    /// withdrawal, if any), `Err` with it otherwise, for [`decide`](Self::decide).
+    #[inline]
+    fn succeeded(&mut self, result: Attempt<S, Req>) -> Result<Attempt<S, Req>, Attempt<S, Req>> {
+        let shared = &*self.shared;
+        if shared.policy.classify(&result) != Outcome::Success {
+            return Err(result);
+        }
+        if let Some(withdrawal) = self.withdrawal.take() {
+            shared.refund(withdrawal);
+        }
+        shared.calls.outcome(Outcome::Success);
+        Ok(result)
+    }
+
     /// What follows an attempt's result: `Ok` with the failure to retry after `self.wait`,
     /// or `Err` with the result for the caller.
+    #[inline(never)]
     fn decide(&mut self, result: Attempt<S, Req>) -> Result<Attempt<S, Req>, Attempt<S, Req>> {
         let shared = &*self.shared;
         let withdrawal = self.withdrawal.take();
         let hint = match Verdict::of(&shared.policy, &result) {
             Verdict::Retry { after } => after,
             Verdict::Done => {
-                if let (Some(budget), Some(withdrawal)) = (&shared.budget, withdrawal) {
-                    budget.refund(withdrawal);
+                if let Some(withdrawal) = withdrawal {
+                    shared.refund(withdrawal);
                 }
                 shared.calls.outcome(Outcome::Success);
                 return Err(result);
@@ -212,6 +237,7 @@ where
     }
 
     /// Sends the retry of `failed`, or hands `failed` back when it cannot be sent any more.
+    #[inline(never)]
     fn send(&mut self, failed: Attempt<S, Req>) -> Result<S::Future, Attempt<S, Req>> {
         // A replayable body read on by the first attempt during the backoff can have crossed
         // its replay cap, and other requests can have emptied the budget.
@@ -264,6 +290,7 @@ where
 
     /// Records why `result` goes back to the caller unretried and marks it when this layer
     /// retried it or its budget refused to: only then must the tier above not retry it.
+    #[inline(never)]
     fn give_up(&self, why: GiveUp, result: Attempt<S, Req>) -> Attempt<S, Req> {
         let shared = &*self.shared;
         shared.calls.outcome(Outcome::Failure);

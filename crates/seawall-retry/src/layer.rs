@@ -1,4 +1,5 @@
 use std::fmt;
+use std::ops::Deref;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use seawall_core::rng::Rng;
 use seawall_core::{Calls, Events};
 use tower_layer::Layer;
 
+use crate::stripes::{stripe_count, thread_number};
 use crate::{Backoff, ConfigError, Retry, RetryBudget, RetryErrors};
 
 /// What every service of one layer, and every response future, shares.
@@ -37,7 +39,69 @@ pub(crate) struct Shared<P> {
 ///
 /// Clones share the configuration, the policy and the budget.
 pub struct RetryLayer<P = RetryErrors> {
+    shared: Arc<Handles<P>>,
+}
+
+/// The layer's shared state as its services hold it, with one handle to it per stripe for
+/// the response futures: a future owns a handle (it outlives the call), and were every
+/// future to clone one `Arc`, two threads calling at once would take turns owning its
+/// reference count's cache line on every call. Each stripe's handle is its own allocation,
+/// aligned to its own cache lines, and a thread takes the stripe its deposits go to.
+pub(crate) struct Handles<P> {
     shared: Arc<Shared<P>>,
+    stripes: Box<[Arc<Handle<P>>]>,
+}
+
+/// One stripe's handle to the shared state.
+#[repr(align(128))]
+pub(crate) struct Handle<P> {
+    shared: Arc<Shared<P>>,
+}
+
+impl<P> Handles<P> {
+    fn new(shared: Shared<P>) -> Self {
+        let shared = Arc::new(shared);
+        let stripes = (0..stripe_count())
+            .map(|_| {
+                Arc::new(Handle {
+                    shared: shared.clone(),
+                })
+            })
+            .collect();
+        Self { shared, stripes }
+    }
+
+    /// A handle for a response future, from the calling thread's stripe.
+    #[inline]
+    pub(crate) fn handle(&self) -> Arc<Handle<P>> {
+        // The number of stripes is a power of two.
+        self.stripes[thread_number() & (self.stripes.len() - 1)].clone()
+    }
+}
+
+impl<P> Deref for Handles<P> {
+    type Target = Shared<P>;
+
+    fn deref(&self) -> &Shared<P> {
+        &self.shared
+    }
+}
+
+impl<P> Deref for Handle<P> {
+    type Target = Shared<P>;
+
+    fn deref(&self) -> &Shared<P> {
+        &self.shared
+    }
+}
+
+impl<P> Shared<P> {
+    /// Gives a withdrawal back to the budget (there is one only when there is a budget).
+    pub(crate) fn refund(&self, withdrawal: crate::budget::Withdrawal) {
+        if let Some(budget) = &self.budget {
+            budget.refund(withdrawal);
+        }
+    }
 }
 
 impl<P> Clone for RetryLayer<P> {
@@ -225,7 +289,7 @@ impl<P> RetryLayerBuilder<P> {
         // simulator's determinism guard counts it).
         let seed = self.seed.unwrap_or_else(|| Rng::from_entropy().next_u64());
         Ok(RetryLayer {
-            shared: Arc::new(Shared {
+            shared: Arc::new(Handles::new(Shared {
                 max_attempts: self.max_attempts,
                 backoff: self.backoff,
                 max_retry_after: self.max_retry_after,
@@ -236,7 +300,7 @@ impl<P> RetryLayerBuilder<P> {
                 seed,
                 streams: AtomicU64::new(0),
                 policy: self.policy,
-            }),
+            })),
         })
     }
 }

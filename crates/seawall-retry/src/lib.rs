@@ -143,6 +143,7 @@ pub mod future;
 mod layer;
 mod policy;
 mod service;
+mod stripes;
 
 #[cfg(feature = "http")]
 pub mod http;

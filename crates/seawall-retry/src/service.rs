@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 use tower_service::Service;
 
 use crate::future::ResponseFuture;
-use crate::layer::Shared;
+use crate::layer::Handles;
 use crate::{Policy, RetryBudget};
 
 /// A service that retries its inner service's failures; made by a
@@ -18,11 +18,11 @@ use crate::{Policy, RetryBudget};
 /// before each call).
 pub struct Retry<S, P> {
     inner: S,
-    shared: Arc<Shared<P>>,
+    shared: Arc<Handles<P>>,
 }
 
 impl<S, P> Retry<S, P> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared<P>>) -> Self {
+    pub(crate) fn new(inner: S, shared: Arc<Handles<P>>) -> Self {
         Self { inner, shared }
     }
 
@@ -79,6 +79,6 @@ where
         // makes any retry, and is made only when a retry is possible.
         let retries = replay.as_ref().map(|_| self.inner.clone());
         let future = self.inner.call(request);
-        ResponseFuture::new(future, replay, retries, self.shared.clone())
+        ResponseFuture::new(future, replay, retries, self.shared.handle())
     }
 }

@@ -19,7 +19,8 @@ pin_project! {
     /// timer, or a refusal decided before the inner service was called.
     ///
     /// The inner future is polled before the timer, so an answer that is ready on the same
-    /// tick as the timer wins. With a deadline to propagate, each poll of the inner future
+    /// tick as the timer wins. The timer is made the first time the inner future has to
+    /// wait: an answer ready at once costs no timer at all. With a deadline to propagate, each poll of the inner future
     /// runs with that deadline as [`Deadline::current`], so layers below (a retry) and
     /// calls the inner service makes see it.
     pub struct ResponseFuture<F> {
@@ -39,11 +40,44 @@ pin_project! {
             #[pin]
             inner: F,
             #[pin]
-            sleep: Sleep,
+            timer: Timer,
             scope: Option<Deadline>,
             expiry: Expiry,
         },
     }
+}
+
+pin_project! {
+    /// A bounded call's timer: only its end until the inner future first has to wait, so
+    /// that an answer ready at once never makes a timer (a runtime handle to clone, a timer
+    /// entry to build and drop: most of what a timeout costs).
+    #[project = TimerProj]
+    enum Timer {
+        Unarmed { end: Instant },
+        Armed { #[pin] sleep: Sleep },
+    }
+}
+
+impl Timer {
+    /// Arms the timer if it is not yet, and polls it.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let TimerProj::Unarmed { end } = self.as_mut().project() {
+            let sleep = arm(*end);
+            self.set(Timer::Armed { sleep });
+        }
+        match self.project() {
+            TimerProj::Armed { sleep } => sleep.poll(cx),
+            // Armed just above.
+            TimerProj::Unarmed { .. } => Poll::Pending,
+        }
+    }
+}
+
+/// A timer ending at `end`: out of line, off the path of an answer that is ready at once.
+#[cold]
+#[inline(never)]
+fn arm(end: Instant) -> Sleep {
+    tokio::time::sleep_until(end)
 }
 
 /// What the timer's firing means.
@@ -62,6 +96,7 @@ pub(crate) fn calls(name: &'static str) -> Calls {
 }
 
 /// `from + after`, or about thirty years from `from` when that is past the clock's range.
+#[inline]
 pub(crate) fn instant_after(from: Instant, after: Duration) -> Instant {
     from.checked_add(after)
         .or_else(|| from.checked_add(Duration::from_secs(86_400 * 365 * 30)))
@@ -87,6 +122,7 @@ impl<F> ResponseFuture<F> {
     }
 
     /// The inner future raced against a timer that ends at `end`, scoped in `scope`.
+    #[inline]
     pub(crate) fn bounded(
         inner: F,
         end: Instant,
@@ -97,7 +133,7 @@ impl<F> ResponseFuture<F> {
         Self {
             state: State::Bounded {
                 inner,
-                sleep: tokio::time::sleep_until(end),
+                timer: Timer::Unarmed { end },
                 scope,
                 expiry,
             },
@@ -131,7 +167,7 @@ where
             }
             StateProj::Bounded {
                 inner,
-                sleep,
+                timer,
                 scope,
                 expiry,
             } => {
@@ -142,7 +178,7 @@ where
                 if let Poll::Ready(result) = polled {
                     return Poll::Ready(count(calls, result));
                 }
-                ready!(sleep.poll(cx));
+                ready!(timer.poll(cx));
                 calls.outcome(Outcome::Failure);
                 Poll::Ready(Err(match *expiry {
                     Expiry::Deadline => DeadlineExceeded::new(None).into(),

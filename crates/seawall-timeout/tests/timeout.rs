@@ -175,3 +175,30 @@ async fn inside_a_retry_a_hung_attempt_is_retried() {
         "two attempts of 50 ms gave up, the third answered"
     );
 }
+
+/// An answer ready at once makes no timer: the timeouts then work without a tokio runtime
+/// (tokio panics when a timer is made outside one), which is also what makes them cheaper
+/// than a timer per call.
+#[test]
+fn an_answer_ready_at_once_makes_no_timer() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    use tower::Service;
+
+    let mut cx = Context::from_waker(Waker::noop());
+    let answer = |x: u32| std::future::ready(Ok::<_, Infallible>(x + 1));
+    let mut total = TimeoutLayer::new(100 * MS)
+        .unwrap()
+        .layer(service_fn(answer));
+    let mut attempt = AttemptTimeoutLayer::new(100 * MS)
+        .unwrap()
+        .layer(service_fn(answer));
+    assert!(total.poll_ready(&mut cx).is_ready());
+    assert!(attempt.poll_ready(&mut cx).is_ready());
+    for (future, expected) in [total.call(1), attempt.call(2)].into_iter().zip([2, 3]) {
+        match std::pin::pin!(future).poll(&mut cx) {
+            Poll::Ready(Ok(x)) => assert_eq!(x, expected),
+            other => panic!("not answered at once: {:?}", other.map(|r| r.is_ok())),
+        }
+    }
+}

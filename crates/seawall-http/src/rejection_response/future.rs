@@ -9,6 +9,8 @@ use bytes::Bytes;
 use http::Response;
 use pin_project_lite::pin_project;
 
+use seawall_core::Calls;
+
 use super::layer::{OtherErrorsAs500, PassOtherErrors};
 use super::response::{internal_error, RejectionResponse};
 use crate::classify::AsDynError;
@@ -41,7 +43,7 @@ where
         Poll::Ready(match ready!(self.project().inner.poll(cx)) {
             Ok(response) => Ok(response),
             Err(error) => match RejectionResponse::find(error.as_dyn_error()) {
-                Some(rejection) => Ok(rejection.into_http_response()),
+                Some(rejection) => Ok(answered(rejection)),
                 None => Err(error),
             },
         })
@@ -60,9 +62,19 @@ where
         Poll::Ready(match ready!(self.project().inner.poll(cx)) {
             Ok(response) => Ok(response),
             Err(error) => match RejectionResponse::find(error.as_dyn_error()) {
-                Some(rejection) => Ok(rejection.into_http_response()),
-                None => Ok(internal_error(error.as_dyn_error())),
+                Some(rejection) => Ok(answered(rejection)),
+                None => {
+                    Calls::count_once("http", "rejection_response", "failure");
+                    Ok(internal_error(error.as_dyn_error()))
+                }
             },
         })
     }
+}
+
+/// A Seawall rejection from further in, as its response; counted as
+/// `seawall_calls_total{layer="http", name="rejection_response", outcome="rejected"}`.
+fn answered<B: From<Bytes>>(rejection: RejectionResponse) -> Response<B> {
+    Calls::count_once("http", "rejection_response", "rejected");
+    rejection.into_http_response()
 }

@@ -138,6 +138,7 @@ impl<B> ReplayableBody<B> {
     {
         let hint = body.size_hint();
         let (mode, complete) = if hint.lower() > cap as u64 {
+            over_cap();
             (Mode::Streaming { owner: 0 }, false)
         } else {
             (Mode::Buffering, body.is_end_stream())
@@ -340,6 +341,7 @@ where
                             // Crossing the cap: drop the buffer and stream on from here.
                             state.kept = Kept::Growing(Vec::new());
                             state.mode = Mode::Streaming { owner: self.id };
+                            over_cap();
                             tracing::debug!(
                                 cap = state.cap,
                                 "request body is larger than the replay cap; it will not be replayed"
@@ -489,4 +491,11 @@ impl<B> fmt::Debug for ReplayableBody<B> {
             .field("read", &self.read)
             .finish()
     }
+}
+
+/// A body turned out larger than its replay cap (by its size hint, or while streaming): it
+/// will not be replayed. Counted as
+/// `seawall_calls_total{layer="http", name="replay", outcome="rejected"}`.
+fn over_cap() {
+    seawall_core::Calls::count_once("http", "replay", "rejected");
 }

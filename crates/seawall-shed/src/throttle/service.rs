@@ -8,7 +8,9 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use seawall_core::rejection::Overloaded;
 use seawall_core::rng::Rng;
-use seawall_core::{BoxError, Classify, ConfigError, ErrorsAreFailures, Outcome, RollingCounter};
+use seawall_core::{
+    BoxError, Calls, Classify, ConfigError, ErrorsAreFailures, Events, Outcome, RollingCounter,
+};
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -20,6 +22,8 @@ struct State {
     k: f64,
     max_probability: f64,
     rng: Mutex<Rng>,
+    /// `seawall_calls_total{layer="throttle"}`.
+    calls: Calls,
 }
 
 impl State {
@@ -132,6 +136,7 @@ impl<C> ThrottleBuilder<C> {
                 k: self.k,
                 max_probability: self.max_probability,
                 rng: Mutex::new(Rng::from_seed(self.seed)),
+                calls: Calls::new(&Events::new("throttle")),
             }),
             classify: self.classify,
         })
@@ -189,6 +194,7 @@ where
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .chance(p);
         if refuse {
+            self.state.calls.rejected();
             return ResponseFuture {
                 state: FutureState::Refused,
                 shared: None,
@@ -236,10 +242,12 @@ where
         match this.state.project() {
             FutureStateProj::Sent { future } => {
                 let result = ready!(future.poll(cx));
-                if this.classify.classify(&result) == Outcome::Success {
-                    if let Some(state) = this.shared.as_ref() {
+                let outcome = this.classify.classify(&result);
+                if let Some(state) = this.shared.as_ref() {
+                    if outcome == Outcome::Success {
                         state.accepts.add(1);
                     }
+                    state.calls.outcome(outcome);
                 }
                 Poll::Ready(result.map_err(Into::into))
             }

@@ -39,6 +39,7 @@ impl<S> Timeout<S> {
         }
     }
 
+    #[inline]
     fn end(&self, started: Instant) -> Instant {
         instant_after(started, self.timeout)
     }
@@ -100,13 +101,13 @@ where
         Poll::Pending
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        let started = self.started.take().unwrap_or_else(Instant::now);
-        if std::mem::take(&mut self.expired) {
-            seawall_core::event!(timeout, DEBUG, _, "timed_out", reason = "not_ready", timeout = ?self.timeout);
-            return ResponseFuture::refused(self.calls.clone());
+        let started = self.started.take();
+        if self.expired {
+            return self.refuse();
         }
-        let end = self.end(started);
+        let end = self.end(started.unwrap_or_else(Instant::now));
         ResponseFuture::bounded(
             self.inner.call(request),
             end,
@@ -114,5 +115,17 @@ where
             Expiry::Deadline,
             self.calls.clone(),
         )
+    }
+}
+
+impl<S> Timeout<S> {
+    /// The refusal of a call whose time ran out while waiting for readiness: out of line,
+    /// so that its event does not weigh on the path of every call.
+    #[cold]
+    #[inline(never)]
+    fn refuse<F>(&mut self) -> ResponseFuture<F> {
+        self.expired = false;
+        seawall_core::event!(timeout, DEBUG, _, "timed_out", reason = "not_ready", timeout = ?self.timeout);
+        ResponseFuture::refused(self.calls.clone())
     }
 }
