@@ -20,20 +20,20 @@ type BoxFut<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 struct Hedge<S> {
     inner: S,
     delay: Duration,
-    order: Order,
+    first: First,
 }
 
-/// In what order the hedge looks at its answers and its timer.
+/// What the hedge polls first: its answers or its timer.
 #[derive(Clone, Copy, Debug)]
-enum Order {
+enum First {
     /// Polls the first attempt, then the timer (right).
-    AnswerFirst,
+    Answer,
     /// Polls the timer first (the race).
-    TimerFirst,
+    Timer,
     /// Keeps its attempts in a `FuturesUnordered`, which polls only the attempts that were
     /// woken, and polls it before the timer (tower-resilience's hedge): right only if the
     /// upstream wakes an answer on its own tick, in the task that awaits it.
-    WokenAnswersFirst,
+    WokenAnswers,
 }
 
 impl<S> Service<Request> for Hedge<S>
@@ -53,7 +53,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let svc = self.inner.clone();
-        if let Order::WokenAnswersFirst = self.order {
+        if let First::WokenAnswers = self.first {
             let mut attempts = FuturesUnordered::new();
             attempts.push(svc.clone().oneshot(request));
             let mut timer = Some(Box::pin(tokio::time::sleep(self.delay)));
@@ -77,7 +77,7 @@ where
         let mut primary: BoxFut<_, _> = Box::pin(svc.clone().oneshot(request));
         let mut timer = Box::pin(tokio::time::sleep(self.delay));
         let mut hedge: Option<BoxFut<S::Response, S::Error>> = None;
-        let answer_first = matches!(self.order, Order::AnswerFirst);
+        let answer_first = matches!(self.first, First::Answer);
         Box::pin(std::future::poll_fn(move |cx| {
             if hedge.is_none() {
                 if answer_first {
@@ -105,7 +105,7 @@ where
     }
 }
 
-fn check(order: Order) -> seawall_sim::HedgeRate {
+fn check(first: First) -> seawall_sim::HedgeRate {
     let delay = Duration::from_millis(12);
     run_paused(hedge_rate(
         Latency::log_normal(Duration::from_millis(10), 0.5),
@@ -115,7 +115,7 @@ fn check(order: Order) -> seawall_sim::HedgeRate {
         move |upstream| Hedge {
             inner: upstream,
             delay,
-            order,
+            first,
         },
     ))
     .unwrap()
@@ -123,7 +123,7 @@ fn check(order: Order) -> seawall_sim::HedgeRate {
 
 #[test]
 fn an_answer_ready_on_the_timer_tick_wins_and_the_rate_is_p_s_over_d() {
-    let right = check(Order::AnswerFirst);
+    let right = check(First::Answer);
     println!("answer first: {right:?}");
     // P(S > 12 ms) for a log-normal with median 10 ms, σ 0.5: 1 − Φ(ln 1.2 / 0.5) = 0.358.
     assert!((right.expected - 0.3577).abs() < 0.001, "{right:?}");
@@ -132,7 +132,7 @@ fn an_answer_ready_on_the_timer_tick_wins_and_the_rate_is_p_s_over_d() {
 
 #[test]
 fn the_check_catches_a_hedge_that_polls_its_timer_first() {
-    let racy = check(Order::TimerFirst);
+    let racy = check(First::Timer);
     println!("timer first: {racy:?}");
     // It also hedges the requests answered in (11 ms, 12 ms]: P(S > 11 ms) = 0.424.
     assert!(racy.relative_error() > 0.1, "{racy:?}");
@@ -144,7 +144,7 @@ fn the_check_catches_a_hedge_that_polls_its_timer_first() {
 /// run after the hedging task on that tick, this hedged P(S > 11 ms) = 0.424.)
 #[test]
 fn a_hedge_that_polls_only_woken_answers_first_also_wins_the_tie() {
-    let woken = check(Order::WokenAnswersFirst);
+    let woken = check(First::WokenAnswers);
     println!("woken answers first: {woken:?}");
     assert!(woken.relative_error() < 0.02, "{woken:?}");
 }
