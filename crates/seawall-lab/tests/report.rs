@@ -95,8 +95,15 @@ fn the_report_has_every_chart_of_every_scenario_with_the_fault_shaded() {
         assert!(svg.contains("<svg"), "{kind}");
         assert!(lines_drawn(svg) >= 1, "{kind} has no line");
     }
-    // A line per stack in the load chart (four stacks in the outage scenario).
-    assert_eq!(lines_drawn(outage[0].1), 4);
+    // A line per simulated stack in the load chart (none for a peer marked not meaningful
+    // in simulated time).
+    let stacks = seawall_lab::scenarios()
+        .into_iter()
+        .find(|s| s.name == "outage")
+        .unwrap()
+        .stacks
+        .len();
+    assert_eq!(lines_drawn(outage[0].1), stacks);
     // The outage (20–30 s) is shaded in every outage chart, and in no steady one.
     let shade = "opacity=\"0.13\" fill=\"#E15759\"";
     for (kind, svg) in &outage {

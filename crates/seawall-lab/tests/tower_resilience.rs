@@ -57,22 +57,24 @@ fn the_outage_runs_tower_resilience_retries_and_marks_its_breaker_not_meaningful
 
 #[test]
 fn every_overload_scenario_has_the_bulkhead_and_marks_the_adaptive_limiter() {
-    for name in [
-        "overload-2x",
-        "overload-5x",
-        "capacity-halves",
-        "capacity-doubles",
-    ] {
-        let peers = seawall_lab::wall_clock_peers(name);
-        assert_eq!(peers.len(), 1, "{name}");
-        assert_eq!(peers[0].stack, "tower-resilience adaptive limiter");
-    }
-    let scenario = seawall_lab::scenarios()
+    let bulkhead = "tower-resilience bulkhead(25), reject when full";
+    let overloads: Vec<_> = seawall_lab::scenarios()
         .into_iter()
-        .find(|s| s.name == "overload-2x")
-        .unwrap();
-    assert!(scenario
-        .stacks
-        .iter()
-        .any(|s| s.name == "tower-resilience bulkhead(25), reject when full"));
+        .filter(|s| s.stacks.iter().any(|stack| stack.name == bulkhead))
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(
+        overloads,
+        [
+            "overload-2x",
+            "overload-5x",
+            "capacity-halves",
+            "capacity-doubles"
+        ]
+    );
+    for name in overloads {
+        let peers = seawall_lab::wall_clock_peers(name);
+        let marked: Vec<_> = peers.iter().map(|p| p.stack).collect();
+        assert_eq!(marked, ["tower-resilience adaptive limiter"], "{name}");
+    }
 }
