@@ -39,6 +39,12 @@ const RATE: f64 = 700.0;
 /// the client stack.
 type InventoryRequest = http::Request<seawall::http::ReplayableBody<Empty<Bytes>>>;
 
+/// Requests per second `workers` serve: workers over the mean of a log-normal of median
+/// 20 ms and σ 0.3 (20 ms × e^(σ²/2) = 20.92 ms).
+fn capacity(workers: u32) -> f64 {
+    f64::from(workers) / (0.020 * (0.3f64 * 0.3 / 2.0).exp())
+}
+
 /// The inventory service's answer to a call its upstream answered.
 fn respond(result: Result<Reply, UpstreamError>) -> Result<http::Response<Bytes>, BoxError> {
     let status = match result {
@@ -144,7 +150,10 @@ pub(crate) fn scenario() -> Scenario {
         },
         load: |seed| crate::scenarios::poisson(RATE, 60, 2000, seed),
         outage: Some((secs(OUTAGE.0), secs(OUTAGE.1))),
-        capacity: None,
+        capacity: Some(|t| {
+            let overloaded = (OVERLOAD.0..OVERLOAD.1).contains(&t);
+            capacity(if overloaded { 10 } else { 20 })
+        }),
         stacks: [super::baseline(), STACKS.to_vec()].concat(),
     }
 }
