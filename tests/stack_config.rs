@@ -68,6 +68,7 @@ fn client_from_code() -> ClientConfig {
             open_duration: 750 * MS,
             probes: 2,
             max_keys: 16,
+            seed: None,
         },
         throttle: None,
     }

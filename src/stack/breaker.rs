@@ -30,6 +30,7 @@ use crate::http::HttpClassifier;
 /// | `open_duration` | `"1s"` | fails fast this long, then probes |
 /// | `probes` | 3 | probe calls in half-open, all must succeed |
 /// | `max_keys` | 1024 | breakers kept at most (authorities, routes, keys; 1..=1,000,000); a plain or endpoint breaker has no keys and ignores it |
+/// | `seed` | random | the open-time jitter's seed, for reproducible runs |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerConfig {
@@ -49,6 +50,10 @@ pub struct BreakerConfig {
     pub probes: u32,
     /// The most keys that get a breaker of their own.
     pub max_keys: usize,
+    /// The open-time jitter's seed, for reproducible runs (the simulator's); random when
+    /// absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 impl Default for BreakerConfig {
@@ -61,6 +66,7 @@ impl Default for BreakerConfig {
             open_duration: Duration::from_secs(1),
             probes: 3,
             max_keys: 1024,
+            seed: None,
         }
     }
 }
@@ -101,13 +107,17 @@ impl BreakerConfig {
     /// The breaker builder these settings describe, classifying HTTP results, for settings
     /// a file does not carry (a classifier of your own, slow-call trips).
     pub fn builder(&self) -> CircuitBreakerBuilder<HttpClassifier> {
-        crate::breaker::http::builder()
+        let builder = crate::breaker::http::builder()
             .failure_rate(self.failure_rate)
             .time_window(self.window, 10)
             .min_calls(self.min_calls)
             .consecutive_failures(self.consecutive_failures)
             .open_duration(self.open_duration)
-            .probes(self.probes)
+            .probes(self.probes);
+        match self.seed {
+            Some(seed) => builder.seed(seed),
+            None => builder,
+        }
     }
 
     /// Checks the fields; `attempt` is the timeout of one call through the breaker, if

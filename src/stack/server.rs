@@ -111,7 +111,12 @@ impl ServerConfig {
             .map_err(in_section("server.shed"))?;
         let timeout = TimeoutLayer::new(self.timeout).map_err(in_section("server.timeout"))?;
         let enabled = self.breaker.is_some();
-        let breaker = self.breaker.clone().unwrap_or_default();
+        // Off, the breakers never open, so a fixed seed costs nothing and keeps a simulated
+        // run repeatable (an unseeded breaker table seeds its overflow breaker from entropy).
+        let breaker = self.breaker.clone().unwrap_or(BreakerConfig {
+            seed: Some(0),
+            ..BreakerConfig::default()
+        });
         let breakers = crate::breaker::KeyedCircuitBreakerBuilder::new(RouteKey {
             enabled,
             skip: self

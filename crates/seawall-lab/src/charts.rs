@@ -66,12 +66,9 @@ fn capacity_at(s: &ScenarioResult, t: usize) -> Option<f64> {
     s.capacity_series.get(t).copied().or(s.capacity_rps)
 }
 
-/// The spans of the run the fault is on: the outage, or the seconds the capacity is below
+/// The spans of the run the fault is on: the outage, and the seconds the capacity is below
 /// its highest.
 pub(crate) fn fault_windows(s: &ScenarioResult) -> Vec<(f64, f64)> {
-    if let Some(window) = s.outage_s {
-        return vec![window];
-    }
     let top = s.capacity_series.iter().copied().fold(0.0, f64::max);
     let mut spans: Vec<(f64, f64)> = Vec::new();
     for (t, c) in s
@@ -88,6 +85,7 @@ pub(crate) fn fault_windows(s: &ScenarioResult) -> Vec<(f64, f64)> {
             }
         }
     }
+    spans.extend(s.outage_s);
     spans
 }
 

@@ -24,7 +24,7 @@ pub mod stacks;
 mod table;
 
 pub use scenarios::all as scenarios;
-pub use stacks::{erase, LabService, Stack};
+pub use stacks::{erase, wall_clock_peers, LabService, Stack, WallClockPeer};
 pub use table::render as render_table;
 
 /// A situation the upstream is in, with the load sent to it and the stacks compared.
@@ -114,6 +114,10 @@ pub struct ScenarioResult {
     pub capacity_series: Vec<f64>,
     /// One entry per stack, in the scenario's order.
     pub results: Vec<StackResult>,
+    /// Peers this scenario would compare but cannot simulate, because they read the wall
+    /// clock: columns marked "not meaningful in simulated time", with no figures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_simulated: Vec<WallClockPeer>,
 }
 
 /// Everything the lab measured: what `--json` prints.
@@ -211,6 +215,7 @@ impl Scenario {
                 .outage
                 .map(|(from, to)| (from.as_secs_f64(), to.as_secs_f64())),
             results,
+            not_simulated: wall_clock_peers(self.name),
         })
     }
 }

@@ -98,8 +98,9 @@ fn section(page: &mut String, s: &ScenarioResult) -> Result<(), String> {
         [] => page.push_str(" No fault window."),
         windows => {
             page.push_str(" Fault window:");
-            for (a, b) in windows {
-                let _ = write!(page, " {a:.0}–{b:.0} s");
+            for (i, (a, b)) in windows.iter().enumerate() {
+                let comma = if i > 0 { "," } else { "" };
+                let _ = write!(page, "{comma} {a:.0}–{b:.0} s");
             }
             page.push('.');
         }

@@ -103,6 +103,7 @@ pub fn all() -> Vec<Scenario> {
     .chain([
         crate::stacks::chain::scenario(),
         crate::stacks::brownout::scenario(),
+        crate::stacks::standard::scenario(),
     ])
     .collect()
 }

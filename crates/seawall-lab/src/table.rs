@@ -150,13 +150,33 @@ pub(crate) fn scenario_table(scenario: &ScenarioResult) -> String {
     for (r, w) in scenario.results.iter().zip(&widths) {
         let _ = write!(out, "  {:>w$}", r.stack);
     }
+    for peer in &scenario.not_simulated {
+        let _ = write!(out, "  {:>w$}", peer.stack, w = unmeasured_width(peer));
+    }
     out.push('\n');
     for (label, figure) in rows {
         let _ = write!(out, "{label:label_width$}");
         for (r, w) in scenario.results.iter().zip(&widths) {
             let _ = write!(out, "  {:>w$}", figure(scenario, r));
         }
+        for peer in &scenario.not_simulated {
+            let _ = write!(out, "  {:>w$}", UNMEASURED, w = unmeasured_width(peer));
+        }
         out.push('\n');
     }
+    for peer in &scenario.not_simulated {
+        let _ = writeln!(
+            out,
+            "{UNMEASURED}: {} is not meaningful in simulated time: {}",
+            peer.stack, peer.why
+        );
+    }
     out
+}
+
+/// The figure of a column the simulator cannot measure (see [`crate::WallClockPeer`]).
+const UNMEASURED: &str = "n/m";
+
+fn unmeasured_width(peer: &crate::WallClockPeer) -> usize {
+    peer.stack.chars().count().max(UNMEASURED.len())
 }

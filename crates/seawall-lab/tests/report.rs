@@ -95,8 +95,15 @@ fn the_report_has_every_chart_of_every_scenario_with_the_fault_shaded() {
         assert!(svg.contains("<svg"), "{kind}");
         assert!(lines_drawn(svg) >= 1, "{kind} has no line");
     }
-    // A line per stack in the load chart (four stacks in the outage scenario).
-    assert_eq!(lines_drawn(outage[0].1), 4);
+    // A line per simulated stack in the load chart (none for a peer marked not meaningful
+    // in simulated time).
+    let stacks = seawall_lab::scenarios()
+        .into_iter()
+        .find(|s| s.name == "outage")
+        .unwrap()
+        .stacks
+        .len();
+    assert_eq!(lines_drawn(outage[0].1), stacks);
     // The outage (20–30 s) is shaded in every outage chart, and in no steady one.
     let shade = "opacity=\"0.13\" fill=\"#E15759\"";
     for (kind, svg) in &outage {
@@ -245,4 +252,26 @@ fn the_adaptive_limits_are_recorded_and_charted_each_second() {
         .expect("a limit chart");
     // One line per adaptive limit: Vegas, Gradient2, Envoy's gradient, AIMD.
     assert_eq!(lines_drawn(limit.1), 4);
+}
+
+/// A scenario with an outage and a capacity drop shades both, in every chart.
+#[test]
+fn the_end_to_end_charts_shade_the_overload_and_the_outage() {
+    let dir = scratch("report-end-to-end");
+    let out = lab()
+        .args(["--scenario", "end-to-end", "--report"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(page.contains("Fault window: 15–30 s, 35–45 s."));
+    let shade = "opacity=\"0.13\" fill=\"#E15759\"";
+    for (kind, svg) in figures(&page, "end-to-end") {
+        assert_eq!(svg.matches(shade).count(), 2, "{kind}");
+    }
 }

@@ -55,8 +55,10 @@
 //! second arrive in batches on each tick. An upstream whose latency has more than 1% of its
 //! mass under [`RESOLUTION_FLOOR`] (5 ms) warns, or is refused with
 //! [`UpstreamBuilder::refuse_unresolved`]. An answer and a timer due on the same tick: the
-//! answer is ready to whoever polls it on that tick, so a layer that polls its inner future
-//! before its timer lets the answer win (see [`hedge_rate`]).
+//! answer is ready to whoever polls it on that tick, and the reply future's own timer wakes
+//! the task awaiting it on that tick, so a layer that polls its inner future before its
+//! timer lets the answer win, even one that re-polls only the futures that were woken (see
+//! [`hedge_rate`]).
 //!
 //! # Determinism
 //!

@@ -102,7 +102,8 @@ pub struct Summary {
     /// `upstream_attempts / requests`: how much the stack multiplied the load.
     pub amplification: f64,
     /// The second with the highest upstream load (attempts / requests sent), the first of
-    /// equals: a stack that multiplies load only in a crisis shows it here, not in the
+    /// equals, among the seconds the load covers in full (a partial last second is left
+    /// out): a stack that multiplies load only in a crisis shows it here, not in the
     /// whole-run average.
     pub worst_second: WorstSecond,
     /// Per-second figures, by the second a request was sent (upstream attempts by the second
@@ -226,9 +227,14 @@ impl Summary {
             second.mean_ms = p.mean;
             second.p99_ms = p.p99;
         }
+        // Only the seconds the load covers in full: a partial last second (the load's
+        // duration is not whole, or a request was sent at its last instant) holds a few
+        // requests whose retries or hedges can make any ratio. A run shorter than a second
+        // has only a partial one, which is then used.
+        let whole = duration.as_secs().max(1);
         let worst_second = series
             .iter()
-            .filter(|s| s.sent > 0)
+            .filter(|s| s.sent > 0 && s.t < whole)
             .map(|s| WorstSecond {
                 t: s.t,
                 requests: s.sent,

@@ -381,3 +381,34 @@ fn the_worst_second_shows_a_burst_the_average_hides() {
         "{worst:?}"
     );
 }
+
+#[test]
+fn the_worst_second_leaves_out_a_partial_last_second() {
+    let summary = run_paused(async {
+        let upstream = Upstream::builder().build().unwrap();
+        let target = upstream.clone();
+        // Requests sent in the last, partial second (from 2 s of a 2.5 s run) go to the
+        // upstream three times: a ratio of 3 over a half-second's requests.
+        let stack = tower::service_fn(move |r: Request| {
+            let up = target.clone();
+            async move {
+                if r.id >= 200 {
+                    let _ = up.clone().oneshot(r).await;
+                    let _ = up.clone().oneshot(r).await;
+                }
+                up.oneshot(r).await
+            }
+        });
+        let load = Load::builder()
+            .rate(100.0)
+            .duration(Duration::from_millis(2500))
+            .build()
+            .unwrap();
+        load.run(&upstream, stack).await
+    });
+    let last = summary.series[2];
+    assert_eq!((last.sent, last.upstream_attempts), (50, 150), "{last:?}");
+    let worst = summary.worst_second;
+    assert!(worst.t < 2, "picked the partial second: {worst:?}");
+    assert_eq!(worst.load, 1.0, "{worst:?}");
+}

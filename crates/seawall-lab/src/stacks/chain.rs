@@ -70,6 +70,15 @@ pub(crate) fn scenario() -> Scenario {
         load: |seed| crate::scenarios::poisson(1000.0, 60, 1000, seed),
         outage: Some((secs(20), secs(30))),
         capacity: None,
-        stacks: [super::baseline(), STACKS.to_vec()].concat(),
+        stacks: [
+            super::baseline(),
+            STACKS[..1].to_vec(),
+            vec![
+                super::tower_resilience::RETRY_CHAIN,
+                super::tower_resilience::RETRY_AIMD_CHAIN,
+            ],
+            STACKS[1..].to_vec(),
+        ]
+        .concat(),
     }
 }

@@ -14,7 +14,11 @@ pub mod chaos;
 mod hedge;
 mod retry;
 pub(crate) mod shed;
+pub(crate) mod standard;
 mod tower_builtin;
+mod tower_resilience;
+
+pub use tower_resilience::{wall_clock_peers, WallClockPeer};
 
 /// The service type every stack in the lab is erased to.
 pub type LabService = BoxCloneService<Request, (), BoxError>;
@@ -51,9 +55,15 @@ pub fn baseline() -> Vec<Stack> {
     vec![baseline::NONE]
 }
 
-/// Retries: tower's `Retry` counting only attempts, and Seawall's retry layer.
+/// Retries: tower's `Retry` counting only attempts, tower-resilience's retry without and
+/// with its AIMD budget, and Seawall's retry layer.
 pub fn retries() -> Vec<Stack> {
-    vec![tower_builtin::RETRY_ATTEMPTS, retry::SEAWALL_RETRY]
+    vec![
+        tower_builtin::RETRY_ATTEMPTS,
+        tower_resilience::RETRY,
+        tower_resilience::RETRY_AIMD,
+        retry::SEAWALL_RETRY,
+    ]
 }
 
 /// Seawall's circuit breaker.
@@ -83,10 +93,11 @@ pub fn hedges() -> Vec<Stack> {
     ]
 }
 
-/// No shedding with a bounded server queue, tower's `ConcurrencyLimit` + `LoadShed`, and
-/// Seawall's shedding layer with each adaptive limit at its defaults.
+/// No shedding with a bounded server queue, tower's `ConcurrencyLimit` + `LoadShed`,
+/// Seawall's shedding layer with each adaptive limit at its defaults, and
+/// tower-resilience's bulkhead rejecting when full.
 pub fn shedding() -> Vec<Stack> {
-    shed::STACKS.to_vec()
+    [shed::STACKS.to_vec(), vec![tower_resilience::BULKHEAD]].concat()
 }
 
 /// A client balancing over three replicas with tower's p2c, without and with a breaker per

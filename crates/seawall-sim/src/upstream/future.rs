@@ -7,8 +7,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
+use super::model::Status;
 use super::{Reply, Shared, UpstreamError};
 
 /// The future an [`Upstream`](super::Upstream) call returns.
@@ -24,6 +25,9 @@ pub struct UpstreamFuture {
     /// The request's id once admitted.
     id: Option<u64>,
     done: bool,
+    /// Set once the request is being served: a timer for the instant it finishes, so that
+    /// the future wakes itself on that tick rather than through the driver task.
+    until: Option<Pin<Box<Sleep>>>,
 }
 
 impl UpstreamFuture {
@@ -32,6 +36,7 @@ impl UpstreamFuture {
             shared,
             id: None,
             done: false,
+            until: None,
         }
     }
 }
@@ -39,19 +44,45 @@ impl UpstreamFuture {
 impl Future for UpstreamFuture {
     type Output = Result<Reply, UpstreamError>;
 
+    /// Polls the model; while the request is served, also polls a timer for its finish.
+    ///
+    /// A layer that races this future against its own timer (a hedge, a timeout) and
+    /// polls this future first must see an answer due on the timer's tick as ready, even if
+    /// it polls only the futures that were woken (as a `FuturesUnordered` does). The
+    /// driver task wakes every finished future, but it may run after the layer's task on
+    /// that tick; this future's own timer fires on the tick itself and wakes the task that
+    /// awaits it directly.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let now = Instant::now();
-        let result = this.shared.with_model(|model| {
-            let id = *this.id.get_or_insert_with(|| model.admit(now));
-            model.poll(id, now, cx.waker())
-        });
-        match result {
-            Some(result) => {
-                this.done = true;
-                Poll::Ready(result)
+        loop {
+            let now = Instant::now();
+            let status = this.shared.with_model(|model| {
+                let id = *this.id.get_or_insert_with(|| model.admit(now));
+                model.poll(id, now, cx.waker())
+            });
+            let finish = match status {
+                Status::Done(result) => {
+                    this.done = true;
+                    this.until = None;
+                    return Poll::Ready(result);
+                }
+                Status::Queued => return Poll::Pending,
+                Status::Serving(finish) => finish,
+            };
+            match &mut this.until {
+                Some(sleep) if sleep.deadline() == finish => {}
+                Some(sleep) => sleep.as_mut().reset(finish),
+                slot => *slot = Some(Box::pin(tokio::time::sleep_until(finish))),
             }
-            None => Poll::Pending,
+            let fired = this
+                .until
+                .as_mut()
+                .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+            // The timer fires on the first tick at or after `finish`, so the model is done
+            // with the request when polled again; a clock that disagrees waits for the driver.
+            if !fired || Instant::now() < finish {
+                return Poll::Pending;
+            }
         }
     }
 }

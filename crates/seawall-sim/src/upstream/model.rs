@@ -37,6 +37,18 @@ enum ReqState {
     Done(Result<Reply, UpstreamError>),
 }
 
+/// Where a request stands, as its future's poll finds it.
+pub(super) enum Status {
+    /// Waiting for a worker: the future is woken when one takes it.
+    Queued,
+    /// Being served until this instant: the future sleeps until then itself, so that it
+    /// wakes on that very tick, in the task that awaits it, and not after a hop through the
+    /// driver task (which may run after a timer due on the same tick).
+    Serving(Instant),
+    /// Done: the request is forgotten.
+    Done(Result<Reply, UpstreamError>),
+}
+
 /// The driver task's bookkeeping (see `future.rs`).
 #[derive(Default)]
 pub(super) struct Driver {
@@ -272,6 +284,11 @@ impl Model {
                 service,
                 fails,
             };
+            // A queued request's future learns its finish time now, so that it can set its
+            // own timer for it (see `Status::Serving`).
+            if let Some(waker) = req.waker.take() {
+                self.wake.push(waker);
+            }
             self.busy += 1;
             self.finishing.push(Reverse((finish, id)));
         }
@@ -321,27 +338,28 @@ impl Model {
         id
     }
 
-    /// The result of `id` if it is done (forgetting the request), else registers `waker`.
-    pub(super) fn poll(
-        &mut self,
-        id: u64,
-        now: Instant,
-        waker: &Waker,
-    ) -> Option<Result<Reply, UpstreamError>> {
+    /// The result of `id` if it is done (forgetting the request); else registers `waker`,
+    /// to be woken when the request starts being served and when it is done, and says
+    /// whether it is being served and until when.
+    pub(super) fn poll(&mut self, id: u64, now: Instant, waker: &Waker) -> Status {
         self.advance(now);
         let Some(req) = self.requests.get_mut(&id) else {
             // Unreachable: a request is forgotten only once its future is done or dropped.
-            return Some(Err(UpstreamError::Failed));
+            return Status::Done(Err(UpstreamError::Failed));
         };
-        if let ReqState::Done(result) = req.state {
-            self.requests.remove(&id);
-            return Some(result);
-        }
+        let finish = match req.state {
+            ReqState::Done(result) => {
+                self.requests.remove(&id);
+                return Status::Done(result);
+            }
+            ReqState::Serving { finish, .. } => Status::Serving(finish),
+            ReqState::Queued => Status::Queued,
+        };
         match &mut req.waker {
             Some(w) if w.will_wake(waker) => {}
             slot => *slot = Some(waker.clone()),
         }
-        None
+        finish
     }
 
     /// The client of `id` dropped its future at `now`: apply the abandonment policy.
