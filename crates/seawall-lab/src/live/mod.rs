@@ -63,10 +63,11 @@ pub struct LiveArgs {
     pub check: bool,
 }
 
-/// The standard stack both runs use: its defaults, the retry jitter seeded from `seed`.
+/// The standard stack both runs use: its defaults, the retry and breaker jitter seeded from `seed`.
 pub fn client_config(seed: u64) -> ClientConfig {
     let mut config = ClientConfig::default();
     config.retry.seed = Some(seed);
+    config.breaker.seed = Some(seed.wrapping_add(1));
     config
 }
 
