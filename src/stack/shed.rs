@@ -189,9 +189,9 @@ pub struct CodelConfig {
 /// | `algorithm` | knobs |
 /// |---|---|
 /// | `"fixed"` | `limit` (required, 1..=1,000,000) |
-/// | `"aimd"` | `initial_limit`, `min_limit`, `max_limit`, `backoff` (0.5..=0.999), `timeout`, `window` (none: every sample) |
+/// | `"aimd"` | `initial_limit`, `min_limit`, `max_limit`, `backoff` (0.5..=0.999), `timeout`, `window` (default `"100ms"`) |
 /// | `"vegas"` (default) | `initial_limit`, `max_limit`, `smoothing` (0.01..=1), `probe_multiplier`, `seed`, `window` (default `"1s"`) |
-/// | `"gradient2"` | `initial_limit`, `min_limit`, `max_limit`, `smoothing` (0.01..=1), `tolerance` (1..=10), `queue_size`, `long_window`, `window` (default `"1s"`) |
+/// | `"gradient2"` | `initial_limit`, `min_limit`, `max_limit`, `smoothing` (0.01..=1), `tolerance` (1..=10), `queue_size`, `long_window`, `window` (default `"100ms"`) |
 /// | `"envoy"` | `max_limit`, `min_concurrency`, `update_interval`, `min_rtt_samples`, `min_rtt_interval`, `jitter`, `buffer`, `seed` |
 ///
 /// `window` averages the samples over that time before the algorithm sees them
@@ -221,7 +221,7 @@ pub enum LimitConfig {
             skip_serializing_if = "Option::is_none"
         )]
         timeout: Option<Duration>,
-        /// Averages samples over this window first; none feeds every sample.
+        /// Averages samples over this window first (default 100 ms).
         #[serde(
             default,
             with = "duration::option",
@@ -263,9 +263,9 @@ pub enum LimitConfig {
         tolerance: Option<f64>,
         /// Growth per sample while latency is within tolerance.
         queue_size: Option<usize>,
-        /// The long-term average's window, in samples.
+        /// The long-term average's window, in samples (default 10 minutes of windows).
         long_window: Option<u32>,
-        /// The window samples are averaged over (default 1 s).
+        /// The window samples are averaged over (default 100 ms).
         #[serde(
             default,
             with = "duration::option",
@@ -406,7 +406,11 @@ impl LimitConfig {
                 b = set(b, tolerance, |b, v| b.tolerance(v));
                 b = set(b, queue_size, |b, v| b.queue_size(v));
                 b = set(b, long_window, |b, v| b.long_window(v));
-                builder.limit(windowed(b.build()?, window)?)
+                if let Some(window) = window {
+                    positive("window", window)?;
+                    b = b.window(window);
+                }
+                builder.limit(b.build()?)
             }
             Self::Envoy {
                 max_limit,

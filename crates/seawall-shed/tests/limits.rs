@@ -107,6 +107,57 @@ async fn gradient2_shrinks_when_latency_rises_over_its_long_average() {
     );
 }
 
+/// A `Gradient2` from `initial` (bounds 20..=1000) that has measured its long average at
+/// 20 ms.
+fn gradient2_warmed(initial: usize, sqrt_growth: bool) -> Gradient2 {
+    let mut l = Gradient2::builder()
+        .initial_limit(initial)
+        .max_limit(1000)
+        .sqrt_growth(sqrt_growth)
+        .build()
+        .unwrap();
+    let now = Instant::now();
+    for _ in 0..10 {
+        l.update(sample(now, 20, initial, false));
+    }
+    l
+}
+
+#[tokio::test(start_paused = true)]
+async fn gradient2_holds_its_limit_while_it_first_measures_the_long_average() {
+    let mut l = gradient2_warmed(100, true);
+    assert_eq!(l.limit(), 100, "the first 10 windows only measure latency");
+    l.update(sample(Instant::now(), 20, 100, false));
+    assert!(l.limit() > 100, "then it grows ({})", l.limit());
+}
+
+#[tokio::test(start_paused = true)]
+async fn gradient2_grows_by_sqrt_limit_until_a_queue_shows_then_by_its_queue_size() {
+    let now = Instant::now();
+    // No queue (latency at the long average): + smoothing × √100 = 2 a window.
+    let mut l = gradient2_warmed(100, true);
+    for _ in 0..5 {
+        l.update(sample(now, 20, 100, false));
+    }
+    assert_eq!(
+        l.limit(),
+        110,
+        "five windows of +2 and a little more (√L grows)"
+    );
+    // A queue shows (latency 30% over the average, within the tolerance of 1.5): + 0.8.
+    let mut l = gradient2_warmed(100, true);
+    for _ in 0..5 {
+        l.update(sample(now, 26, 100, false));
+    }
+    assert_eq!(l.limit(), 104, "five windows of +0.8");
+    // Netflix's rule: + queue size × smoothing = 0.8 a window either way.
+    let mut l = gradient2_warmed(100, false);
+    for _ in 0..5 {
+        l.update(sample(now, 20, 100, false));
+    }
+    assert_eq!(l.limit(), 104);
+}
+
 #[tokio::test(start_paused = true)]
 async fn envoy_measures_min_rtt_pinned_low_then_follows_the_gradient() {
     let mut l = GradientController::default();
@@ -184,7 +235,13 @@ async fn envoy_measures_min_rtt_again_every_interval_with_jitter_and_restores_th
         let after = until_pinned(&mut l, now);
         now += after;
         intervals.push(after);
+        // Requests admitted before the pin waited behind the old limit: not counted.
+        for _ in 0..60 {
+            l.update(sample(now + Duration::from_millis(10), 80, 3, false));
+        }
+        assert_eq!(l.limit(), 3, "still measuring");
         // While measuring, the limit stays pinned; after 50 samples it is restored.
+        now += Duration::from_millis(31);
         for _ in 0..49 {
             l.update(sample(now, 30, 3, false));
             assert_eq!(l.limit(), 3, "pinned while measuring");

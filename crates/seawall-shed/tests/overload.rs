@@ -85,7 +85,8 @@ fn figures(factor: f64) -> Vec<(&'static str, f64, f64)> {
     for (name, stack) in adaptive() {
         add(name, run(unbounded, rate, SECONDS, stack));
     }
-    // Netflix's rules as Netflix feeds them: every request's sample, AIMD on drops only.
+    // Netflix's rules as Netflix feeds them: every request's sample, AIMD on drops only,
+    // Gradient2 growing by its queue size alone.
     let every = std::time::Duration::ZERO;
     add(
         "Netflix AIMD (drops only, every request)",
@@ -103,7 +104,8 @@ fn figures(factor: f64) -> Vec<(&'static str, f64, f64)> {
     add(
         "Netflix Gradient2 (every request)",
         run(unbounded, rate, SECONDS, move |u| {
-            shed(Gradient2::builder().window(every).build().unwrap(), u)
+            let netflix = Gradient2::builder().window(every).sqrt_growth(false);
+            shed(netflix.build().unwrap(), u)
         }),
     );
     out
@@ -143,4 +145,49 @@ fn two_times_capacity() {
 #[test]
 fn five_times_capacity() {
     check(&figures(5.0));
+}
+
+/// Three minutes at 2×: where each limit settles. Gradient2's long average follows the
+/// latency it measures (10-minute time constant), so its limit and the p99 drift up, as
+/// Netflix's do; the others hold.
+#[test]
+fn three_minutes_at_twice_capacity() {
+    const MINUTES: u64 = 3;
+    let capacity = capacity_rps(WORKERS);
+    let unbounded = || upstream(Capacity::workers(WORKERS));
+    let unloaded = run(unbounded, capacity * 0.5, SECONDS, erase)
+        .success_latency_ms
+        .p99;
+    println!("\n2× capacity for {MINUTES} minutes; unloaded p99 {unloaded:.1} ms");
+    println!("| stack | goodput / capacity, minute 1 / 2 / 3 | worst second's p99 (ms), minute 1 / 2 / 3 |");
+    println!("|---|---|---|");
+    for (name, stack) in adaptive() {
+        let s = run(unbounded, capacity * 2.0, MINUTES * 60, stack);
+        let minute = |m: u64| {
+            let seconds = s.series.iter().filter(|x| x.t / 60 == m && x.t >= WARMUP);
+            let (ok, n, p99) = seconds.fold((0, 0, 0.0f64), |(ok, n, p99), x| {
+                (ok + x.succeeded, n + 1, p99.max(x.p99_ms))
+            });
+            (ok as f64 / f64::from(n) / capacity, p99)
+        };
+        let minutes: Vec<_> = (0..MINUTES).map(minute).collect();
+        let share: Vec<_> = minutes
+            .iter()
+            .map(|m| format!("{:.1}%", m.0 * 100.0))
+            .collect();
+        let p99: Vec<_> = minutes.iter().map(|m| format!("{:.1}", m.1)).collect();
+        println!("| {name} | {} | {} |", share.join(" / "), p99.join(" / "));
+        for (share, _) in &minutes {
+            assert!(*share >= 0.95, "{name}: {share:.3} of capacity");
+        }
+        let last = minutes[minutes.len() - 1].1;
+        if name == "Seawall Gradient2" {
+            assert!(last > minutes[0].1, "{name}: p99 {last} in the last minute");
+        } else {
+            assert!(
+                last <= 1.5 * unloaded,
+                "{name}: p99 {last} in the last minute"
+            );
+        }
+    }
 }

@@ -11,7 +11,7 @@
 //! | [`Fixed`] | nothing | — | tower's `ConcurrencyLimit` |
 //! | [`Aimd`] | drops, and a window's latency over 1.5× the lowest seen | 20 (min 20, max 200), backoff 0.9, 100 ms windows | Netflix `AIMDLimit` |
 //! | [`Vegas`] | estimated queue from latency over the no-load latency; drops | 20 (max 1000), α = 3·log₁₀L, β = 6·log₁₀L, probe every 30·L windows, 1 s windows | Netflix `VegasLimit` |
-//! | [`Gradient2`] | short-term latency over a long-term average | 20 (min 20, max 200), smoothing 0.2, tolerance 1.5, queue 4, long window 600, 1 s windows | Netflix `Gradient2Limit` |
+//! | [`Gradient2`] | short-term latency over a long-term average | 20 (min 20, max 200), smoothing 0.2, tolerance 1.5, queue 4 (√L while no queue shows), long window 10 minutes, 100 ms windows | Netflix `Gradient2Limit` |
 //! | [`GradientController`] | the median latency of each 100 ms over a minimum RTT measured at a pinned low limit | min concurrency 3, 50 samples per minRTT, every 60 s + up to 10%, buffer 25%, max 1000, updates every 100 ms | Envoy's adaptive concurrency filter |
 //!
 //! # Windows
