@@ -242,7 +242,7 @@ fn the_adaptive_limits_are_recorded_and_charted_each_second() {
         .limit_series
         .is_empty());
     // Vegas's limit is recorded every second, and moves.
-    let vegas = &get("Seawall shed Windowed<Vegas> (default)").limit_series;
+    let vegas = &get("Seawall shed Vegas (default)").limit_series;
     assert!(vegas.len() >= 30, "{vegas:?}");
     assert!(vegas.iter().any(|l| *l != vegas[0]), "{vegas:?}");
     let page = seawall_lab::report::render(&report, "cmd").unwrap();

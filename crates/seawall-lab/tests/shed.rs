@@ -11,7 +11,7 @@ use seawall_sim::{run_paused, Abandonment, Arrivals, Capacity, Latency, Load, Up
 
 /// The adaptive columns: each limit at its defaults.
 const ADAPTIVE: [&str; 4] = [
-    "Seawall shed Windowed<Vegas> (default)",
+    "Seawall shed Vegas (default)",
     "Seawall shed Gradient2",
     "Seawall shed Envoy gradient",
     "Seawall shed AIMD",

@@ -8,8 +8,7 @@
 //! 956 req/s for 20 workers.
 //!
 //! Each adaptive limit runs at its defaults, as a user gets it: the layer's default
-//! (`Vegas::default()`, 1 s windows: the column keeps its old name `Windowed<Vegas>`, which
-//! it is the same as), `Gradient2::default()`,
+//! (`Vegas::default()`, fed 1 s windows), `Gradient2::default()`,
 //! `GradientController::default()` and `Aimd::default()`.
 //!
 //! tower-resilience's adaptive limiter times calls with the wall clock, so paused time cannot
@@ -37,7 +36,7 @@ pub(super) const STACKS: [Stack; 6] = [
         build: tower_limit,
     },
     Stack {
-        name: "Seawall shed Windowed<Vegas> (default)",
+        name: "Seawall shed Vegas (default)",
         build: |u, seed| shed(u, Vegas::builder().seed(seed).build().unwrap_or_default()),
     },
     Stack {
