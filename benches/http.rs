@@ -247,6 +247,87 @@ fn header(what: &str) {
     println!("|---|---|---|---|---|---|---|---|");
 }
 
+/// Requests through `app` in this task, one at a time, no network: the mean time of one,
+/// body read, in nanoseconds.
+async fn in_process(app: Router, requests: u32) -> f64 {
+    let began = Instant::now();
+    for _ in 0..requests {
+        let request = http::Request::get("/")
+            .header(http::header::HOST, "127.0.0.1")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        response.into_body().collect().await.unwrap();
+    }
+    began.elapsed().as_nanos() as f64 / f64::from(requests)
+}
+
+/// A response whose body is held by the shedder as axum's body, as `ServerLayer` does.
+fn unify<B>(response: http::Response<B>) -> http::Response<axum::body::Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    response.map(axum::body::Body::new)
+}
+
+/// Where the server stack's time goes: the router alone, then the standard stack's layers
+/// added one at a time from the outside in (as `ServerLayer` nests them), then the whole
+/// standard stack (which adds the per-route breakers' route matching), each in process.
+async fn server_layers() {
+    use seawall::http::RejectionResponseLayer;
+    use seawall::shed::ShedLayer;
+    use seawall::timeout::{ReceiveDeadlineLayer, TimeoutLayer};
+    use tower::ServiceBuilder;
+    const REQUESTS: u32 = 200_000;
+    let shed = || ShedLayer::builder().name("server").hold_to_body_end().build().unwrap();
+    let stacks: [(&str, Router); 6] = [
+        ("bare axum", router()),
+        ("+ `RejectionResponseLayer::infallible()`", router().layer(RejectionResponseLayer::infallible())),
+        (
+            "+ `ReceiveDeadlineLayer`",
+            router().layer(
+                ServiceBuilder::new()
+                    .layer(RejectionResponseLayer::infallible())
+                    .layer(ReceiveDeadlineLayer::new()),
+            ),
+        ),
+        (
+            "+ `ShedLayer` (default limit, held to the body's end)",
+            router().layer(
+                ServiceBuilder::new()
+                    .layer(RejectionResponseLayer::infallible())
+                    .layer(ReceiveDeadlineLayer::new())
+                    .map_response(unify)
+                    .layer(shed()),
+            ),
+        ),
+        (
+            "+ `TimeoutLayer` (10 s)",
+            router().layer(
+                ServiceBuilder::new()
+                    .layer(RejectionResponseLayer::infallible())
+                    .layer(ReceiveDeadlineLayer::new())
+                    .map_response(unify)
+                    .layer(shed())
+                    .layer(TimeoutLayer::new(Duration::from_secs(10)).unwrap()),
+            ),
+        ),
+        ("`ServerConfig::default().layer()` (+ per-route breakers, off)", stacked_router()),
+    ];
+    println!("\nIn process, no network: {REQUESTS} requests one at a time through `Router::oneshot`, body read\n");
+    println!("| stack | ns per request | vs bare |");
+    println!("|---|---|---|");
+    let mut bare = None;
+    for (name, app) in stacks {
+        in_process(app.clone(), REQUESTS / 10).await;
+        let ns = in_process(app, REQUESTS).await;
+        let base = *bare.get_or_insert(ns);
+        println!("| {name} | {ns:.0} | {:+.0} ns |", ns - base);
+    }
+}
+
 async fn run() {
     let bare = serve(router()).await;
     let stacked = serve(stacked_router()).await;
@@ -279,6 +360,8 @@ async fn run() {
     let baseline = client_bare.mean();
     client_bare.row(baseline);
     client_stacked.row(baseline);
+
+    server_layers().await;
 }
 
 fn main() {
