@@ -281,10 +281,19 @@ async fn server_layers() {
     use seawall::timeout::{ReceiveDeadlineLayer, TimeoutLayer};
     use tower::ServiceBuilder;
     const REQUESTS: u32 = 200_000;
-    let shed = || ShedLayer::builder().name("server").hold_to_body_end().build().unwrap();
+    let shed = || {
+        ShedLayer::builder()
+            .name("server")
+            .hold_to_body_end()
+            .build()
+            .unwrap()
+    };
     let stacks: [(&str, Router); 6] = [
         ("bare axum", router()),
-        ("+ `RejectionResponseLayer::infallible()`", router().layer(RejectionResponseLayer::infallible())),
+        (
+            "+ `RejectionResponseLayer::infallible()`",
+            router().layer(RejectionResponseLayer::infallible()),
+        ),
         (
             "+ `ReceiveDeadlineLayer`",
             router().layer(
@@ -314,7 +323,10 @@ async fn server_layers() {
                     .layer(TimeoutLayer::new(Duration::from_secs(10)).unwrap()),
             ),
         ),
-        ("`ServerConfig::default().layer()` (+ per-route breakers, off)", stacked_router()),
+        (
+            "`ServerConfig::default().layer()` (+ per-route breakers, off)",
+            stacked_router(),
+        ),
     ];
     println!("\nIn process, no network: {REQUESTS} requests one at a time through `Router::oneshot`, body read\n");
     println!("| stack | ns per request | vs bare |");
