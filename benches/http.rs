@@ -1,4 +1,4 @@
-//! Real HTTP on 127.0.0.1, bounded in time (about 20 s): axum with Seawall's standard server
+//! Real HTTP on 127.0.0.1, bounded in time (about 25 s): axum with Seawall's standard server
 //! stack against bare axum, and hyper-util's client with Seawall's standard client stack
 //! against the same client bare; requests per second and latency percentiles, the two sides
 //! alternating within one run.
