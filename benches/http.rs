@@ -1,12 +1,12 @@
-//! Real HTTP on 127.0.0.1, bounded in time (about 20 s): axum with a Seawall server stack
-//! against bare axum, and a hyper client with a Seawall client stack against a bare one;
-//! requests per second and latency percentiles, the two sides alternating within one run.
+//! Real HTTP on 127.0.0.1, bounded in time (about 25 s): axum with Seawall's standard server
+//! stack against bare axum, and hyper-util's client with Seawall's standard client stack
+//! against the same client bare; requests per second and latency percentiles, the two sides
+//! alternating within one run.
 //!
-//! `cargo bench --bench http --features axum,shed,timeout,breaker` runs it. A plain binary, not
-//! a divan bench: the load generator is below (`CONNECTIONS` HTTP/1.1 connections, each
-//! sending its next request as soon as the last answer's body is read), on the same
-//! runtime and the same two cores as the servers, so the figures are relative, not a
-//! server's capacity.
+//! `cargo bench --bench http` runs it. A plain binary, not a divan bench: the load generator
+//! is below (`CONNECTIONS` HTTP/1.1 connections, each sending its next request as soon as
+//! the last answer's body is read), on the same runtime and the same two cores as the
+//! servers, so the figures are relative, not a server's capacity.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
@@ -25,13 +25,12 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use seawall::breaker::CircuitBreakerLayer;
 use seawall::core::BoxError;
-use seawall::http::RejectionResponseLayer;
-use seawall::shed::ShedLayer;
-use seawall::timeout::{ReceiveDeadlineLayer, SendDeadlineLayer, TimeoutLayer};
+use seawall::http::client::{hyper_client, HyperClient};
+use seawall::http::ReplayableBody;
+use seawall::stack::{BoxClient, ClientConfig, ServerConfig};
 use tokio::time::Instant;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceExt};
 
 /// Connections the load generator keeps busy at once.
 const CONNECTIONS: usize = 16;
@@ -44,16 +43,12 @@ fn router() -> Router {
     Router::new().route("/", get(|| async { "ok" }))
 }
 
-/// The server stack, outermost first: rejections and errors as responses, the caller's
-/// deadline, shedding (the default adaptive limit), a 1 s timeout.
+/// The standard server stack at its defaults (`ServerConfig::default()`), outermost first:
+/// rejections and errors as responses, the caller's deadline, shedding (the default
+/// adaptive limit, the slot held to the end of the body), a 10 s timeout, per-route
+/// breakers (off by default: the route is matched and passed through).
 fn stacked_router() -> Router {
-    router().layer(
-        ServiceBuilder::new()
-            .layer(RejectionResponseLayer::infallible())
-            .layer(ReceiveDeadlineLayer::new())
-            .layer(ShedLayer::builder().build().unwrap())
-            .layer(TimeoutLayer::new(Duration::from_secs(1)).unwrap()),
-    )
+    router().layer(ServerConfig::default().layer().unwrap())
 }
 
 async fn serve(app: Router) -> SocketAddr {
@@ -93,9 +88,29 @@ async fn connect(addr: SocketAddr) -> Conn {
 
 #[derive(Clone, Copy, PartialEq)]
 enum Client {
-    Bare,
-    /// A 1 s timeout, the deadline sent along, a circuit breaker (defaults).
+    /// One hyper `client::conn` connection per task: the server comparison's load.
+    Conn,
+    /// hyper-util's pooled client (`seawall::http::client::hyper_client`), shared by the tasks.
+    Pooled,
+    /// The same client behind the standard client stack, `ClientConfig::default().service(..)`.
     Stacked,
+}
+
+/// The pooled clients, made once so that their pools stay warm between rounds.
+struct Clients {
+    pooled: HyperClient<Empty<Bytes>>,
+    stacked: BoxClient<Empty<Bytes>, Incoming>,
+}
+
+impl Clients {
+    fn new() -> Self {
+        Self {
+            pooled: hyper_client(),
+            stacked: ClientConfig::default()
+                .service(hyper_client::<ReplayableBody<Empty<Bytes>>>())
+                .unwrap(),
+        }
+    }
 }
 
 /// The requests answered 200 and the latency histogram (µs) of one side's run.
@@ -141,25 +156,23 @@ where
 }
 
 /// Runs `CONNECTIONS` connections against `addr` for `run` and merges what they saw.
-async fn load_for(addr: SocketAddr, client: Client, run: Duration) -> Run {
+async fn load_for(clients: &Clients, addr: SocketAddr, client: Client, run: Duration) -> Run {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
-        let conn = connect(addr).await;
         let stop = Arc::clone(&stop);
-        tasks.push(tokio::spawn(async move {
-            match client {
-                Client::Bare => drive(conn, addr, stop).await,
-                Client::Stacked => {
-                    let svc = ServiceBuilder::new()
-                        .layer(TimeoutLayer::new(Duration::from_secs(1)).unwrap())
-                        .layer(SendDeadlineLayer::new())
-                        .layer(CircuitBreakerLayer::builder().build().unwrap())
-                        .service(conn);
-                    drive(svc, addr, stop).await
-                }
+        let task = match client {
+            Client::Conn => {
+                let conn = connect(addr).await;
+                tokio::spawn(drive(conn, addr, stop))
             }
-        }));
+            Client::Pooled => {
+                let svc = clients.pooled.clone().map_err(BoxError::from);
+                tokio::spawn(drive(svc, addr, stop))
+            }
+            Client::Stacked => tokio::spawn(drive(clients.stacked.clone(), addr, stop)),
+        };
+        tasks.push(task);
     }
     tokio::time::sleep(run).await;
     stop.store(true, Ordering::Relaxed);
@@ -178,8 +191,8 @@ async fn load_for(addr: SocketAddr, client: Client, run: Duration) -> Run {
 }
 
 /// One side's run of [`RUN`].
-async fn load(addr: SocketAddr, client: Client) -> Run {
-    load_for(addr, client, RUN).await
+async fn load(clients: &Clients, addr: SocketAddr, client: Client) -> Run {
+    load_for(clients, addr, client, RUN).await
 }
 
 /// The figures of one side over all its rounds.
@@ -234,36 +247,133 @@ fn header(what: &str) {
     println!("|---|---|---|---|---|---|---|---|");
 }
 
+/// Requests through `app` in this task, one at a time, no network: the mean time of one,
+/// body read, in nanoseconds.
+async fn in_process(app: Router, requests: u32) -> f64 {
+    let began = Instant::now();
+    for _ in 0..requests {
+        let request = http::Request::get("/")
+            .header(http::header::HOST, "127.0.0.1")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        response.into_body().collect().await.unwrap();
+    }
+    began.elapsed().as_nanos() as f64 / f64::from(requests)
+}
+
+/// A response whose body is held by the shedder as axum's body, as `ServerLayer` does.
+fn unify<B>(response: http::Response<B>) -> http::Response<axum::body::Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    response.map(axum::body::Body::new)
+}
+
+/// Where the server stack's time goes: the router alone, then the standard stack's layers
+/// added one at a time from the outside in (as `ServerLayer` nests them), then the whole
+/// standard stack (which adds the per-route breakers' route matching), each in process.
+async fn server_layers() {
+    use seawall::http::RejectionResponseLayer;
+    use seawall::shed::ShedLayer;
+    use seawall::timeout::{ReceiveDeadlineLayer, TimeoutLayer};
+    use tower::ServiceBuilder;
+    const REQUESTS: u32 = 200_000;
+    let shed = || {
+        ShedLayer::builder()
+            .name("server")
+            .hold_to_body_end()
+            .build()
+            .unwrap()
+    };
+    let stacks: [(&str, Router); 6] = [
+        ("bare axum", router()),
+        (
+            "+ `RejectionResponseLayer::infallible()`",
+            router().layer(RejectionResponseLayer::infallible()),
+        ),
+        (
+            "+ `ReceiveDeadlineLayer`",
+            router().layer(
+                ServiceBuilder::new()
+                    .layer(RejectionResponseLayer::infallible())
+                    .layer(ReceiveDeadlineLayer::new()),
+            ),
+        ),
+        (
+            "+ `ShedLayer` (default limit, held to the body's end)",
+            router().layer(
+                ServiceBuilder::new()
+                    .layer(RejectionResponseLayer::infallible())
+                    .layer(ReceiveDeadlineLayer::new())
+                    .map_response(unify)
+                    .layer(shed()),
+            ),
+        ),
+        (
+            "+ `TimeoutLayer` (10 s)",
+            router().layer(
+                ServiceBuilder::new()
+                    .layer(RejectionResponseLayer::infallible())
+                    .layer(ReceiveDeadlineLayer::new())
+                    .map_response(unify)
+                    .layer(shed())
+                    .layer(TimeoutLayer::new(Duration::from_secs(10)).unwrap()),
+            ),
+        ),
+        (
+            "`ServerConfig::default().layer()` (+ per-route breakers, off)",
+            stacked_router(),
+        ),
+    ];
+    println!("\nIn process, no network: {REQUESTS} requests one at a time through `Router::oneshot`, body read\n");
+    println!("| stack | ns per request | vs bare |");
+    println!("|---|---|---|");
+    let mut bare = None;
+    for (name, app) in stacks {
+        in_process(app.clone(), REQUESTS / 10).await;
+        let ns = in_process(app, REQUESTS).await;
+        let base = *bare.get_or_insert(ns);
+        println!("| {name} | {ns:.0} | {:+.0} ns |", ns - base);
+    }
+}
+
 async fn run() {
     let bare = serve(router()).await;
     let stacked = serve(stacked_router()).await;
-    // Warm both up (connections, allocator, the adaptive limit's first window).
+    let clients = Clients::new();
+    // Warm both up (connections, pools, allocator, the adaptive limit's first window).
     let warm_up = Duration::from_millis(500);
-    load_for(bare, Client::Bare, warm_up).await;
-    load_for(stacked, Client::Bare, warm_up).await;
-    load_for(bare, Client::Stacked, warm_up).await;
+    load_for(&clients, bare, Client::Conn, warm_up).await;
+    load_for(&clients, stacked, Client::Conn, warm_up).await;
+    load_for(&clients, bare, Client::Pooled, warm_up).await;
+    load_for(&clients, bare, Client::Stacked, warm_up).await;
 
     let mut server_bare = Side::new("bare axum");
-    let mut server_stacked = Side::new("axum + Seawall server stack");
+    let mut server_stacked = Side::new("axum + `ServerConfig::default().layer()`");
     for _ in 0..ROUNDS {
-        server_bare.add(load(bare, Client::Bare).await);
-        server_stacked.add(load(stacked, Client::Bare).await);
+        server_bare.add(load(&clients, bare, Client::Conn).await);
+        server_stacked.add(load(&clients, stacked, Client::Conn).await);
     }
-    header("Server side (a bare hyper client)");
+    header("Server side (hyper client connections, no stack)");
     let baseline = server_bare.mean();
     server_bare.row(baseline);
     server_stacked.row(baseline);
 
-    let mut client_bare = Side::new("bare hyper client");
-    let mut client_stacked = Side::new("hyper client + Seawall client stack");
+    let mut client_bare = Side::new("bare hyper-util client");
+    let mut client_stacked = Side::new("hyper-util client + `ClientConfig::default().service(..)`");
     for _ in 0..ROUNDS {
-        client_bare.add(load(bare, Client::Bare).await);
-        client_stacked.add(load(bare, Client::Stacked).await);
+        client_bare.add(load(&clients, bare, Client::Pooled).await);
+        client_stacked.add(load(&clients, bare, Client::Stacked).await);
     }
     header("Client side (against bare axum)");
     let baseline = client_bare.mean();
     client_bare.row(baseline);
     client_stacked.row(baseline);
+
+    server_layers().await;
 }
 
 fn main() {

@@ -54,6 +54,13 @@ fn seawall_timeout(bencher: divan::Bencher) {
     bencher.bench_local(|| call_ready(&mut svc, divan::black_box(41)));
 }
 
+/// A clone of the service, dropped: what axum pays per request for each layer it clones.
+#[divan::bench]
+fn seawall_timeout_clone(bencher: divan::Bencher) {
+    let svc = TimeoutLayer::new(TIMEOUT).unwrap().layer(ok_service());
+    bencher.bench_local(|| drop(divan::black_box(svc.clone())));
+}
+
 #[divan::bench]
 fn seawall_attempt_timeout(bencher: divan::Bencher) {
     let rt = runtime();

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -151,10 +152,36 @@ pin_project! {
 pin_project! {
     #[project = DelayProj]
     enum Delay<S: Service<Req>, Req> {
-        // Boxed: only an injected delay pays for the timer, and a future that calls at once
-        // carries no timer whose drop the compiler would keep out of line.
-        Sleeping { sleeping: Pin<Box<Sleeping<S, Req>>> },
+        Sleeping { sleeping: Injected<S, Req> },
         Calling { #[pin] future: S::Future },
+    }
+}
+
+/// An injected delay, boxed so that only an injected call pays for the timer, and dropped
+/// out of line: the future's own drop is then a test of its state and, on the path that
+/// never made a delay, nothing else, which the compiler inlines and folds away. (With the
+/// box's drop inline, the future's drop was too big to inline: an out-of-line call on every
+/// switched-off call.)
+struct Injected<S, Req>(ManuallyDrop<Option<Boxed<S, Req>>>);
+
+/// The boxed, pinned state of an injected delay.
+type Boxed<S, Req> = Pin<Box<Sleeping<S, Req>>>;
+
+impl<S, Req> Injected<S, Req> {
+    fn new(sleeping: Sleeping<S, Req>) -> Self {
+        Self(ManuallyDrop::new(Some(Box::pin(sleeping))))
+    }
+
+    fn sleeping(&mut self) -> Option<Pin<&mut Sleeping<S, Req>>> {
+        self.0.as_mut().map(Pin::as_mut)
+    }
+}
+
+impl<S, Req> Drop for Injected<S, Req> {
+    #[inline(never)]
+    fn drop(&mut self) {
+        // Taken out of the `ManuallyDrop`, so it is dropped here, and only here.
+        drop(self.0.take());
     }
 }
 
@@ -169,6 +196,7 @@ pin_project! {
 }
 
 impl<S: Service<Req>, Req> LatencyFuture<S, Req> {
+    #[inline]
     pub(crate) fn calling(future: S::Future) -> Self {
         Self {
             state: Delay::Calling { future },
@@ -179,7 +207,7 @@ impl<S: Service<Req>, Req> LatencyFuture<S, Req> {
     pub(crate) fn sleeping(sleep: Sleep, service: S, request: Req) -> Self {
         Self {
             state: Delay::Sleeping {
-                sleeping: Box::pin(Sleeping {
+                sleeping: Injected::new(Sleeping {
                     sleep,
                     call: Some((service, request)),
                 }),
@@ -191,24 +219,46 @@ impl<S: Service<Req>, Req> LatencyFuture<S, Req> {
 impl<S: Service<Req>, Req> Future for LatencyFuture<S, Req> {
     type Output = Result<S::Response, S::Error>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        loop {
-            let mut this = self.as_mut().project();
-            let future = match this.state.as_mut().project() {
-                DelayProj::Calling { future } => return future.poll(cx),
-                DelayProj::Sleeping { sleeping } => {
-                    let sleeping = sleeping.as_mut().project();
-                    if sleeping.sleep.poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    match sleeping.call.take() {
-                        Some((mut service, request)) => service.call(request),
-                        // Unreachable: the state moves on as soon as the call is taken.
-                        None => return Poll::Pending,
-                    }
+        if let DelayProj::Calling { future } = self.as_mut().project().state.project() {
+            return future.poll(cx);
+        }
+        self.poll_injected(cx)
+    }
+}
+
+impl<S: Service<Req>, Req> LatencyFuture<S, Req> {
+    /// The injected delay, then the call: out of line, so that a caller polling a future
+    /// that never made a delay inlines the inner poll and nothing else.
+    #[cold]
+    #[inline(never)]
+    fn poll_injected(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<S::Response, S::Error>> {
+        let mut this = self.as_mut().project();
+        let future = match this.state.as_mut().project() {
+            DelayProj::Calling { future } => return future.poll(cx),
+            DelayProj::Sleeping { sleeping } => {
+                // Unreachable `None`s: the state moves on as soon as the call is taken.
+                let Some(sleeping) = sleeping.sleeping() else {
+                    return Poll::Pending;
+                };
+                let sleeping = sleeping.project();
+                if sleeping.sleep.poll(cx).is_pending() {
+                    return Poll::Pending;
                 }
-            };
-            this.state.set(Delay::Calling { future });
+                match sleeping.call.take() {
+                    Some((mut service, request)) => service.call(request),
+                    None => return Poll::Pending,
+                }
+            }
+        };
+        this.state.set(Delay::Calling { future });
+        match this.state.project() {
+            DelayProj::Calling { future } => future.poll(cx),
+            DelayProj::Sleeping { .. } => Poll::Pending,
         }
     }
 }

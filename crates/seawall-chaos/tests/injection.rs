@@ -211,6 +211,35 @@ async fn latency_adds_exactly_the_configured_delay_before_the_call() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_delayed_call_dropped_while_it_waits_lets_go_of_the_request_and_the_service() {
+    use std::future::Future;
+    let service_alive = Arc::new(());
+    let held_by_service = service_alive.clone();
+    let inner = service_fn(move |request: Arc<()>| {
+        let _service = &held_by_service;
+        async move { Ok::<_, BoxError>(request) }
+    });
+    let injection = Injection::builder().rate(1.0).seed(1).build().unwrap();
+    let layer =
+        InjectLatencyLayer::new(injection, Latency::constant(Duration::from_secs(1))).unwrap();
+    let mut service = layer.layer(inner);
+    let request = Arc::new(());
+    let mut delayed = Box::pin(service.ready().await.unwrap().call(request.clone()));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(delayed.as_mut().poll(&mut cx).is_pending());
+    // Waiting: the future holds the request and the service that was ready.
+    assert_eq!(Arc::strong_count(&request), 2);
+    assert_eq!(Arc::strong_count(&service_alive), 3);
+    drop(delayed);
+    assert_eq!(Arc::strong_count(&request), 1, "the request is freed");
+    assert_eq!(
+        Arc::strong_count(&service_alive),
+        2,
+        "the held service is freed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn latency_from_a_distribution_repeats_with_the_seed() {
     let delays = |seed| async move {
         let injection = Injection::builder().rate(1.0).seed(seed).build().unwrap();

@@ -46,11 +46,17 @@ impl<S> Timeout<S> {
 }
 
 impl<S: Clone> Clone for Timeout<S> {
-    /// A clone with no clock running and no timer: it times its own next request.
+    /// A clone with no clock running and no timer: it times its own next request. It shares
+    /// the counter handles (axum clones a service per request: taking new ones from the
+    /// recorder would cost each request a lookup and five allocations).
     fn clone(&self) -> Self {
         Self {
+            inner: self.inner.clone(),
+            timeout: self.timeout,
+            started: None,
+            timer: None,
+            expired: false,
             calls: self.calls.clone(),
-            ..Self::new(self.inner.clone(), self.timeout)
         }
     }
 }
