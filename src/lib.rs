@@ -3,9 +3,11 @@
 //! Failures are certain in a distributed system — latency spikes, transient faults,
 //! restarting hosts, overloaded dependencies — and at scale partial failure is the normal
 //! mode. Seawall is a set of [`tower::Layer`](https://docs.rs/tower/latest/tower/trait.Layer.html)s
-//! that keep an axum server or a hyper/reqwest client working through them. Today that is
-//! budgeted retries, a circuit breaker, hedged requests and the HTTP plumbing they need, with a deterministic
-//! simulator and a lab that measure them; more layers are planned (see the status below).
+//! that keep an axum server or a hyper/reqwest client working through them: budgeted
+//! retries, circuit breakers, load shedding with adaptive limits, hedged requests, timeouts
+//! with deadline propagation, rate limiting, fault injection and the HTTP plumbing they
+//! need, with standard stacks that assemble them and a deterministic simulator and a lab
+//! that measure them (see the status below).
 //!
 //! This crate is the facade: it re-exports the member crates, each behind its own feature.
 //!

@@ -189,7 +189,7 @@ pub struct CodelConfig {
 /// | `algorithm` | knobs |
 /// |---|---|
 /// | `"fixed"` | `limit` (required, 1..=1,000,000) |
-/// | `"aimd"` | `initial_limit`, `min_limit`, `max_limit`, `backoff` (0.5..=0.999), `timeout`, `window` (none: every sample) |
+/// | `"aimd"` | `initial_limit`, `min_limit`, `max_limit`, `backoff` (0.5..=0.999), `timeout`, `window` (none: the AIMD limit's own 100 ms window) |
 /// | `"vegas"` (default) | `initial_limit`, `max_limit`, `smoothing` (0.01..=1), `probe_multiplier`, `seed`, `window` (default `"1s"`) |
 /// | `"gradient2"` | `initial_limit`, `min_limit`, `max_limit`, `smoothing` (0.01..=1), `tolerance` (1..=10), `queue_size`, `long_window`, `window` (default `"1s"`) |
 /// | `"envoy"` | `max_limit`, `min_concurrency`, `update_interval`, `min_rtt_samples`, `min_rtt_interval`, `jitter`, `buffer`, `seed` |
@@ -221,7 +221,8 @@ pub enum LimitConfig {
             skip_serializing_if = "Option::is_none"
         )]
         timeout: Option<Duration>,
-        /// Averages samples over this window first; none feeds every sample.
+        /// Averages samples over this window first; none keeps the AIMD limit's own
+        /// window (100 ms).
         #[serde(
             default,
             with = "duration::option",
