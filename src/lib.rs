@@ -24,7 +24,7 @@
 //! | `rate_limit` | `rate-limit` | rate limiting on governor's GCRA: one limiter shared by every clone, optionally one per key (peer IP, header, function) in a bounded table; 429 with the exact `Retry-After` |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //! | `stack` | `stack` | standard pipelines: a reqwest client, a hedging client and an axum server in a few lines, configured in code or TOML, checked once (guide: `docs/stacks.md`) |
-//! | `builder`, `prelude` | any layer | `ServiceBuilder` extensions (`.with_retry(..)`, `.with_circuit_breaker(..)`, …) and the names most stacks need |
+//! | `builder`, `prelude` | `builder`: any of `retry`, `breaker`, `shed`, `hedge`, `timeout`, `rate-limit`; `prelude`: always | `ServiceBuilder` extensions (`.with_retry(..)`, `.with_circuit_breaker(..)`, `.with_load_shed(..)`, `.with_hedge(..)`, `.with_timeout(..)`, `.with_deadline(..)`, `.with_rate_limit(..)`) and the names most stacks need |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
 //! for rejection responses, and hyper-util's and reqwest's clients as tower services
