@@ -3,9 +3,11 @@
 //! Failures are certain in a distributed system — latency spikes, transient faults,
 //! restarting hosts, overloaded dependencies — and at scale partial failure is the normal
 //! mode. Seawall is a set of [`tower::Layer`](https://docs.rs/tower/latest/tower/trait.Layer.html)s
-//! that keep an axum server or a hyper/reqwest client working through them. Today that is
-//! budgeted retries, a circuit breaker, hedged requests and the HTTP plumbing they need, with a deterministic
-//! simulator and a lab that measure them; more layers are planned (see the status below).
+//! that keep an axum server or a hyper/reqwest client working through them: budgeted
+//! retries, circuit breakers, load shedding with adaptive limits, hedged requests, timeouts
+//! with deadline propagation, rate limiting, fault injection and the HTTP plumbing they
+//! need, with standard stacks that assemble them and a deterministic simulator and a lab
+//! that measure them (see the status below).
 //!
 //! This crate is the facade: it re-exports the member crates, each behind its own feature.
 //!
@@ -22,7 +24,7 @@
 //! | `rate_limit` | `rate-limit` | rate limiting on governor's GCRA: one limiter shared by every clone, optionally one per key (peer IP, header, function) in a bounded table; 429 with the exact `Retry-After` |
 //! | `sim` | `sim` | the deterministic simulator: upstreams, load, summaries (for tests; not in `full`) |
 //! | `stack` | `stack` | standard pipelines: a reqwest client, a hedging client and an axum server in a few lines, configured in code or TOML, checked once (guide: `docs/stacks.md`) |
-//! | `builder`, `prelude` | any layer | `ServiceBuilder` extensions (`.with_retry(..)`, `.with_circuit_breaker(..)`, …) and the names most stacks need |
+//! | `builder`, `prelude` | `builder`: any of `retry`, `breaker`, `shed`, `hedge`, `timeout`, `rate-limit`; `prelude`: always | `ServiceBuilder` extensions (`.with_retry(..)`, `.with_circuit_breaker(..)`, `.with_load_shed(..)`, `.with_hedge(..)`, `.with_timeout(..)`, `.with_deadline(..)`, `.with_rate_limit(..)`) and the names most stacks need |
 //!
 //! The `axum`, `hyper` and `reqwest` features turn on `http`'s integrations: `IntoResponse`
 //! for rejection responses, and hyper-util's and reqwest's clients as tower services

@@ -7,7 +7,8 @@
 //!   success, failure, or ignored (a result that says nothing about the callee's health,
 //!   such as a caller-side cancellation). Closures implement it.
 //!   The same classification feeds every layer: the breaker counts `Failure`s, the retry
-//!   layer retries them (`Success` and `Ignored` are done), the coming layers follow suit.
+//!   layer retries them (`Success` and `Ignored` are done), and the hedge, the shedder and
+//!   the client throttle classify with it too.
 //! - **Why did a layer refuse?** A layer that refuses work returns one of the typed
 //!   rejections in [`rejection`]; each implements [`Rejection`], which carries an optional
 //!   retry-after hint and says whether a retry is worth it. [`find_rejection`] finds one

@@ -51,7 +51,8 @@
 //! | [`retry_signal`] | the `seawall-retry: no` header by which a tier tells its caller not to retry |
 //! | [`classify`] | transient statuses and errors, idempotent requests, [`HttpClassifier`] |
 //! | [`rejection_response`] | Seawall rejections as 503/429/504 responses, [`RejectionResponseLayer`] |
-//! | [`client`] | hyper-util's and reqwest's clients as tower services (features `hyper`, `reqwest`) |
+//! | [`body`] | response bodies that hold a layer's permit until they end ([`body::GuardedBody`]) |
+//! | [`client`] | hyper-util's and reqwest's clients as tower services (features `hyper`, `reqwest`), and a tower stack as reqwest middleware (`reqwest-middleware`) |
 //!
 //! This crate holds no retry, breaker or shedding logic: it is what those layers need to be
 //! HTTP-native.
@@ -61,7 +62,11 @@
 //! - `axum`: `IntoResponse` for [`RejectionResponse`].
 //! - `hyper`: classification of hyper's and hyper-util's errors, [`client::hyper_client`].
 //! - `reqwest`: [`client::ReqwestService`] and request conversions.
-//! - `full`: all of the above.
+//! - `reqwest-middleware`: `client::middleware::TowerMiddleware`, a tower stack as a
+//!   `reqwest_middleware::Middleware`, so reqwest users keep `.send()` (implies `reqwest`).
+//! - `metrics`: rejection responses and bodies over their replay cap counted in
+//!   `seawall_calls_total` through the `metrics` facade.
+//! - `full`: `axum`, `hyper`, `reqwest` and `reqwest-middleware`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -1,14 +1,17 @@
-//! The Seawall lab: every resilience claim, reproduced in simulated time.
+//! The Seawall lab: the figures Seawall publishes from simulated time, reproduced.
 //!
 //! Each [`Scenario`] pairs a simulated upstream (healthy, failing, heavy-tailed, overloaded)
 //! with an open-loop load, and runs it through several stacks side by side: no resilience
-//! layer, tower's built-in pieces, and Seawall's. Everything runs in tokio's paused time on
+//! layer, tower's built-in pieces, tower-resilience's where they read only tokio's clock
+//! (the others are listed as not meaningful in simulated time), and Seawall's. Everything runs in tokio's paused time on
 //! one thread, so a minute of traffic at a thousand requests a second takes well under a
 //! second, and the same seed prints the same bytes: every layer is seeded from the
 //! scenario's seed, and a run in which anything seeds itself from entropy is refused.
 //!
-//! `cargo run --release -p seawall-lab` runs them all; see `--help` for the options. What the
-//! simulator can and cannot resolve is in `docs/lab.md`.
+//! `cargo run --release -p seawall-lab` runs them all; see `--help` for the options.
+//! `seawall-lab live` plays the outage or the brownout against real axum upstreams on
+//! 127.0.0.1 and compares it with its simulated twin. What the simulator can and cannot
+//! resolve is in `docs/lab.md`.
 
 use std::time::Duration;
 

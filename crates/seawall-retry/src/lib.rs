@@ -113,6 +113,7 @@
 //! | `budget_exhausted` | warn | the budget refused a retry | |
 //! | `retry_after_too_long` | debug | the callee asked for a wait over `max_retry_after` | |
 //! | `not_replayable` | debug | a retry was due but the request cannot be sent again | |
+//! | `deadline` | debug | the request's deadline leaves no time for the retry | |
 //! | `do_not_retry` | debug | the failure says "do not retry" | |
 //! | `body_too_large` | warn, once per layer | `HttpPolicy`: a request that could be retried has a body over the replay cap, so it will not be | `cap`, `method`, `uri` |
 //!

@@ -1,7 +1,8 @@
 //! Faults scripted with Seawall's chaos layers between the stack and the simulated
 //! upstream: a brownout by injection, on an upstream that is itself healthy, and the same
-//! brownout behind Seawall's retry. Lab scenarios and the coming live mode use these to
-//! show what a layer does against faults of a known rate.
+//! brownout behind Seawall's retry, to show what a layer does against faults of a known
+//! rate. No scenario of `scenarios::all` runs them: this module's test does, on a scenario of
+//! its own. Live mode scripts its faults with the chaos layers itself (`live::upstream`).
 
 use std::time::Duration;
 
