@@ -165,8 +165,9 @@ async fn main() -> Result<(), BoxError> {
     );
 
     println!(
-        "(502: the downstream failed; 503 retry after ~10 s: the client breaker failed fast; \
-         503 retry after 5 s: the /orders route's own breaker failed fast at the edge)"
+        "(502: the downstream failed; 503 retry after 11 s: the client breaker failed fast \
+         (its 10 s open time plus up to 10% jitter, rounded up); 503 retry after 2 s: the \
+         /orders route's own breaker failed fast at the edge)"
     );
     let _ = stop_tx.send(true);
     Ok(())
