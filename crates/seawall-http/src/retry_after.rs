@@ -133,6 +133,13 @@ impl RetryAfterParser {
         headers.get(RETRY_AFTER).map(|value| self.parse(value, now))
     }
 
+    /// The wait the `Retry-After` header in `headers` asks for from now, if it holds a
+    /// valid one: the hint a retry or a hedge waits out (a malformed value is no hint).
+    pub fn wait(&self, headers: &HeaderMap) -> Option<Duration> {
+        self.from_headers(headers, SystemTime::now())
+            .and_then(Result::ok)
+    }
+
     fn cap_seconds(&self, digits: &[u8]) -> Duration {
         let mut seconds: u64 = 0;
         for digit in digits {

@@ -293,6 +293,43 @@ impl Metrics {
     }
 }
 
+/// Where a layer that sends requests again gets its [`RetryBudget`]: what the builders of
+/// [`RetryLayer`](crate::RetryLayer) and of `seawall-hedge`'s `HedgeLayer` choose between,
+/// resolved once, when the layer is built.
+#[derive(Clone, Debug, Default)]
+pub enum BudgetChoice {
+    /// A budget of the layer's own, made when it is built (the default).
+    #[default]
+    Fresh,
+    /// A budget shared with whoever else holds it; the layer deposits each of its requests.
+    Shared(Arc<RetryBudget>),
+    /// The budget of a layer outside this one, which deposits each request: this layer only
+    /// withdraws, so that the two together never exceed the budget's share.
+    Borrowed(Arc<RetryBudget>),
+    /// No budget: only the layer's attempts bound what it sends.
+    Unlimited,
+}
+
+impl BudgetChoice {
+    /// The budget the layer draws on, if any (`fresh` makes the layer's own), and whether
+    /// the layer deposits its requests in it.
+    ///
+    /// # Errors
+    ///
+    /// The error of `fresh`.
+    pub fn resolve(
+        self,
+        fresh: impl FnOnce() -> Result<RetryBudget, ConfigError>,
+    ) -> Result<(Option<Arc<RetryBudget>>, bool), ConfigError> {
+        Ok(match self {
+            Self::Fresh => (Some(Arc::new(fresh()?)), true),
+            Self::Shared(budget) => (Some(budget), true),
+            Self::Borrowed(budget) => (Some(budget), false),
+            Self::Unlimited => (None, false),
+        })
+    }
+}
+
 /// A retry drawn from a [`RetryBudget`]: hand it back with [`RetryBudget::refund`] if the
 /// retry succeeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

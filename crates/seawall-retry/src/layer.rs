@@ -9,7 +9,7 @@ use seawall_core::{Calls, Events};
 use tower_layer::Layer;
 
 use crate::stripes::{stripe_count, thread_number};
-use crate::{Backoff, ConfigError, Retry, RetryBudget, RetryErrors};
+use crate::{Backoff, BudgetChoice, ConfigError, Retry, RetryBudget, RetryErrors};
 
 /// What every service of one layer, and every response future, shares.
 #[derive(Debug)]
@@ -164,13 +164,6 @@ impl<S, P> Layer<S> for RetryLayer<P> {
     }
 }
 
-#[derive(Clone, Debug)]
-enum BudgetChoice {
-    Fresh,
-    Shared(Arc<RetryBudget>),
-    Unlimited,
-}
-
 /// Builds a [`RetryLayer`]; see [`RetryLayer::builder`] for the defaults.
 #[derive(Clone, Debug)]
 pub struct RetryLayerBuilder<P> {
@@ -278,13 +271,9 @@ impl<P> RetryLayerBuilder<P> {
             )));
         }
         self.backoff.validate()?;
-        let budget = match self.budget {
-            BudgetChoice::Fresh => Some(Arc::new(
-                RetryBudget::builder().name(self.events.name()).build()?,
-            )),
-            BudgetChoice::Shared(b) => Some(b),
-            BudgetChoice::Unlimited => None,
-        };
+        // The retry layer deposits in every budget it draws on: it never borrows one.
+        let (budget, _deposits) =
+            (self.budget).resolve(|| RetryBudget::builder().name(self.events.name()).build())?;
         // Seeded from entropy only when no seed was given, and then visibly so (the
         // simulator's determinism guard counts it).
         let seed = self.seed.unwrap_or_else(|| Rng::from_entropy().next_u64());

@@ -2,6 +2,7 @@ use http::Request;
 
 use super::body::ReplayableBody;
 use super::error::NotReplayable;
+use crate::classify::is_idempotent;
 
 /// Makes `request`'s body replayable, keeping up to `cap` bytes of it.
 ///
@@ -29,6 +30,24 @@ where
 /// Whether `request`'s body can (still) be sent again.
 pub fn is_replayable<B>(request: &Request<ReplayableBody<B>>) -> bool {
     request.body().is_replayable()
+}
+
+/// A copy of `request` for another attempt, when sending it twice is safe
+/// ([`is_idempotent`]) and possible: `Ok(None)` for a request whose method makes a second
+/// send unsafe, `Ok(Some(copy))` otherwise, as [`try_clone_request`] makes it. What the HTTP
+/// policies of the retry and hedge layers send again.
+///
+/// # Errors
+///
+/// As [`try_clone_request`]: the body can no longer be replayed.
+pub fn try_clone_idempotent<B>(
+    request: &Request<ReplayableBody<B>>,
+    allow_keyed_post: bool,
+) -> Result<Option<Request<ReplayableBody<B>>>, NotReplayable> {
+    if !is_idempotent(request, allow_keyed_post) {
+        return Ok(None);
+    }
+    try_clone_request(request).map(Some)
 }
 
 /// A copy of `request` for another attempt: the same method, URI, version, headers and
