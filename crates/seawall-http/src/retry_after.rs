@@ -185,6 +185,19 @@ mod tests {
     }
 
     #[test]
+    fn the_wait_is_a_valid_header_capped_and_nothing_otherwise() {
+        let parser = RetryAfterParser::new(Duration::from_secs(60));
+        let mut headers = HeaderMap::new();
+        assert_eq!(parser.wait(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(parser.wait(&headers), Some(Duration::from_secs(2)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("600"));
+        assert_eq!(parser.wait(&headers), Some(Duration::from_secs(60)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(parser.wait(&headers), None, "a malformed value is no hint");
+    }
+
+    #[test]
     fn delay_seconds() {
         let now = SystemTime::now();
         assert_eq!(parse("0", now), Ok(Duration::ZERO));

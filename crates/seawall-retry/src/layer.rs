@@ -293,3 +293,63 @@ impl<P> RetryLayerBuilder<P> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn bad_configs_are_errors_that_name_the_field() {
+        let cases = [
+            (
+                RetryLayer::builder().max_attempts(0).build().unwrap_err(),
+                "max_attempts",
+            ),
+            (
+                RetryLayer::builder().max_attempts(101).build().unwrap_err(),
+                "max_attempts",
+            ),
+            (
+                RetryLayer::builder()
+                    .max_retry_after(Duration::from_secs(7200))
+                    .build()
+                    .unwrap_err(),
+                "max_retry_after",
+            ),
+            (
+                RetryLayer::builder()
+                    .backoff(Backoff::exponential(Duration::from_millis(10)).factor(f64::INFINITY))
+                    .build()
+                    .unwrap_err(),
+                "backoff.factor",
+            ),
+            (
+                RetryLayer::builder()
+                    .backoff(
+                        Backoff::linear(Duration::from_millis(100)).cap(Duration::from_millis(10)),
+                    )
+                    .build()
+                    .unwrap_err(),
+                "backoff.cap",
+            ),
+        ];
+        for (err, field) in cases {
+            assert!(err.to_string().starts_with(field), "{err}");
+        }
+    }
+
+    /// A layer built without a seed seeds its jitter from entropy through core's `Rng`, so the
+    /// simulator's determinism guard sees it; a seeded layer does not.
+    #[test]
+    fn an_unseeded_layer_is_visible_to_the_determinism_guard() {
+        use seawall_core::rng::entropy_seedings_on_this_thread;
+
+        let before = entropy_seedings_on_this_thread();
+        let _seeded = RetryLayer::builder().seed(3).build().unwrap();
+        assert_eq!(entropy_seedings_on_this_thread(), before);
+        let _unseeded = RetryLayer::builder().build().unwrap();
+        assert_eq!(entropy_seedings_on_this_thread(), before + 1);
+    }
+}

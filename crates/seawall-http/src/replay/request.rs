@@ -87,3 +87,45 @@ pub fn try_clone_request<B>(
     *clone.extensions_mut() = request.extensions().clone();
     Ok(clone)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+
+    use super::*;
+
+    fn request(
+        method: &str,
+        key: Option<&str>,
+        body: &'static [u8],
+    ) -> Request<ReplayableBody<Full<Bytes>>> {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri("http://example.test/");
+        if let Some(key) = key {
+            builder = builder.header("idempotency-key", key);
+        }
+        make_replayable(
+            builder.body(Full::new(Bytes::from_static(body))).unwrap(),
+            4,
+        )
+    }
+
+    #[test]
+    fn only_requests_safe_to_send_twice_are_copied_for_another_attempt() {
+        let copy = try_clone_idempotent(&request("PUT", None, b"doc"), false).unwrap();
+        assert_eq!(copy.map(|c| c.method().clone()), Some(http::Method::PUT));
+        let post = request("POST", None, b"doc");
+        assert!(try_clone_idempotent(&post, true).unwrap().is_none());
+        let keyed = request("POST", Some("k-1"), b"doc");
+        assert!(try_clone_idempotent(&keyed, false).unwrap().is_none());
+        assert!(try_clone_idempotent(&keyed, true).unwrap().is_some());
+        assert_eq!(
+            try_clone_idempotent(&request("GET", None, b"too big"), false).unwrap_err(),
+            NotReplayable::TooLarge { cap: 4 }
+        );
+    }
+}
