@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
-use super::config::{in_section, positive, within};
+use super::config::{in_section, positive};
 use super::{BreakerConfig, RetryConfig, ThrottleConfig};
 use crate::core::deadline::Deadline;
 use crate::core::duration;
@@ -159,9 +159,9 @@ impl ClientConfig {
     ///
     /// A [`ConfigError`] naming the first field that is out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        within("client.max_in_flight", self.max_in_flight, 1..=1_000_000)?;
+        ConfigError::check_within("client.max_in_flight", self.max_in_flight, 1..=1_000_000)?;
         check_timeouts("client", self.total_timeout, self.attempt_timeout)?;
-        within(
+        ConfigError::check_within(
             "client.replay_limit",
             self.replay_limit,
             0..=64 * 1024 * 1024,

@@ -10,7 +10,7 @@ use tower::{ServiceBuilder, ServiceExt};
 use super::client::{
     check_timeouts, with_deadline, BoxClient, ClientBody, HttpClientService, PipelineClient,
 };
-use super::config::{in_section, ratio, within};
+use super::config::{in_section, ratio};
 use super::BreakerConfig;
 use crate::core::duration;
 use crate::core::ConfigError;
@@ -95,13 +95,13 @@ impl HedgeConfig {
                 self.percentile
             )));
         }
-        within(
+        ConfigError::check_within(
             &format!("{section}.max_extra_attempts"),
             self.max_extra_attempts,
             1..=5,
         )?;
         ratio(&format!("{section}.max_extra_load"), self.max_extra_load)?;
-        within(
+        ConfigError::check_within(
             &format!("{section}.min_per_second"),
             self.min_per_second,
             0..=100_000,
@@ -182,7 +182,7 @@ impl HedgingConfig {
     /// A [`ConfigError`] naming the first field that is out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_timeouts("hedging", self.total_timeout, self.attempt_timeout)?;
-        within(
+        ConfigError::check_within(
             "hedging.replay_limit",
             self.replay_limit,
             0..=64 * 1024 * 1024,

@@ -366,12 +366,7 @@ impl<P> HedgeLayerBuilder<P> {
                 a.percentile
             )));
         }
-        if !(1..=1_000_000).contains(&a.min_samples) {
-            return Err(ConfigError::new(format!(
-                "min_samples must be in 1..=1000000, got {}",
-                a.min_samples
-            )));
-        }
+        ConfigError::check_within("min_samples", a.min_samples, 1..=1_000_000)?;
         if !(2..=1_000_000).contains(&a.window_samples) || a.min_samples > a.window_samples / 2 {
             return Err(ConfigError::new(format!(
                 "window_samples must be in 2..=1000000 and at least twice min_samples ({}), got {}",
@@ -396,18 +391,8 @@ impl<P> HedgeLayerBuilder<P> {
                 self.delay
             )));
         }
-        if !(1..=10).contains(&self.max_extra_attempts) {
-            return Err(ConfigError::new(format!(
-                "max_extra_attempts must be in 1..=10, got {}",
-                self.max_extra_attempts
-            )));
-        }
-        if !(self.min_win_rate.is_finite() && (0.0..=1.0).contains(&self.min_win_rate)) {
-            return Err(ConfigError::new(format!(
-                "min_win_rate must be in 0..=1, got {}",
-                self.min_win_rate
-            )));
-        }
+        ConfigError::check_within("max_extra_attempts", self.max_extra_attempts, 1..=10)?;
+        ConfigError::check_within("min_win_rate", self.min_win_rate, 0.0..=1.0)?;
         let gate = Gate::new(self.min_win_rate)?;
         let (budget, deposit) = self.budget.resolve(|| {
             RetryBudget::builder()

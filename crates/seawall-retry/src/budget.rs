@@ -233,11 +233,7 @@ impl RetryBudgetBuilder {
     /// `0..=1`, `min_per_second` at most 1,000,000.
     pub fn build(self) -> Result<RetryBudget, ConfigError> {
         let ratio = self.percent_can_retry;
-        if !(ratio.is_finite() && (0.0..=1.0).contains(&ratio)) {
-            return Err(ConfigError::new(format!(
-                "percent_can_retry must be in 0..=1, got {ratio}"
-            )));
-        }
+        ConfigError::check_within("percent_can_retry", ratio, 0.0..=1.0)?;
         if self.min_per_second > 1_000_000 {
             return Err(ConfigError::new(format!(
                 "min_per_second must be at most 1000000, got {}",

@@ -258,12 +258,7 @@ impl<P> RetryLayerBuilder<P> {
     /// A [`ConfigError`] naming the field: `max_attempts` in 1..=100, `max_retry_after` at
     /// most 1 h, and the backoff's `factor` in 1..=100 and `cap` from the base to 1 h.
     pub fn build(self) -> Result<RetryLayer<P>, ConfigError> {
-        if !(1..=100).contains(&self.max_attempts) {
-            return Err(ConfigError::new(format!(
-                "max_attempts must be in 1..=100, got {}",
-                self.max_attempts
-            )));
-        }
+        ConfigError::check_within("max_attempts", self.max_attempts, 1..=100)?;
         if self.max_retry_after > Duration::from_secs(3600) {
             return Err(ConfigError::new(format!(
                 "max_retry_after must be at most 1h, got {:?}",
