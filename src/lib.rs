@@ -101,15 +101,25 @@ pub use seawall_shed as shed;
 #[doc(inline)]
 pub use seawall_timeout as timeout;
 
-#[cfg(any(
-    feature = "retry",
-    feature = "breaker",
-    feature = "shed",
-    feature = "hedge",
-    feature = "timeout",
-    feature = "rate-limit"
-))]
-pub mod builder;
+/// Keeps the items it wraps only when at least one layer's feature is on: the builder
+/// extension and its place in the prelude.
+macro_rules! with_any_layer {
+    ($($item:item)*) => {$(
+        #[cfg(any(
+            feature = "retry",
+            feature = "breaker",
+            feature = "shed",
+            feature = "hedge",
+            feature = "timeout",
+            feature = "rate-limit"
+        ))]
+        $item
+    )*};
+}
+
+with_any_layer! {
+    pub mod builder;
+}
 pub mod guides;
 pub mod prelude;
 #[cfg(feature = "stack")]

@@ -2,15 +2,9 @@
 
 pub use crate::core::{BoxError, ConfigError};
 
-#[cfg(any(
-    feature = "retry",
-    feature = "breaker",
-    feature = "shed",
-    feature = "hedge",
-    feature = "timeout",
-    feature = "rate-limit"
-))]
-pub use crate::builder::SeawallServiceBuilderExt;
+with_any_layer! {
+    pub use crate::builder::SeawallServiceBuilderExt;
+}
 
 #[cfg(feature = "breaker")]
 pub use crate::breaker::{

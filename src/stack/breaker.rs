@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{in_section, positive, ratio, within};
+use super::config::{in_section, positive, ratio};
 use crate::breaker::endpoint::EndpointBreakerLayer;
 use crate::breaker::keyed::KeyFn;
 use crate::breaker::{
@@ -145,19 +145,19 @@ impl BreakerConfig {
                 )));
             }
         }
-        within(
+        ConfigError::check_within(
             &format!("{section}.min_calls"),
             self.min_calls,
             1..=1_000_000,
         )?;
-        within(
+        ConfigError::check_within(
             &format!("{section}.consecutive_failures"),
             self.consecutive_failures,
             1..=1_000_000,
         )?;
         positive(&format!("{section}.open_duration"), self.open_duration)?;
-        within(&format!("{section}.probes"), self.probes, 1..=100)?;
-        within(&format!("{section}.max_keys"), self.max_keys, 1..=1_000_000)
+        ConfigError::check_within(&format!("{section}.probes"), self.probes, 1..=100)?;
+        ConfigError::check_within(&format!("{section}.max_keys"), self.max_keys, 1..=1_000_000)
     }
 
     /// One breaker per upstream authority with these settings, named after the pipeline

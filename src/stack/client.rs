@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
-use super::config::{in_section, positive, within};
+use super::config::{in_section, positive};
 use super::{BreakerConfig, RetryConfig, ThrottleConfig};
 use crate::core::deadline::Deadline;
 use crate::core::duration;
@@ -159,9 +159,9 @@ impl ClientConfig {
     ///
     /// A [`ConfigError`] naming the first field that is out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        within("client.max_in_flight", self.max_in_flight, 1..=1_000_000)?;
+        ConfigError::check_within("client.max_in_flight", self.max_in_flight, 1..=1_000_000)?;
         check_timeouts("client", self.total_timeout, self.attempt_timeout)?;
-        within(
+        ConfigError::check_within(
             "client.replay_limit",
             self.replay_limit,
             0..=64 * 1024 * 1024,
@@ -182,12 +182,7 @@ impl ClientConfig {
     ///
     /// A [`ConfigError`] naming the field, from [`validate`](Self::validate).
     pub fn build(&self, client: reqwest::Client) -> Result<StandardClient, ConfigError> {
-        let (service, budget) = self.pipeline(ReqwestService::new(client.clone()))?;
-        Ok(StandardClient {
-            client,
-            service,
-            budget,
-        })
+        PipelineClient::build(client, |inner| self.pipeline(inner))
     }
 
     /// The standard pipeline around any HTTP client service `inner` (hyper-util's, a test
@@ -265,27 +260,49 @@ pub(crate) fn with_deadline<B>(mut request: http::Request<B>, total: Duration) -
     request
 }
 
-/// A `reqwest::Client` behind the standard pipeline, built by [`ClientConfig::build`].
+/// A `reqwest::Client` behind one of the standard pipelines: a [`StandardClient`] or a
+/// [`HedgingClient`](super::HedgingClient). `T` is the part of the pipeline it lets you look
+/// at: the client pipeline's retry budget, the hedging pipeline's hedge layer.
 ///
 /// Build requests with reqwest as usual and send them with [`execute`](Self::execute); or
 /// use it as a tower service of `http::Request<reqwest::Body>`. Clones share the
-/// connection pool, the concurrency limit, the retry budget and the breakers.
+/// connection pool and every layer's state (limits, budgets, breakers, latency windows).
 #[derive(Clone)]
-pub struct StandardClient {
+pub struct PipelineClient<T> {
     client: reqwest::Client,
     service: BoxClient<reqwest::Body, reqwest::Body>,
-    budget: Arc<RetryBudget>,
+    inspect: T,
 }
 
-impl StandardClient {
+/// A `reqwest::Client` behind the standard pipeline, built by [`ClientConfig::build`]; its
+/// [`budget`](PipelineClient::budget) is the retry budget every clone draws on.
+pub type StandardClient = PipelineClient<Arc<RetryBudget>>;
+
+impl<T> PipelineClient<T> {
+    /// `client` behind the pipeline `pipeline` builds around it.
+    pub(crate) fn build(
+        client: reqwest::Client,
+        pipeline: impl FnOnce(
+            ReqwestService,
+        )
+            -> Result<(BoxClient<reqwest::Body, reqwest::Body>, T), ConfigError>,
+    ) -> Result<Self, ConfigError> {
+        let (service, inspect) = pipeline(ReqwestService::new(client.clone()))?;
+        Ok(Self {
+            client,
+            service,
+            inspect,
+        })
+    }
+
     /// Sends `request` through the pipeline.
     ///
     /// # Errors
     ///
-    /// reqwest's error for a request that could not be sent (after the retries it was worth),
-    /// or a Seawall rejection: `DeadlineExceeded` (the total timeout), `CircuitOpen`,
-    /// `Overloaded` (the concurrency limit), `AttemptTimedOut`. An answer with an error
-    /// status is a response, as with reqwest.
+    /// reqwest's error for a request that could not be sent (after the retries or hedges it
+    /// was worth), or a Seawall rejection: `DeadlineExceeded` (the total timeout),
+    /// `CircuitOpen`, `Overloaded` (the concurrency limit), `AttemptTimedOut`. An answer with
+    /// an error status is a response, as with reqwest.
     pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, BoxError> {
         let request = crate::http::client::from_reqwest(request)?;
         let response = self.service.clone().oneshot(request).await?;
@@ -309,21 +326,28 @@ impl StandardClient {
         &self.client
     }
 
-    /// The retry budget every clone draws on.
-    pub fn budget(&self) -> &Arc<RetryBudget> {
-        &self.budget
+    /// The part of the pipeline this client lets you look at.
+    pub(crate) fn inspect(&self) -> &T {
+        &self.inspect
     }
 }
 
-impl fmt::Debug for StandardClient {
+impl StandardClient {
+    /// The retry budget every clone draws on.
+    pub fn budget(&self) -> &Arc<RetryBudget> {
+        &self.inspect
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for PipelineClient<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StandardClient")
-            .field("budget", &self.budget)
+        f.debug_struct("PipelineClient")
+            .field("inspect", &self.inspect)
             .finish_non_exhaustive()
     }
 }
 
-impl Service<http::Request<reqwest::Body>> for StandardClient {
+impl<T> Service<http::Request<reqwest::Body>> for PipelineClient<T> {
     type Response = http::Response<reqwest::Body>;
     type Error = BoxError;
     type Future =

@@ -17,33 +17,7 @@ pub(crate) fn positive(field: &str, value: Duration) -> Result<(), ConfigError> 
 
 /// Fails with a message naming `field` unless `value` is in `0..=1`.
 pub(crate) fn ratio(field: &str, value: f64) -> Result<(), ConfigError> {
-    if value.is_finite() && (0.0..=1.0).contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(format!(
-            "{field} must be in 0..=1, got {value}"
-        )))
-    }
-}
-
-/// Fails with a message naming `field` unless `value` is in `range`.
-pub(crate) fn within<T>(
-    field: &str,
-    value: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<(), ConfigError>
-where
-    T: PartialOrd + std::fmt::Display,
-{
-    if range.contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(format!(
-            "{field} must be in {}..={}, got {value}",
-            range.start(),
-            range.end()
-        )))
-    }
+    ConfigError::check_within(field, value, 0.0..=1.0)
 }
 
 /// Prefixes a layer's own configuration error with the section it came from.

@@ -1,21 +1,20 @@
 //! The standard hedging client pipeline: for reads whose tail latency matters more than
 //! the few extra requests a hedge costs.
 
-use std::fmt;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tower::util::BoxCloneSyncService;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{ServiceBuilder, ServiceExt};
 
-use super::client::{check_timeouts, with_deadline, BoxClient, ClientBody, HttpClientService};
-use super::config::{in_section, ratio, within};
+use super::client::{
+    check_timeouts, with_deadline, BoxClient, ClientBody, HttpClientService, PipelineClient,
+};
+use super::config::{in_section, ratio};
 use super::BreakerConfig;
 use crate::core::duration;
-use crate::core::{BoxError, ConfigError};
+use crate::core::ConfigError;
 use crate::hedge::{HedgeLayer, HedgeStats, HttpPolicy};
-use crate::http::client::ReqwestService;
 use crate::http::ReplayLayer;
 use crate::timeout::{AttemptTimeoutLayer, SendDeadlineLayer, TimeoutLayer};
 
@@ -96,13 +95,13 @@ impl HedgeConfig {
                 self.percentile
             )));
         }
-        within(
+        ConfigError::check_within(
             &format!("{section}.max_extra_attempts"),
             self.max_extra_attempts,
             1..=5,
         )?;
         ratio(&format!("{section}.max_extra_load"), self.max_extra_load)?;
-        within(
+        ConfigError::check_within(
             &format!("{section}.min_per_second"),
             self.min_per_second,
             0..=100_000,
@@ -183,7 +182,7 @@ impl HedgingConfig {
     /// A [`ConfigError`] naming the first field that is out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_timeouts("hedging", self.total_timeout, self.attempt_timeout)?;
-        within(
+        ConfigError::check_within(
             "hedging.replay_limit",
             self.replay_limit,
             0..=64 * 1024 * 1024,
@@ -202,12 +201,7 @@ impl HedgingConfig {
     ///
     /// A [`ConfigError`] naming the field, from [`validate`](Self::validate).
     pub fn build(&self, client: reqwest::Client) -> Result<HedgingClient, ConfigError> {
-        let (service, hedge) = self.pipeline(ReqwestService::new(client.clone()))?;
-        Ok(HedgingClient {
-            client,
-            service,
-            hedge,
-        })
+        PipelineClient::build(client, |inner| self.pipeline(inner))
     }
 
     /// The hedging pipeline around any HTTP client service `inner`.
@@ -255,57 +249,14 @@ impl HedgingConfig {
     }
 }
 
-/// A `reqwest::Client` behind the hedging pipeline, built by [`HedgingConfig::build`].
-#[derive(Clone)]
-pub struct HedgingClient {
-    client: reqwest::Client,
-    service: BoxClient<reqwest::Body, reqwest::Body>,
-    hedge: HedgeLayer<HttpPolicy>,
-}
+/// A `reqwest::Client` behind the hedging pipeline, built by [`HedgingConfig::build`]; its
+/// [`stats`](PipelineClient::stats) say what the hedges did.
+pub type HedgingClient = PipelineClient<HedgeLayer<HttpPolicy>>;
 
 impl HedgingClient {
-    /// Sends `request` through the pipeline.
-    ///
-    /// # Errors
-    ///
-    /// As [`StandardClient::execute`](super::StandardClient::execute).
-    pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, BoxError> {
-        let request = crate::http::client::from_reqwest(request)?;
-        let response = self.service.clone().oneshot(request).await?;
-        Ok(reqwest::Response::from(response))
-    }
-
-    /// The `reqwest::Client` underneath, to build requests with.
-    pub fn reqwest(&self) -> &reqwest::Client {
-        &self.client
-    }
-
     /// What the hedges did so far: sent, won, lost, refused by the budget.
     pub fn stats(&self) -> HedgeStats {
-        self.hedge.stats()
-    }
-}
-
-impl fmt::Debug for HedgingClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HedgingClient")
-            .field("hedge", &self.hedge)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Service<http::Request<reqwest::Body>> for HedgingClient {
-    type Response = http::Response<reqwest::Body>;
-    type Error = BoxError;
-    type Future =
-        <BoxClient<reqwest::Body, reqwest::Body> as Service<http::Request<reqwest::Body>>>::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.service.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<reqwest::Body>) -> Self::Future {
-        self.service.call(request)
+        self.inspect().stats()
     }
 }
 

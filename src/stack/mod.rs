@@ -102,7 +102,9 @@ mod timeout;
 pub use breaker::{BreakerConfig, EndpointBreakerConfig};
 #[cfg(feature = "chaos")]
 pub use chaos::ChaosConfig;
-pub use client::{BoxClient, ClientBody, ClientConfig, HttpClientService, StandardClient};
+pub use client::{
+    BoxClient, ClientBody, ClientConfig, HttpClientService, PipelineClient, StandardClient,
+};
 pub use config::from_toml;
 pub use hedging::{HedgeConfig, HedgingClient, HedgingConfig};
 #[cfg(feature = "rate-limit")]

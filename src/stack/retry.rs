@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{in_section, positive, ratio, within};
+use super::config::{in_section, positive, ratio};
 use crate::core::ConfigError;
 use crate::retry::{Backoff, HttpPolicy, RetryBudget, RetryLayer};
 
@@ -103,7 +103,7 @@ impl RetryConfig {
     }
 
     pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
-        within(
+        ConfigError::check_within(
             &format!("{section}.max_attempts"),
             self.max_attempts,
             1..=10,
@@ -117,7 +117,7 @@ impl RetryConfig {
             )));
         }
         ratio(&format!("{section}.budget_ratio"), self.budget_ratio)?;
-        within(
+        ConfigError::check_within(
             &format!("{section}.budget_min_per_second"),
             self.budget_min_per_second,
             0..=100_000,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{in_section, positive, ratio, within};
+use super::config::{in_section, positive, ratio};
 use crate::core::duration;
 use crate::core::ConfigError;
 use crate::http::HttpClassifier;
@@ -127,7 +127,7 @@ impl ShedConfig {
             )));
         }
         if let Some(queue) = &self.queue {
-            within(
+            ConfigError::check_within(
                 &format!("{section}.queue.capacity"),
                 queue.capacity,
                 1..=1_000_000,
@@ -349,7 +349,7 @@ impl LimitConfig {
     ) -> Result<ShedBuilder<P, C, H>, ConfigError> {
         Ok(match *self {
             Self::Fixed { limit } => {
-                within("limit", limit, 1..=1_000_000)?;
+                ConfigError::check_within("limit", limit, 1..=1_000_000)?;
                 builder.limit(Fixed::new(limit))
             }
             Self::Aimd {

@@ -159,64 +159,31 @@ impl BreakerEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Metadata, Subscriber};
+    use seawall_sim::{EventLog, RecordedEvent};
 
-    /// Collects each event's target and fields.
-    #[derive(Default)]
-    struct Collect(Mutex<Vec<String>>);
-
-    struct Fields(String);
-    impl Visit for Fields {
-        fn record_str(&mut self, field: &Field, value: &str) {
-            self.0.push_str(&format!(" {}={}", field.name(), value));
-        }
-        fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
-    }
-
-    impl Subscriber for &'static Collect {
-        fn enabled(&self, _: &Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &Event<'_>) {
-            let mut fields = Fields(format!(
-                "{} {}",
-                event.metadata().level(),
-                event.metadata().target()
-            ));
-            event.record(&mut fields);
-            self.0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(fields.0);
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
+    /// An event as one line: its level, its target and its fields.
+    fn line(e: &RecordedEvent) -> String {
+        let fields: Vec<String> = e.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{} {} {}", e.level, e.target, fields.join(" "))
     }
 
     #[test]
     fn events_have_the_breaker_target_and_say_which_breaker_what_state_and_why() {
-        let collect: &'static Collect = Box::leak(Box::default());
-        tracing::subscriber::with_default(collect, || {
+        let log = EventLog::with_fields();
+        {
+            let _guard = log.install();
             let events = BreakerEvents::new(Arc::from("payments"), Arc::from("eu"));
             events.entered(State::Open, Reason::ProbeTimeout);
             events.would_trip(Reason::FailureRate);
-        });
-        let seen = collect.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        }
+        let seen: Vec<String> = log.events().iter().map(line).collect();
         assert_eq!(
             seen,
             [
-                "WARN seawall::breaker layer=breaker name=payments event=open key=eu \
-                 state=open reason=probe_timeout",
-                "INFO seawall::breaker layer=breaker name=payments event=would_trip key=eu \
-                 state=metrics_only reason=failure_rate",
+                "WARN seawall::breaker event=open key=eu layer=breaker name=payments \
+                 reason=probe_timeout state=open",
+                "INFO seawall::breaker event=would_trip key=eu layer=breaker name=payments \
+                 reason=failure_rate state=metrics_only",
             ]
         );
     }
@@ -227,8 +194,8 @@ mod tests {
         use crate::shared::{Admit, Shared};
         use seawall_core::Outcome;
 
-        let collect: &'static Collect = Box::leak(Box::default());
-        let _guard = tracing::subscriber::set_default(collect);
+        let log = EventLog::with_fields();
+        let _guard = log.install();
         let shared = Shared::new(Config {
             consecutive_failures: Some(2),
             failure_rate: None,
@@ -247,19 +214,9 @@ mod tests {
         tokio::time::advance(crate::schedule::longest_open(&shared.config)).await;
         call(Outcome::Success);
         shared.set(State::ForcedOpen);
-        let seen: Vec<String> = collect
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            // Only the breaker's events (the open time is also a trace-level record).
-            .filter(|e| e.contains(" seawall::breaker "))
-            .map(|e| {
-                e.split(' ')
-                    .filter(|f| f.starts_with("state=") || f.starts_with("reason="))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
+        let seen: Vec<String> = (log.events().iter())
+            .filter(|e| e.target == "seawall::breaker")
+            .map(|e| format!("state={} reason={}", e.fields["state"], e.fields["reason"]))
             .collect();
         assert_eq!(
             seen,

@@ -10,29 +10,13 @@ use std::time::Duration;
 use seawall_breaker::endpoint::EndpointBreakerLayer;
 use seawall_breaker::{CircuitBreakerLayer, State};
 use seawall_sim::scenarios::Outage;
-use seawall_sim::{run_paused, Arrivals, Latency, Load, Request, Summary, Upstream};
+use seawall_sim::{balanced, run_paused, Arrivals, Latency, Load, Summary, Upstream};
 use tokio::time::Instant;
-use tower::balance::p2c::Balance;
-use tower::buffer::Buffer;
-use tower::discover::ServiceList;
-use tower::load::{CompleteOnResponse, PendingRequests};
-use tower::util::rng::Rng;
-use tower::util::BoxCloneService;
-use tower::{BoxError, Layer, Service, ServiceExt};
+use tower::Layer;
 
 const OUTAGE: (u64, u64) = (10, 30);
 const SECONDS: u64 = 40;
 const SEED: u64 = 11;
-
-/// p2c's random choices drawn from Seawall's generator, seeded (tower's default seeds
-/// itself from the process's hash seed).
-struct Seeded(seawall_core::rng::Rng);
-
-impl Rng for Seeded {
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-}
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -66,26 +50,6 @@ fn load(seed: u64) -> Load {
         .seed(seed)
         .build()
         .unwrap()
-}
-
-/// p2c over `endpoints`, measured by pending requests, behind a buffer so that every
-/// request's task can clone it.
-fn balanced<S>(endpoints: Vec<S>, seed: u64) -> BoxCloneService<Request, (), BoxError>
-where
-    S: Service<Request> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-    S::Error: Into<BoxError> + Send + Sync,
-{
-    let endpoints: Vec<_> = endpoints
-        .into_iter()
-        .map(|s| PendingRequests::new(s, CompleteOnResponse::default()))
-        .collect();
-    let balance = Balance::from_rng(
-        ServiceList::new(endpoints),
-        Seeded(seawall_core::rng::Rng::from_seed(seed)),
-    );
-    BoxCloneService::new(Buffer::new(balance, 1024).map_response(|_| ()))
 }
 
 /// Notes when endpoint 0's breaker enters each state, from the start of the run.

@@ -39,11 +39,11 @@
 //! # }
 //! ```
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ::http::{Request, Response};
-use seawall_http::classify::{is_idempotent, is_transient_error, is_transient_status, AsDynError};
-use seawall_http::replay::{try_clone_request, ReplayableBody};
+use seawall_http::classify::{is_transient_error, is_transient_status, AsDynError};
+use seawall_http::replay::{try_clone_idempotent, ReplayableBody};
 use seawall_http::retry_after::RetryAfterParser;
 use seawall_http::retry_signal::is_marked_do_not_retry;
 
@@ -98,10 +98,7 @@ where
         match result {
             Ok(response) if is_marked_do_not_retry(response.headers()) => Verdict::Fatal,
             Ok(response) if is_transient_status(response.status()) => Verdict::Retry {
-                after: self
-                    .retry_after
-                    .from_headers(response.headers(), SystemTime::now())
-                    .and_then(Result::ok),
+                after: self.retry_after.wait(response.headers()),
             },
             Ok(_) => Verdict::Accept,
             Err(e) => {
@@ -119,10 +116,9 @@ where
         &self,
         request: &Request<ReplayableBody<B>>,
     ) -> Option<Request<ReplayableBody<B>>> {
-        if !is_idempotent(request, self.allow_keyed_post) {
-            return None;
-        }
-        try_clone_request(request).ok()
+        try_clone_idempotent(request, self.allow_keyed_post)
+            .ok()
+            .flatten()
     }
 
     fn can_replay(&self, replay: &Request<ReplayableBody<B>>) -> bool {

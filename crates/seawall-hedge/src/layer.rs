@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use seawall_core::keyed::KeyedTable;
 use seawall_core::{Calls, ConfigError, Events};
-use seawall_retry::RetryBudget;
+use seawall_retry::{BudgetChoice, RetryBudget};
 use tokio::time::Instant;
 use tower_layer::Layer;
 
@@ -200,14 +200,6 @@ impl<S, P> Layer<S> for HedgeLayer<P> {
     }
 }
 
-#[derive(Clone, Debug)]
-enum BudgetChoice {
-    Fresh,
-    Own(Arc<RetryBudget>),
-    Shared(Arc<RetryBudget>),
-    Unlimited,
-}
-
 /// Builds a [`HedgeLayer`]; see [`HedgeLayer::builder`] for the defaults.
 #[derive(Clone, Debug)]
 pub struct HedgeLayerBuilder<P> {
@@ -318,7 +310,7 @@ impl<P> HedgeLayerBuilder<P> {
     /// Draws on `budget`, and deposits each request in it: for a budget several hedge
     /// layers share.
     pub fn budget(mut self, budget: Arc<RetryBudget>) -> Self {
-        self.budget = BudgetChoice::Own(budget);
+        self.budget = BudgetChoice::Shared(budget);
         self
     }
 
@@ -327,7 +319,7 @@ impl<P> HedgeLayerBuilder<P> {
     /// retries and these hedges withdraw from the same share, so that together they never
     /// exceed it.
     pub fn shared_budget(mut self, budget: Arc<RetryBudget>) -> Self {
-        self.budget = BudgetChoice::Shared(budget);
+        self.budget = BudgetChoice::Borrowed(budget);
         self
     }
 
@@ -374,12 +366,7 @@ impl<P> HedgeLayerBuilder<P> {
                 a.percentile
             )));
         }
-        if !(1..=1_000_000).contains(&a.min_samples) {
-            return Err(ConfigError::new(format!(
-                "min_samples must be in 1..=1000000, got {}",
-                a.min_samples
-            )));
-        }
+        ConfigError::check_within("min_samples", a.min_samples, 1..=1_000_000)?;
         if !(2..=1_000_000).contains(&a.window_samples) || a.min_samples > a.window_samples / 2 {
             return Err(ConfigError::new(format!(
                 "window_samples must be in 2..=1000000 and at least twice min_samples ({}), got {}",
@@ -404,35 +391,17 @@ impl<P> HedgeLayerBuilder<P> {
                 self.delay
             )));
         }
-        if !(1..=10).contains(&self.max_extra_attempts) {
-            return Err(ConfigError::new(format!(
-                "max_extra_attempts must be in 1..=10, got {}",
-                self.max_extra_attempts
-            )));
-        }
-        if !(self.min_win_rate.is_finite() && (0.0..=1.0).contains(&self.min_win_rate)) {
-            return Err(ConfigError::new(format!(
-                "min_win_rate must be in 0..=1, got {}",
-                self.min_win_rate
-            )));
-        }
+        ConfigError::check_within("max_extra_attempts", self.max_extra_attempts, 1..=10)?;
+        ConfigError::check_within("min_win_rate", self.min_win_rate, 0.0..=1.0)?;
         let gate = Gate::new(self.min_win_rate)?;
-        let (budget, deposit) = match self.budget {
-            BudgetChoice::Fresh => {
-                let budget = RetryBudget::builder()
-                    .percent_can_retry(self.max_extra_load)
-                    .min_per_second(self.min_per_second)
-                    .name(self.events.name())
-                    .build()
-                    .map_err(|e| {
-                        ConfigError::new(format!("max_extra_load or min_per_second: {e}"))
-                    })?;
-                (Some(Arc::new(budget)), true)
-            }
-            BudgetChoice::Own(b) => (Some(b), true),
-            BudgetChoice::Shared(b) => (Some(b), false),
-            BudgetChoice::Unlimited => (None, false),
-        };
+        let (budget, deposit) = self.budget.resolve(|| {
+            RetryBudget::builder()
+                .percent_can_retry(self.max_extra_load)
+                .min_per_second(self.min_per_second)
+                .name(self.events.name())
+                .build()
+                .map_err(|e| ConfigError::new(format!("max_extra_load or min_per_second: {e}")))
+        })?;
         let delay = match (self.delay, self.per_key) {
             (Some(d), _) => DelaySource::Fixed(d),
             (None, None) => DelaySource::Adaptive(LatencyWindow::new(a)),

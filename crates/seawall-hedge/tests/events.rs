@@ -15,29 +15,6 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Records the target of every event.
-#[derive(Default)]
-struct Targets(std::sync::Mutex<Vec<String>>);
-
-impl tracing::Subscriber for &'static Targets {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(event.metadata().target().to_owned());
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 /// Attempt 0 of each request takes `first` ms; any other 10 ms.
 async fn call(layer: &HedgeLayer, first: u64, drop_after: Option<u64>) {
     let calls = Arc::new(AtomicU32::new(0));
@@ -87,12 +64,12 @@ async fn each_hedge_sent_won_lost_and_cancelled_is_an_event() {
     );
     assert!(log.events().iter().all(|e| e.name == "catalog"));
 
-    let targets: &'static Targets = Box::leak(Box::default());
+    let log = EventLog::new();
     let layer = HedgeLayer::builder().delay(ms(20)).build().unwrap();
     {
-        let _default = tracing::subscriber::set_default(targets);
+        let _recording = log.install();
         call(&layer, 1000, None).await;
     }
-    let seen = targets.0.lock().unwrap().clone();
-    assert_eq!(seen, ["seawall::hedge", "seawall::hedge"], "hedge, won");
+    let targets: Vec<_> = log.events().into_iter().map(|e| e.target).collect();
+    assert_eq!(targets, ["seawall::hedge", "seawall::hedge"], "hedge, won");
 }

@@ -93,12 +93,7 @@ fn model(script: &[(u64, Outcome)], d: u64) -> (Answer, u64, usize) {
 }
 
 fn run(script: Vec<(u64, Outcome)>, d: u64) -> (Answer, u64, usize) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(async move {
+    seawall_sim::run_paused(async move {
         let sent = Arc::new(AtomicUsize::new(0));
         let script = Arc::new(script);
         let layer = HedgeLayer::builder()

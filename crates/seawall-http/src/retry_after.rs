@@ -133,6 +133,13 @@ impl RetryAfterParser {
         headers.get(RETRY_AFTER).map(|value| self.parse(value, now))
     }
 
+    /// The wait the `Retry-After` header in `headers` asks for from now, if it holds a
+    /// valid one: the hint a retry or a hedge waits out (a malformed value is no hint).
+    pub fn wait(&self, headers: &HeaderMap) -> Option<Duration> {
+        self.from_headers(headers, SystemTime::now())
+            .and_then(Result::ok)
+    }
+
     fn cap_seconds(&self, digits: &[u8]) -> Duration {
         let mut seconds: u64 = 0;
         for digit in digits {
@@ -175,6 +182,19 @@ mod tests {
     fn parse(value: &str, now: SystemTime) -> Result<Duration, RetryAfterError> {
         RetryAfterParser::new(Duration::from_secs(3600))
             .parse(&HeaderValue::from_str(value).unwrap(), now)
+    }
+
+    #[test]
+    fn the_wait_is_a_valid_header_capped_and_nothing_otherwise() {
+        let parser = RetryAfterParser::new(Duration::from_secs(60));
+        let mut headers = HeaderMap::new();
+        assert_eq!(parser.wait(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(parser.wait(&headers), Some(Duration::from_secs(2)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("600"));
+        assert_eq!(parser.wait(&headers), Some(Duration::from_secs(60)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(parser.wait(&headers), None, "a malformed value is no hint");
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! wide and nothing else is (axes, ticks, dashed lines are 1 px): the browser check in
 //! `.ci/check-report.sh` tells an empty chart by that.
 
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -120,28 +123,16 @@ fn linear(
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         frame(&root)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(32)
-            .y_label_area_size(56)
+        let mut chart = titled(&root, title, 56)
             .build_cartesian_2d(0f64..seconds(s), 0f64..top)
             .map_err(failed)?;
-        chart
-            .configure_mesh()
-            .max_light_lines(0)
-            .x_label_formatter(&|x| format!("{x:.0}"))
+        over_seconds(&mut chart)
             .y_label_formatter(&|y| format!("{y:.0}"))
-            .x_desc("seconds")
             .y_desc(y_desc)
             .draw()
             .map_err(failed)?;
         chart
-            .draw_series(
-                fault_windows(s)
-                    .into_iter()
-                    .map(|(a, b)| Rectangle::new([(a, 0.0), (b, top)], FAULT.filled())),
-            )
+            .draw_series(fault_shading(s, 0.0, top))
             .map_err(failed)?;
         for (i, (line, r)) in lines.iter().zip(&s.results).enumerate() {
             let style = colour(i).stroke_width(2);
@@ -181,6 +172,45 @@ fn linear(
 
 fn frame(root: &DrawingArea<SVGBackend<'_>, Shift>) -> Drawn {
     root.fill(&WHITE).map_err(failed)
+}
+
+/// A chart on `root` with its title and the lab's margins; `y_area` is the width of the
+/// y axis's labels.
+fn titled<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: &str,
+    y_area: u32,
+) -> ChartBuilder<'a, 'static, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, ("sans-serif", 15))
+        .margin(10)
+        .x_label_area_size(32)
+        .y_label_area_size(y_area);
+    builder
+}
+
+/// The mesh of a chart over the run's seconds: no light lines, whole seconds on the x axis;
+/// the caller adds the y axis's labels and draws it.
+fn over_seconds<'a, 'b, 's, Y: Ranged<ValueType = f64> + ValueFormatter<f64>>(
+    chart: &'b mut ChartContext<'a, SVGBackend<'s>, Cartesian2d<RangedCoordf64, Y>>,
+) -> MeshStyle<'a, 'b, RangedCoordf64, Y, SVGBackend<'s>> {
+    let mut mesh = chart.configure_mesh();
+    mesh.max_light_lines(0)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("seconds");
+    mesh
+}
+
+/// The fault windows, shaded from `bottom` to `top`.
+fn fault_shading(
+    s: &ScenarioResult,
+    bottom: f64,
+    top: f64,
+) -> impl Iterator<Item = Rectangle<(f64, f64)>> {
+    fault_windows(s)
+        .into_iter()
+        .map(move |(a, b)| Rectangle::new([(a, bottom), (b, top)], FAULT.filled()))
 }
 
 /// Calls reaching the upstream per second, with the capacity dashed where known.
@@ -246,14 +276,8 @@ pub(crate) fn latency(s: &ScenarioResult) -> Result<String, String> {
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         frame(&root)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "latency of the requests sent each second: p99 solid, mean dashed",
-                ("sans-serif", 15),
-            )
-            .margin(10)
-            .x_label_area_size(32)
-            .y_label_area_size(56)
+        let title = "latency of the requests sent each second: p99 solid, mean dashed";
+        let mut chart = titled(&root, title, 56)
             .build_cartesian_2d(
                 0f64..seconds(s),
                 (bottom..top)
@@ -261,21 +285,13 @@ pub(crate) fn latency(s: &ScenarioResult) -> Result<String, String> {
                     .with_key_points(ticks(bottom, top)),
             )
             .map_err(failed)?;
-        chart
-            .configure_mesh()
-            .max_light_lines(0)
-            .x_label_formatter(&|x| format!("{x:.0}"))
+        over_seconds(&mut chart)
             .y_label_formatter(&|y| format!("{y}"))
-            .x_desc("seconds")
             .y_desc("ms (log)")
             .draw()
             .map_err(failed)?;
         chart
-            .draw_series(
-                fault_windows(s)
-                    .into_iter()
-                    .map(|(a, b)| Rectangle::new([(a, bottom), (b, top)], FAULT.filled())),
-            )
+            .draw_series(fault_shading(s, bottom, top))
             .map_err(failed)?;
         for (i, (p99, mean)) in p99.iter().zip(&mean).enumerate() {
             chart
@@ -361,17 +377,10 @@ pub(crate) fn breaker(s: &ScenarioResult) -> Option<Result<String, String>> {
     let drawn = (|| {
         let root = SVGBackend::with_string(&mut svg, (SIZE.0, 200)).into_drawing_area();
         frame(&root)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("circuit breaker state", ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(32)
-            .y_label_area_size(72)
+        let mut chart = titled(&root, "circuit breaker state", 72)
             .build_cartesian_2d(0f64..end, -0.3f64..2.3f64)
             .map_err(failed)?;
-        chart
-            .configure_mesh()
-            .max_light_lines(0)
-            .x_label_formatter(&|x| format!("{x:.0}"))
+        over_seconds(&mut chart)
             .y_labels(3)
             .y_label_formatter(&|y| {
                 match y.round() as i64 {
@@ -382,15 +391,10 @@ pub(crate) fn breaker(s: &ScenarioResult) -> Option<Result<String, String>> {
                 }
                 .to_string()
             })
-            .x_desc("seconds")
             .draw()
             .map_err(failed)?;
         chart
-            .draw_series(
-                fault_windows(s)
-                    .into_iter()
-                    .map(|(a, b)| Rectangle::new([(a, -0.3), (b, 2.3)], FAULT.filled())),
-            )
+            .draw_series(fault_shading(s, -0.3, 2.3))
             .map_err(failed)?;
         for (i, r) in s.results.iter().enumerate() {
             if r.breaker.is_empty() {

@@ -32,11 +32,8 @@ pub fn all() -> Vec<Scenario> {
             name: "outage",
             about: "upstream fails every request (fast, in 1 ms) from 20 s to 30 s, then recovers; 1000 req/s for 60 s",
             upstream: |seed| {
-                Outage::new(secs(20), secs(30))
-                    .healthy(Latency::uniform(ms(8), ms(12)))
-                    .failing(Latency::constant(ms(1)))
+                fails_fast(20, 30)
                     .capacity(Capacity::workers(100).queue(1000))
-                    .abandonment(Abandonment::Never)
                     .seed(seed)
                     .build()
             },
@@ -85,12 +82,7 @@ pub fn all() -> Vec<Scenario> {
             name: "partial-outage",
             about: "3 replicas behind p2c, 1000 req/s in all for 40 s; replica 0 fails every request (fast, in 1 ms) from 10 s to 30 s; upstream figures are replica 0's",
             upstream: |seed| {
-                Outage::new(secs(10), secs(30))
-                    .healthy(Latency::uniform(ms(8), ms(12)))
-                    .failing(Latency::constant(ms(1)))
-                    .abandonment(Abandonment::Never)
-                    .seed(seed)
-                    .build()
+                fails_fast(10, 30).seed(seed).build()
             },
             load: |seed| poisson(1000.0, 40, 1000, seed),
             outage: Some((secs(10), secs(30))),
@@ -106,6 +98,15 @@ pub fn all() -> Vec<Scenario> {
         crate::stacks::standard::scenario(),
     ])
     .collect()
+}
+
+/// The outage the `outage`, `partial-outage` and `retry-chain` scenarios share: answers in
+/// 8–12 ms, and every request failing fast (in 1 ms) from second `from` to second `to`.
+pub(crate) fn fails_fast(from: u64, to: u64) -> Outage {
+    Outage::new(secs(from), secs(to))
+        .healthy(Latency::uniform(ms(8), ms(12)))
+        .failing(Latency::constant(ms(1)))
+        .abandonment(Abandonment::Never)
 }
 
 pub(crate) fn poisson(

@@ -8,35 +8,30 @@ use crate::{LabReport, ScenarioResult, StackResult};
 /// A table row: its label and how to read the figure from a column.
 type Row = (&'static str, fn(&ScenarioResult, &StackResult) -> String);
 
+/// A figure to one decimal place.
+fn tenths(x: f64) -> String {
+    format!("{x:.1}")
+}
+
 /// The rows of every table.
 const ROWS: &[Row] = &[
     ("requests", |_, r| r.summary.requests.to_string()),
     ("success rate", |_, r| {
         format!("{:.2}%", r.summary.success_rate * 100.0)
     }),
-    ("goodput (req/s)", |_, r| {
-        format!("{:.1}", r.summary.goodput_rps)
-    }),
+    ("goodput (req/s)", |_, r| tenths(r.summary.goodput_rps)),
     ("failed", |_, r| r.summary.failed.to_string()),
     ("timed out", |_, r| r.summary.timed_out.to_string()),
-    ("latency p50 (ms)", |_, r| {
-        format!("{:.1}", r.summary.latency_ms.p50)
-    }),
-    ("latency p90 (ms)", |_, r| {
-        format!("{:.1}", r.summary.latency_ms.p90)
-    }),
-    ("latency p99 (ms)", |_, r| {
-        format!("{:.1}", r.summary.latency_ms.p99)
-    }),
+    ("latency p50 (ms)", |_, r| tenths(r.summary.latency_ms.p50)),
+    ("latency p90 (ms)", |_, r| tenths(r.summary.latency_ms.p90)),
+    ("latency p99 (ms)", |_, r| tenths(r.summary.latency_ms.p99)),
     ("latency p99, successes only (ms)", |_, r| {
-        format!("{:.1}", r.summary.success_latency_ms.p99)
+        tenths(r.summary.success_latency_ms.p99)
     }),
     ("latency p99.9 (ms)", |_, r| {
-        format!("{:.1}", r.summary.latency_ms.p999)
+        tenths(r.summary.latency_ms.p999)
     }),
-    ("latency max (ms)", |_, r| {
-        format!("{:.1}", r.summary.latency_ms.max)
-    }),
+    ("latency max (ms)", |_, r| tenths(r.summary.latency_ms.max)),
     ("upstream attempts", |_, r| {
         r.summary.upstream_attempts.to_string()
     }),

@@ -149,12 +149,7 @@ impl<E: KeyExtractor> RateLimitBuilder<E> {
     /// 1..=1,000,000, or `idle_timeout` is shorter than a burst's refill time.
     pub fn build(self) -> Result<RateLimitLayer<KeyedLimit<E>>, ConfigError> {
         let quota = self.quota()?;
-        if !(1..=MAX_KEYS).contains(&self.max_keys) {
-            return Err(ConfigError::new(format!(
-                "max_keys must be in 1..={MAX_KEYS}, got {}",
-                self.max_keys
-            )));
-        }
+        ConfigError::check_within("max_keys", self.max_keys, 1..=MAX_KEYS)?;
         let refill = quota.burst_size_replenished_in();
         let idle_timeout = self.idle_timeout.unwrap_or(refill);
         if idle_timeout < refill {

@@ -114,11 +114,7 @@ impl Backoff {
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if let Growth::Exponential { factor } = self.growth {
-            if !(factor.is_finite() && (1.0..=100.0).contains(&factor)) {
-                return Err(ConfigError::new(format!(
-                    "backoff.factor must be in 1..=100, got {factor}"
-                )));
-            }
+            ConfigError::check_within("backoff.factor", factor, 1.0..=100.0)?;
         }
         if self.base > Duration::from_secs(3600) {
             return Err(ConfigError::new(format!(

@@ -233,11 +233,7 @@ impl RetryBudgetBuilder {
     /// `0..=1`, `min_per_second` at most 1,000,000.
     pub fn build(self) -> Result<RetryBudget, ConfigError> {
         let ratio = self.percent_can_retry;
-        if !(ratio.is_finite() && (0.0..=1.0).contains(&ratio)) {
-            return Err(ConfigError::new(format!(
-                "percent_can_retry must be in 0..=1, got {ratio}"
-            )));
-        }
+        ConfigError::check_within("percent_can_retry", ratio, 0.0..=1.0)?;
         if self.min_per_second > 1_000_000 {
             return Err(ConfigError::new(format!(
                 "min_per_second must be at most 1000000, got {}",
@@ -290,6 +286,43 @@ impl Metrics {
             refusals: counter("seawall_retry_budget_refusals_total"),
             remaining: metrics::gauge!("seawall_retry_budget_remaining", "name" => name.to_string()),
         }
+    }
+}
+
+/// Where a layer that sends requests again gets its [`RetryBudget`]: what the builders of
+/// [`RetryLayer`](crate::RetryLayer) and of `seawall-hedge`'s `HedgeLayer` choose between,
+/// resolved once, when the layer is built.
+#[derive(Clone, Debug, Default)]
+pub enum BudgetChoice {
+    /// A budget of the layer's own, made when it is built (the default).
+    #[default]
+    Fresh,
+    /// A budget shared with whoever else holds it; the layer deposits each of its requests.
+    Shared(Arc<RetryBudget>),
+    /// The budget of a layer outside this one, which deposits each request: this layer only
+    /// withdraws, so that the two together never exceed the budget's share.
+    Borrowed(Arc<RetryBudget>),
+    /// No budget: only the layer's attempts bound what it sends.
+    Unlimited,
+}
+
+impl BudgetChoice {
+    /// The budget the layer draws on, if any (`fresh` makes the layer's own), and whether
+    /// the layer deposits its requests in it.
+    ///
+    /// # Errors
+    ///
+    /// The error of `fresh`.
+    pub fn resolve(
+        self,
+        fresh: impl FnOnce() -> Result<RetryBudget, ConfigError>,
+    ) -> Result<(Option<Arc<RetryBudget>>, bool), ConfigError> {
+        Ok(match self {
+            Self::Fresh => (Some(Arc::new(fresh()?)), true),
+            Self::Shared(budget) => (Some(budget), true),
+            Self::Borrowed(budget) => (Some(budget), false),
+            Self::Unlimited => (None, false),
+        })
     }
 }
 

@@ -102,13 +102,13 @@
 //! ```
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ::http::header::HeaderName;
 use ::http::{HeaderValue, Request, Response};
 use seawall_core::{Classify, Outcome};
-use seawall_http::classify::{is_idempotent, AsDynError};
-use seawall_http::replay::{try_clone_request, NotReplayable, ReplayableBody};
+use seawall_http::classify::AsDynError;
+use seawall_http::replay::{try_clone_idempotent, NotReplayable, ReplayableBody};
 use seawall_http::retry_after::RetryAfterParser;
 use seawall_http::retry_signal;
 
@@ -255,10 +255,7 @@ where
 
     fn retry_after(&self, result: &Result<Response<ResB>, E>) -> Option<Duration> {
         match result {
-            Ok(response) => self
-                .retry_after
-                .from_headers(response.headers(), SystemTime::now())
-                .and_then(Result::ok),
+            Ok(response) => self.retry_after.wait(response.headers()),
             Err(e) => seawall_core::retry_signal::retry_after(e.as_dyn_error()),
         }
     }
@@ -267,12 +264,10 @@ where
         &self,
         request: &Request<ReplayableBody<B>>,
     ) -> Option<Request<ReplayableBody<B>>> {
-        if !is_idempotent(request, self.allow_keyed_post) {
-            return None;
-        }
-        try_clone_request(request)
-            .map_err(|reason| self.not_replayable(request, reason))
-            .ok()
+        try_clone_idempotent(request, self.allow_keyed_post).unwrap_or_else(|reason| {
+            self.not_replayable(request, reason);
+            None
+        })
     }
 
     fn describe<'a>(&self, result: &'a Result<Response<ResB>, E>) -> Described<'a> {

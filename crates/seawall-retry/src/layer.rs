@@ -9,7 +9,7 @@ use seawall_core::{Calls, Events};
 use tower_layer::Layer;
 
 use crate::stripes::{stripe_count, thread_number};
-use crate::{Backoff, ConfigError, Retry, RetryBudget, RetryErrors};
+use crate::{Backoff, BudgetChoice, ConfigError, Retry, RetryBudget, RetryErrors};
 
 /// What every service of one layer, and every response future, shares.
 #[derive(Debug)]
@@ -164,13 +164,6 @@ impl<S, P> Layer<S> for RetryLayer<P> {
     }
 }
 
-#[derive(Clone, Debug)]
-enum BudgetChoice {
-    Fresh,
-    Shared(Arc<RetryBudget>),
-    Unlimited,
-}
-
 /// Builds a [`RetryLayer`]; see [`RetryLayer::builder`] for the defaults.
 #[derive(Clone, Debug)]
 pub struct RetryLayerBuilder<P> {
@@ -265,12 +258,7 @@ impl<P> RetryLayerBuilder<P> {
     /// A [`ConfigError`] naming the field: `max_attempts` in 1..=100, `max_retry_after` at
     /// most 1 h, and the backoff's `factor` in 1..=100 and `cap` from the base to 1 h.
     pub fn build(self) -> Result<RetryLayer<P>, ConfigError> {
-        if !(1..=100).contains(&self.max_attempts) {
-            return Err(ConfigError::new(format!(
-                "max_attempts must be in 1..=100, got {}",
-                self.max_attempts
-            )));
-        }
+        ConfigError::check_within("max_attempts", self.max_attempts, 1..=100)?;
         if self.max_retry_after > Duration::from_secs(3600) {
             return Err(ConfigError::new(format!(
                 "max_retry_after must be at most 1h, got {:?}",
@@ -278,13 +266,9 @@ impl<P> RetryLayerBuilder<P> {
             )));
         }
         self.backoff.validate()?;
-        let budget = match self.budget {
-            BudgetChoice::Fresh => Some(Arc::new(
-                RetryBudget::builder().name(self.events.name()).build()?,
-            )),
-            BudgetChoice::Shared(b) => Some(b),
-            BudgetChoice::Unlimited => None,
-        };
+        // The retry layer deposits in every budget it draws on: it never borrows one.
+        let (budget, _deposits) =
+            (self.budget).resolve(|| RetryBudget::builder().name(self.events.name()).build())?;
         // Seeded from entropy only when no seed was given, and then visibly so (the
         // simulator's determinism guard counts it).
         let seed = self.seed.unwrap_or_else(|| Rng::from_entropy().next_u64());
@@ -302,5 +286,65 @@ impl<P> RetryLayerBuilder<P> {
                 policy: self.policy,
             })),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn bad_configs_are_errors_that_name_the_field() {
+        let cases = [
+            (
+                RetryLayer::builder().max_attempts(0).build().unwrap_err(),
+                "max_attempts",
+            ),
+            (
+                RetryLayer::builder().max_attempts(101).build().unwrap_err(),
+                "max_attempts",
+            ),
+            (
+                RetryLayer::builder()
+                    .max_retry_after(Duration::from_secs(7200))
+                    .build()
+                    .unwrap_err(),
+                "max_retry_after",
+            ),
+            (
+                RetryLayer::builder()
+                    .backoff(Backoff::exponential(Duration::from_millis(10)).factor(f64::INFINITY))
+                    .build()
+                    .unwrap_err(),
+                "backoff.factor",
+            ),
+            (
+                RetryLayer::builder()
+                    .backoff(
+                        Backoff::linear(Duration::from_millis(100)).cap(Duration::from_millis(10)),
+                    )
+                    .build()
+                    .unwrap_err(),
+                "backoff.cap",
+            ),
+        ];
+        for (err, field) in cases {
+            assert!(err.to_string().starts_with(field), "{err}");
+        }
+    }
+
+    /// A layer built without a seed seeds its jitter from entropy through core's `Rng`, so the
+    /// simulator's determinism guard sees it; a seeded layer does not.
+    #[test]
+    fn an_unseeded_layer_is_visible_to_the_determinism_guard() {
+        use seawall_core::rng::entropy_seedings_on_this_thread;
+
+        let before = entropy_seedings_on_this_thread();
+        let _seeded = RetryLayer::builder().seed(3).build().unwrap();
+        assert_eq!(entropy_seedings_on_this_thread(), before);
+        let _unseeded = RetryLayer::builder().build().unwrap();
+        assert_eq!(entropy_seedings_on_this_thread(), before + 1);
     }
 }

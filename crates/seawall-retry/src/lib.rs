@@ -150,7 +150,7 @@ mod stripes;
 pub mod http;
 
 pub use backoff::{Backoff, Jitter};
-pub use budget::{RetryBudget, RetryBudgetBuilder, Withdrawal};
+pub use budget::{BudgetChoice, RetryBudget, RetryBudgetBuilder, Withdrawal};
 pub use error::{ConfigError, DoNotRetry};
 pub use layer::{RetryLayer, RetryLayerBuilder};
 pub use policy::{Described, Policy, RetryErrors, Verdict};

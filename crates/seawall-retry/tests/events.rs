@@ -3,10 +3,8 @@
 //! warning per layer for request bodies too large to retry.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::ThreadId;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,81 +14,22 @@ use seawall_core::BoxError;
 use seawall_http::replay::ReplayableBody;
 use seawall_http::ReplayLayer;
 use seawall_retry::{Backoff, HttpPolicy, Jitter, RetryLayer};
+use seawall_sim::{EventLog, EventLogGuard, RecordedEvent};
 use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
 
-/// One event: its target, level and fields, as text.
-#[derive(Clone, Debug)]
-struct Recorded {
-    target: String,
-    level: Level,
-    fields: BTreeMap<String, String>,
+/// Records the calling thread's Seawall events from now on; [`named`] reads them.
+fn record() -> (EventLog, EventLogGuard) {
+    let log = EventLog::with_fields();
+    let guard = log.install();
+    (log, guard)
 }
 
-/// A global subscriber that keeps every event with the thread it happened on, so that tests
-/// running side by side read only their own.
-#[derive(Default)]
-struct Recorder {
-    events: Mutex<Vec<(ThreadId, Recorded)>>,
-}
-
-struct Fields(BTreeMap<String, String>);
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-impl Subscriber for &'static Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields(BTreeMap::new());
-        event.record(&mut fields);
-        let recorded = Recorded {
-            target: event.metadata().target().to_owned(),
-            level: *event.metadata().level(),
-            fields: fields.0,
-        };
-        self.events
-            .lock()
-            .unwrap()
-            .push((std::thread::current().id(), recorded));
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-/// The events of the calling thread whose `event` field is `name`.
-fn events(name: &str) -> Vec<Recorded> {
-    static RECORDER: OnceLock<&'static Recorder> = OnceLock::new();
-    let recorder = RECORDER.get_or_init(|| {
-        let recorder: &'static Recorder = Box::leak(Box::default());
-        tracing::subscriber::set_global_default(recorder).unwrap();
-        recorder
-    });
-    let me = std::thread::current().id();
-    recorder
-        .events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(thread, e)| {
-            *thread == me && e.fields.get("event").map(String::as_str) == Some(name)
-        })
-        .map(|(_, e)| e.clone())
+/// The events of `log` whose `event` field is `name`.
+fn named(log: &EventLog, name: &str) -> Vec<RecordedEvent> {
+    log.events()
+        .into_iter()
+        .filter(|e| e.event == name)
         .collect()
 }
 
@@ -105,7 +44,7 @@ impl std::error::Error for Reset {}
 
 #[tokio::test(start_paused = true)]
 async fn retries_are_events_on_target_seawall_retry_with_what_happened() {
-    events("retry"); // installs the recorder
+    let (log, _guard) = record();
     let calls = Arc::new(Mutex::new(0));
     let flaky = service_fn(move |x: u32| {
         let n = {
@@ -127,7 +66,7 @@ async fn retries_are_events_on_target_seawall_retry_with_what_happened() {
         .build()
         .unwrap();
     assert_eq!(layer.layer(flaky).oneshot(1).await.unwrap(), 1);
-    let retries = events("retry");
+    let retries = named(&log, "retry");
     assert_eq!(retries.len(), 2, "{retries:?}");
     for (retry, attempt) in retries.iter().zip(["2", "3"]) {
         assert_eq!(retry.target, "seawall::retry");
@@ -144,7 +83,7 @@ async fn retries_are_events_on_target_seawall_retry_with_what_happened() {
 
 #[tokio::test(start_paused = true)]
 async fn a_retry_after_hint_is_reported_as_the_backoff_that_chose_it() {
-    events("retry"); // installs the recorder
+    let (log, _guard) = record();
     let upstream = service_fn(|_: Request<ReplayableBody<Full<Bytes>>>| async move {
         Ok::<_, BoxError>(
             Response::builder()
@@ -168,13 +107,13 @@ async fn a_retry_after_hint_is_reported_as_the_backoff_that_chose_it() {
         .body(Full::new(Bytes::new()))
         .unwrap();
     assert_eq!(client.oneshot(request).await.unwrap().status(), 503);
-    let retries = events("retry");
+    let retries = named(&log, "retry");
     assert_eq!(retries.len(), 1, "{retries:?}");
     let f = &retries[0].fields;
     assert_eq!(f["outcome"], "status 503");
     assert_eq!(f["backoff_ms"], "2000.0");
     assert_eq!(f["retry_after"], "true");
-    let give_ups = events("give_up");
+    let give_ups = named(&log, "give_up");
     assert_eq!(give_ups.len(), 1, "{give_ups:?}");
     assert_eq!(give_ups[0].target, "seawall::retry");
     assert_eq!(give_ups[0].fields["attempt"], "2");
@@ -182,7 +121,7 @@ async fn a_retry_after_hint_is_reported_as_the_backoff_that_chose_it() {
 
 #[tokio::test(start_paused = true)]
 async fn a_body_over_the_replay_cap_is_reported_once_per_layer_at_warn() {
-    events("body_too_large"); // installs the recorder
+    let (log, _guard) = record();
     let calls = Arc::new(Mutex::new(0));
     let upstream = {
         let calls = calls.clone();
@@ -210,13 +149,10 @@ async fn a_body_over_the_replay_cap_is_reported_once_per_layer_at_warn() {
         assert_eq!(response.status(), 503);
     }
     assert_eq!(*calls.lock().unwrap(), 3, "not retried");
-    let warnings = events("body_too_large");
+    let warnings = named(&log, "body_too_large");
     assert_eq!(warnings.len(), 1, "once per layer: {warnings:?}");
     let w = &warnings[0];
-    assert_eq!(
-        (w.target.as_str(), w.level),
-        ("seawall::retry", Level::WARN)
-    );
+    assert_eq!((w.target, w.level), ("seawall::retry", Level::WARN));
     assert_eq!(w.fields["cap"], "4");
     assert_eq!(w.fields["method"], "PUT");
 }

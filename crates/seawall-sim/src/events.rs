@@ -1,4 +1,5 @@
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -21,6 +22,12 @@ pub struct RecordedEvent {
     pub event: String,
     /// When it happened, on tokio's clock (simulated time in a paused run).
     pub at: tokio::time::Instant,
+    /// The event's target (`"seawall::retry"`, …).
+    pub target: &'static str,
+    /// With a log made by [`EventLog::with_fields`]: every field of the event but its
+    /// message, as text, `layer`, `name` and `event` included (`attempt = 2` is `"2"`,
+    /// `outcome = %e` is `e`'s `Display`). Empty otherwise.
+    pub fields: BTreeMap<String, String>,
 }
 
 /// A tracing subscriber that records the events Seawall's layers emit, so a test can
@@ -53,12 +60,26 @@ pub struct EventLog {
 struct Inner {
     events: Mutex<Vec<RecordedEvent>>,
     next_span: AtomicU64,
+    /// Whether each event keeps all its fields.
+    fields: bool,
 }
 
 impl EventLog {
     /// An empty log.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty log that also keeps every event's [`fields`](RecordedEvent::fields), for a
+    /// test that checks what an event says (a few hundred bytes more per event: the lab's
+    /// runs use [`new`](Self::new)).
+    pub fn with_fields() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                fields: true,
+                ..Inner::default()
+            }),
+        }
     }
 
     /// Makes this log the one that records the current thread's events, until the guard is
@@ -183,6 +204,8 @@ struct Fields {
     layer: Option<String>,
     name: String,
     event: Option<String>,
+    /// Every field, when the log keeps them.
+    all: Option<BTreeMap<String, String>>,
 }
 
 impl Visit for Fields {
@@ -193,9 +216,16 @@ impl Visit for Fields {
             "event" => self.event = Some(value.to_owned()),
             _ => {}
         }
+        if let Some(all) = &mut self.all {
+            all.insert(field.name().to_owned(), value.to_owned());
+        }
     }
 
-    fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if let (Some(all), false) = (&mut self.all, field.name() == "message") {
+            all.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+    }
 }
 
 impl Subscriber for EventLog {
@@ -212,7 +242,10 @@ impl Subscriber for EventLog {
     fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields::default();
+        let mut fields = Fields {
+            all: self.inner.fields.then(BTreeMap::new),
+            ..Fields::default()
+        };
         event.record(&mut fields);
         if let (Some(layer), Some(what)) = (fields.layer, fields.event) {
             self.lock().push(RecordedEvent {
@@ -221,6 +254,8 @@ impl Subscriber for EventLog {
                 name: fields.name,
                 event: what,
                 at: tokio::time::Instant::now(),
+                target: event.metadata().target(),
+                fields: fields.all.unwrap_or_default(),
             });
         }
     }

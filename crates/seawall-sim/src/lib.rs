@@ -68,6 +68,7 @@
 //! seeds itself from entropy inside a run breaks this: [`run_paused`] warns about it and
 //! [`run_deterministic`] refuses the run (see [`seawall_core::rng`]).
 
+mod balance;
 mod determinism;
 mod events;
 mod hedge;
@@ -76,6 +77,7 @@ pub mod scenarios;
 mod summary;
 mod upstream;
 
+pub use balance::balanced;
 pub use determinism::{run_deterministic, run_paused, Unrepeatable};
 pub use events::{EventLog, EventLogGuard, RecordedEvent};
 pub use hedge::{hedge_rate, HedgeRate};

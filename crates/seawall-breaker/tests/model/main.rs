@@ -45,12 +45,7 @@ fn poll_once(call: &mut Call) -> Poll<Result<u8, BoxError>> {
 }
 
 fn run_case(cfg: Cfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(async move {
+    seawall_sim::run_paused(async move {
         let mut builder = CircuitBreakerLayer::builder()
             .consecutive_failures(cfg.consecutive)
             .failure_rate(cfg.rate)

@@ -49,4 +49,4 @@ pub use body::{ReplayableBody, DEFAULT_REPLAY_CAP};
 pub use error::{NotReplayable, ReplayError};
 #[allow(deprecated)]
 pub use layer::{Replay, ReplayLayer, ReplayableBodyLayer, ReplayableBodyService};
-pub use request::{is_replayable, make_replayable, try_clone_request};
+pub use request::{is_replayable, make_replayable, try_clone_idempotent, try_clone_request};

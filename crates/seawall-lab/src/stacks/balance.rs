@@ -9,14 +9,10 @@
 
 use seawall_breaker::endpoint::EndpointBreakerLayer;
 use seawall_breaker::CircuitBreakerLayer;
-use seawall_sim::{Latency, Request, Upstream};
-use tower::balance::p2c::Balance;
-use tower::buffer::Buffer;
-use tower::discover::ServiceList;
-use tower::load::{CompleteOnResponse, PendingRequests};
-use tower::{BoxError, Layer, Service};
+use seawall_sim::{balanced, Latency, Upstream};
+use tower::Layer;
 
-use super::{erase, LabService, Stack};
+use super::{LabService, Stack};
 
 /// p2c over the three replicas, each measured by its pending requests.
 pub(super) const P2C: Stack = Stack {
@@ -41,33 +37,6 @@ fn replicas(failing: Upstream, seed: u64) -> Vec<Upstream> {
             .unwrap_or_else(|e| unreachable!("a valid upstream: {e}"))
     });
     std::iter::once(failing).chain(healthy).collect()
-}
-
-/// p2c's random choices drawn from Seawall's generator, seeded (tower's default seeds
-/// itself from the process's hash seed, and the run would not repeat).
-struct Seeded(seawall_core::rng::Rng);
-
-impl tower::util::rng::Rng for Seeded {
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-}
-
-/// p2c over `endpoints`, behind a buffer so that every request's task can clone it.
-fn balanced<S>(endpoints: Vec<S>, seed: u64) -> LabService
-where
-    S: Service<Request> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-    S::Error: Into<BoxError> + Send + Sync,
-{
-    let endpoints: Vec<_> = endpoints
-        .into_iter()
-        .map(|s| PendingRequests::new(s, CompleteOnResponse::default()))
-        .collect();
-    let rng = Seeded(seawall_core::rng::Rng::from_seed(seed));
-    let balance = Balance::from_rng(ServiceList::new(endpoints), rng);
-    erase(Buffer::new(balance, 1024))
 }
 
 fn p2c(upstream: Upstream, seed: u64) -> LabService {

@@ -6,13 +6,12 @@
 //! the tier next to the failure retries.
 
 use seawall_retry::{RetryErrors, RetryLayer};
-use seawall_sim::scenarios::Outage;
-use seawall_sim::{Abandonment, Capacity, Latency, Request, Upstream};
+use seawall_sim::{Capacity, Request, Upstream};
 use tower::{BoxError, Layer, ServiceExt};
 
 use super::tower_builtin::Attempts;
 use super::{erase, LabService, Stack};
-use crate::{ms, secs, Scenario};
+use crate::{secs, Scenario};
 
 /// Both tiers with tower's `Retry` counting only attempts (3 retries each).
 fn tower_chain(upstream: Upstream, _seed: u64) -> LabService {
@@ -59,11 +58,8 @@ pub(crate) fn scenario() -> Scenario {
         name: "retry-chain",
         about: "client → gateway → upstream, both tiers retrying; the upstream fails every request (in 1 ms) from 20 s to 30 s; 1000 req/s for 60 s",
         upstream: |seed| {
-            Outage::new(secs(20), secs(30))
-                .healthy(Latency::uniform(ms(8), ms(12)))
-                .failing(Latency::constant(ms(1)))
+            crate::scenarios::fails_fast(20, 30)
                 .capacity(Capacity::workers(100).queue(1000))
-                .abandonment(Abandonment::Never)
                 .seed(seed)
                 .build()
         },
