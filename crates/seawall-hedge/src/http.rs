@@ -9,9 +9,12 @@
 //!   [`ReplayLayer`](seawall_http::ReplayLayer) in front of the hedge layer.
 //!   Every attempt sends the same bytes; a body over the replay cap, or whose source failed,
 //!   is not sent again (the request is then not hedged);
-//! - a response with a transient status (408, 429, 5xx but 501 and 505) or a transient error
-//!   (connect, reset, timeout) does not win: the next attempt goes at once, or after the
-//!   response's `Retry-After`;
+//! - what its classifier calls a failure does not win: the next attempt goes at once, or
+//!   after the response's `Retry-After`. The default is the retry layer's and the breaker's
+//!   [`HttpClassifier`] with `other_errors(Outcome::Ignored)`: a transient status (408,
+//!   429, 5xx but 501 and 505) or a transient error (connect, reset, timeout) is a failure;
+//!   pass the classifier a breaker counts with to [`classifier`](HttpPolicy::classifier) to
+//!   make the layers agree;
 //! - with [`per_authority`](HttpPolicy::per_authority), each host gets its own delay (on a
 //!   layer with [`per_key`](crate::HedgeLayerBuilder::per_key) delays);
 //! - a response carrying **`seawall-retry: no`**, or an error that says "do not retry" (a
@@ -42,16 +45,19 @@
 use std::time::Duration;
 
 use ::http::{Request, Response};
-use seawall_http::classify::{is_transient_error, is_transient_status, AsDynError};
+use seawall_core::{Classify, Outcome};
+use seawall_http::classify::AsDynError;
 use seawall_http::replay::{try_clone_idempotent, ReplayableBody};
 use seawall_http::retry_after::RetryAfterParser;
 use seawall_http::retry_signal::is_marked_do_not_retry;
+use seawall_http::HttpClassifier;
 
 use crate::{says_do_not_retry, Policy, Verdict};
 
 /// The hedge policy for HTTP clients: see the [module docs](self).
 #[derive(Clone, Copy, Debug)]
-pub struct HttpPolicy {
+pub struct HttpPolicy<C = HttpClassifier> {
+    classifier: C,
     allow_keyed_post: bool,
     per_authority: bool,
     retry_after: RetryAfterParser,
@@ -64,13 +70,29 @@ impl Default for HttpPolicy {
 }
 
 impl HttpPolicy {
-    /// Idempotent methods only.
+    /// Idempotent methods only, classified by [`HttpClassifier`] with `other_errors`
+    /// `Ignored` (as the retry layer's HTTP policy).
     pub fn new() -> Self {
         Self {
+            classifier: HttpClassifier::new().other_errors(Outcome::Ignored),
             allow_keyed_post: false,
             per_authority: false,
             // The layer stops at its ceiling; longer hints stop further attempts.
             retry_after: RetryAfterParser::new(Duration::from_secs(3600)),
+        }
+    }
+}
+
+impl<C> HttpPolicy<C> {
+    /// Hedges past what `classifier` calls a `Failure`; any [`Classify`] of
+    /// `Result<http::Response<B>, E>` will do. Pass the classifier a breaker or the retry
+    /// layer counts with, so that the layers agree on what failed.
+    pub fn classifier<D>(self, classifier: D) -> HttpPolicy<D> {
+        HttpPolicy {
+            classifier,
+            allow_keyed_post: self.allow_keyed_post,
+            per_authority: self.per_authority,
+            retry_after: self.retry_after,
         }
     }
 
@@ -90,25 +112,23 @@ impl HttpPolicy {
     }
 }
 
-impl<B, ResB, E> Policy<Request<ReplayableBody<B>>, Response<ResB>, E> for HttpPolicy
+impl<B, ResB, E, C> Policy<Request<ReplayableBody<B>>, Response<ResB>, E> for HttpPolicy<C>
 where
     E: AsDynError,
+    C: Classify<Response<ResB>, E>,
 {
     fn classify(&self, result: &Result<Response<ResB>, E>) -> Verdict {
+        let failed = self.classifier.classify(result) == Outcome::Failure;
         match result {
             Ok(response) if is_marked_do_not_retry(response.headers()) => Verdict::Fatal,
-            Ok(response) if is_transient_status(response.status()) => Verdict::Retry {
+            Ok(response) if failed => Verdict::Retry {
                 after: self.retry_after.wait(response.headers()),
             },
             Ok(_) => Verdict::Accept,
-            Err(e) => {
-                let e = e.as_dyn_error();
-                if !says_do_not_retry(e) && is_transient_error(e) {
-                    Verdict::Retry { after: None }
-                } else {
-                    Verdict::Fatal
-                }
+            Err(e) if failed && !says_do_not_retry(e.as_dyn_error()) => {
+                Verdict::Retry { after: None }
             }
+            Err(_) => Verdict::Fatal,
         }
     }
 

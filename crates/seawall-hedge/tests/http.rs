@@ -29,6 +29,20 @@ fn client(
     impl Service<http::Request<Full<Bytes>>, Response = http::Response<()>, Error = BoxError>,
     Bodies,
 ) {
+    client_with(answer, HttpPolicy::new())
+}
+
+/// [`client`] with the hedge layer's policy `policy`.
+fn client_with<C>(
+    answer: Answer,
+    policy: HttpPolicy<C>,
+) -> (
+    impl Service<http::Request<Full<Bytes>>, Response = http::Response<()>, Error = BoxError>,
+    Bodies,
+)
+where
+    C: seawall_core::Classify<http::Response<()>, BoxError> + Clone + Send + Sync + 'static,
+{
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let seen = bodies.clone();
     let upstream = service_fn(move |request: Req| {
@@ -53,7 +67,7 @@ fn client(
     let layer = HedgeLayer::builder()
         .delay(Duration::from_millis(20))
         .unlimited_budget()
-        .policy(HttpPolicy::new())
+        .policy(policy)
         .build()
         .unwrap();
     let stack = ServiceBuilder::new()
@@ -115,4 +129,26 @@ async fn do_not_retry_ends_the_request() {
     });
     assert_eq!(client.oneshot(put(b"x")).await.unwrap().status(), 503);
     assert_eq!(bodies.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_classifier_decides_what_does_not_win() {
+    // By default a 404 is an answer: it wins and nothing else is sent.
+    let answer: Answer = |n| match n {
+        0 => (5, 404, &[]),
+        _ => (5, 200, &[]),
+    };
+    let (client, bodies) = client(answer);
+    assert_eq!(client.oneshot(put(b"x")).await.unwrap().status(), 404);
+    assert_eq!(bodies.lock().unwrap().len(), 1);
+
+    // With a classifier that calls it a failure (the one a breaker might count with), the
+    // 404 does not win: the next attempt goes at once and its 200 does.
+    let not_found_fails = |result: &Result<http::Response<()>, BoxError>| match result {
+        Ok(response) if response.status() == 404 => seawall_core::Outcome::Failure,
+        _ => seawall_core::Outcome::Success,
+    };
+    let (client, bodies) = client_with(answer, HttpPolicy::new().classifier(not_found_fails));
+    assert_eq!(client.oneshot(put(b"x")).await.unwrap().status(), 200);
+    assert_eq!(bodies.lock().unwrap().len(), 2);
 }
