@@ -185,9 +185,12 @@ fn call_spin<S: Service<u64>>(svc: &mut S, request: u64) -> Result<S::Response, 
     }
 }
 
+/// How a row drives one call.
+type Call<S> = fn(&mut S, u64) -> Result<<S as Service<u64>>::Response, <S as Service<u64>>::Error>;
+
 /// A row for a service shared by the threads: each calls its own clone with `call`
 /// ([`call_ready`], or [`call_spin`] for a peer whose call may wait on the other thread).
-fn service_row<S>(name: &str, svc: &S, call: fn(&mut S, u64) -> Result<S::Response, S::Error>)
+fn service_row<S>(name: &str, svc: &S, call: Call<S>)
 where
     S: Service<u64> + Clone + Send + Sync,
     S::Error: std::fmt::Debug,
