@@ -1,7 +1,7 @@
 //! Contention: one shared breaker, retry budget, shedding limiter and keyed table, called
 //! from one thread and then from two at once; throughput relative to one thread.
 //!
-//! `cargo bench --bench contention --features retry,breaker,shed` runs it (about 12 s). A plain
+//! `cargo bench --bench contention` runs it (about 80 s). A plain
 //! binary rather than a divan bench: each case runs for a fixed time on every thread and
 //! counts the calls, so the figure is calls per second in all, not time per call.
 //!
@@ -12,11 +12,16 @@
 //! on the shared state each call as cheaply as one alone; above it, they slow each other
 //! down (a cache line bouncing between the cores). Each case is measured in [`RUNS`]
 //! independent runs, and the table gives the median ratio with the lowest and highest run.
+//! The peers (tower-resilience's and failsafe's breakers, tower's and tower-resilience's
+//! limiters) run in the same binary, shared by the threads the same way.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use seawall::breaker::CircuitBreakerLayer;
@@ -26,7 +31,7 @@ use seawall::core::RollingCounter;
 use seawall::retry::{RetryBudget, RetryLayer};
 use seawall::shed::limit::{Fixed, Vegas, Windowed};
 use seawall::shed::ShedLayer;
-use tower::Layer;
+use tower::{Layer, Service};
 
 mod common;
 
@@ -158,6 +163,46 @@ where
 struct Entry;
 impl Retain for Entry {}
 
+/// Drives one call through `svc`, polling again at once while it is pending: the peers
+/// that take an async lock or a semaphore permit per call wait while the other thread holds
+/// it (and a no-op waker would never wake them). The spinning is CPU time the thread spends
+/// on the call, so it counts in the figure, as the wait does on a real runtime.
+fn call_spin<S: Service<u64>>(svc: &mut S, request: u64) -> Result<S::Response, S::Error> {
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        match svc.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => break,
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => std::hint::spin_loop(),
+        }
+    }
+    let mut fut = pin!(svc.call(request));
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(result) => return result,
+            Poll::Pending => std::hint::spin_loop(),
+        }
+    }
+}
+
+/// How a row drives one call.
+type Call<S> = fn(&mut S, u64) -> Result<<S as Service<u64>>::Response, <S as Service<u64>>::Error>;
+
+/// A row for a service shared by the threads: each calls its own clone with `call`
+/// ([`call_ready`], or [`call_spin`] for a peer whose call may wait on the other thread).
+fn service_row<S>(name: &str, svc: &S, call: Call<S>)
+where
+    S: Service<u64> + Clone + Send + Sync,
+    S::Error: std::fmt::Debug,
+{
+    row(name, || {
+        let mut svc = svc.clone();
+        move || {
+            black_box(call(&mut svc, black_box(41)).unwrap());
+        }
+    });
+}
+
 fn main() {
     println!(
         "| shared by the threads | CPU per call, 1 thread | CPU per call, 2 threads (each) | 2 threads / 1, CPU per call: median of {RUNS} runs (lowest–highest) | calls/s, 2 threads / 1, wall clock (lowest–highest) |"
@@ -168,10 +213,45 @@ fn main() {
         .build()
         .unwrap()
         .layer(ok_service());
-    row("breaker (defaults), closed, success", || {
-        let mut svc = breaker.clone();
+    service_row("breaker (defaults), closed, success", &breaker, call_ready);
+
+    let timed = CircuitBreakerLayer::builder()
+        .time_window(Duration::from_secs(10), 10)
+        .build()
+        .unwrap()
+        .layer(ok_service());
+    service_row(
+        "breaker, 10 s time window, closed, success",
+        &timed,
+        call_ready,
+    );
+
+    // The peers, configured as in `benches/breaker.rs` (50% of the last 100 calls; failsafe's
+    // default policy), each shared by the threads as Seawall's is.
+    let resilience = tower_resilience_circuitbreaker::CircuitBreakerLayer::builder()
+        .failure_rate_threshold(0.5)
+        .sliding_window_size(100)
+        .build()
+        .unwrap()
+        .layer(ok_service());
+    service_row(
+        "peer: tower-resilience breaker, closed, success",
+        &resilience,
+        call_spin,
+    );
+    let failsafe = failsafe::Config::new().build();
+    row("peer: failsafe breaker, closed, success", || {
+        use failsafe::futures::CircuitBreaker as _;
+        let breaker = failsafe.clone();
+        let mut svc = ok_service();
         move || {
-            black_box(call_ready(&mut svc, black_box(41)).unwrap());
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(svc.poll_ready(&mut cx).is_ready());
+            let mut fut = pin!(breaker.call(svc.call(black_box(41))));
+            match fut.as_mut().poll(&mut cx) {
+                Poll::Ready(result) => black_box(result.is_ok()),
+                Poll::Pending => panic!("benchmarked call did not complete at once"),
+            };
         }
     });
 
@@ -214,24 +294,18 @@ fn main() {
         .build()
         .unwrap()
         .layer(ok_service());
-    row("retry (default budget), success", || {
-        let mut svc = retry.clone();
-        move || {
-            black_box(call_ready(&mut svc, black_box(41)).unwrap());
-        }
-    });
+    service_row("retry (default budget), success", &retry, call_ready);
 
     // The peer: tower's `Retry` over its `TpsBudget`, cloned per thread as Seawall's is.
     let tower_retry = tower::retry::Retry::new(
         TowerBudgetPolicy(Arc::new(tower::retry::budget::TpsBudget::default())),
         ok_service(),
     );
-    row("tower `Retry` + `TpsBudget`, success", || {
-        let mut svc = tower_retry.clone();
-        move || {
-            black_box(call_ready(&mut svc, black_box(41)).unwrap());
-        }
-    });
+    service_row(
+        "tower `Retry` + `TpsBudget`, success",
+        &tower_retry,
+        call_ready,
+    );
 
     // What one shared reference count costs: an `Arc` cloned and dropped per call, as a
     // response future that owns a handle to a layer's shared state does.
@@ -248,24 +322,34 @@ fn main() {
         .build()
         .unwrap()
         .layer(ok_service());
-    row("shed, `Fixed(1000)`", || {
-        let mut svc = fixed.clone();
-        move || {
-            black_box(call_ready(&mut svc, black_box(41)).unwrap());
-        }
-    });
+    service_row("shed, `Fixed(1000)`", &fixed, call_ready);
 
     let vegas = ShedLayer::builder()
         .limit(Windowed::new(Vegas::default()))
         .build()
         .unwrap()
         .layer(ok_service());
-    row("shed, `Windowed<Vegas>` (default)", || {
-        let mut svc = vegas.clone();
-        move || {
-            black_box(call_ready(&mut svc, black_box(41)).unwrap());
-        }
-    });
+    service_row("shed, `Windowed<Vegas>` (default)", &vegas, call_ready);
+
+    // The peers, as in `benches/shed.rs`.
+    let tower_limit = tower::ServiceBuilder::new()
+        .load_shed()
+        .concurrency_limit(1000)
+        .service(ok_service());
+    service_row(
+        "peer: tower `LoadShed` + `ConcurrencyLimit(1000)`",
+        &tower_limit,
+        call_spin,
+    );
+    let adaptive = tower_resilience_adaptive::AdaptiveLimiterLayer::new(
+        tower_resilience_adaptive::Vegas::builder().build().unwrap(),
+    )
+    .layer(ok_service());
+    service_row(
+        "peer: tower-resilience adaptive limiter (Vegas)",
+        &adaptive,
+        call_spin,
+    );
 
     let table = Arc::new(KeyedTable::<u64, Entry>::new(1000, Duration::from_secs(60)).unwrap());
     table.get_or_insert_with(&7, |_| Entry).unwrap();

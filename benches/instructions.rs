@@ -48,6 +48,11 @@ const CASES: &[&str] = &[
     "InjectLatency, switched off",
     "bare HTTP service",
     "InjectOutcome, switched off",
+    "Seawall CircuitBreaker (defaults), closed",
+    "Seawall CircuitBreaker, 10 s time window, closed",
+    "Seawall Shed, Fixed(1000)",
+    "Seawall Shed, Windowed<Vegas> (default)",
+    "KeyedTable::get",
 ];
 
 fn main() {
@@ -195,6 +200,40 @@ fn run(case: &str, calls: u64) {
             calls_of(calls, layer.layer(ok_service()));
         }
         "bare HTTP service" => http_calls(calls, http_service()),
+        "Seawall CircuitBreaker (defaults), closed" => {
+            let layer = seawall::breaker::CircuitBreakerLayer::builder().build();
+            calls_of(calls, layer.unwrap().layer(ok_service()));
+        }
+        "Seawall CircuitBreaker, 10 s time window, closed" => {
+            let layer = seawall::breaker::CircuitBreakerLayer::builder()
+                .time_window(Duration::from_secs(10), 10)
+                .build();
+            calls_of(calls, layer.unwrap().layer(ok_service()));
+        }
+        "Seawall Shed, Fixed(1000)" => {
+            let layer = seawall::shed::ShedLayer::builder()
+                .limit(seawall::shed::limit::Fixed::new(1000))
+                .build();
+            calls_of(calls, layer.unwrap().layer(ok_service()));
+        }
+        "Seawall Shed, Windowed<Vegas> (default)" => {
+            let layer = seawall::shed::ShedLayer::builder()
+                .limit(seawall::shed::limit::Windowed::new(
+                    seawall::shed::limit::Vegas::default(),
+                ))
+                .build();
+            calls_of(calls, layer.unwrap().layer(ok_service()));
+        }
+        "KeyedTable::get" => {
+            struct Entry;
+            impl seawall::core::keyed::Retain for Entry {}
+            let table = seawall::core::keyed::KeyedTable::new(1000, Duration::from_secs(60));
+            let table = table.unwrap();
+            table.get_or_insert_with(&7u64, |_| Entry).unwrap();
+            hot_loop(calls, |_| {
+                divan::black_box(table.get(divan::black_box(&7)));
+            });
+        }
         "InjectOutcome, switched off" => {
             let layer =
                 seawall::chaos::InjectOutcomeLayer::new(injection(), http::StatusCode::BAD_GATEWAY)

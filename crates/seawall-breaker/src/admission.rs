@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use seawall_core::deadline::Deadline;
+use seawall_core::stripe::{Anchor, Handle, Handles};
 
 use crate::future::Guard;
 use crate::shared::{Admit, Kind, Shared, Ticket};
@@ -88,6 +89,42 @@ pub(crate) enum Decision<R> {
     Expired,
 }
 
+/// A breaker as a service holds it: what decides, and where an admitted call's guard gets
+/// its handle. A service with one breaker for all its clones holds it with
+/// [`Handles`], one per stripe, so that the guard of every call does not write the one
+/// reference count both cores would write; a keyed breaker's many short-lived breakers are
+/// each one [`Anchor`], which the table hands out.
+pub(crate) trait Breaker {
+    /// The breaker.
+    fn breaker(&self) -> &Shared;
+    /// The guard of a call admitted with `ticket`.
+    fn guard(&self, ticket: Ticket) -> Guard;
+}
+
+impl Breaker for Arc<Anchor<Shared>> {
+    #[inline]
+    fn breaker(&self) -> &Shared {
+        self
+    }
+
+    #[inline]
+    fn guard(&self, ticket: Ticket) -> Guard {
+        Guard::new(Handle::anchored(self.clone()), ticket)
+    }
+}
+
+impl Breaker for Handles<Shared> {
+    #[inline]
+    fn breaker(&self) -> &Shared {
+        self
+    }
+
+    #[inline]
+    fn guard(&self, ticket: Ticket) -> Guard {
+        Guard::new(self.handle(), ticket)
+    }
+}
+
 /// Whether the task's [current deadline](Deadline::current) has passed.
 #[inline]
 pub(crate) fn deadline_passed() -> bool {
@@ -96,9 +133,9 @@ pub(crate) fn deadline_passed() -> bool {
 
 /// What the breaker `shared` says about a call now.
 #[inline]
-fn decide<H: Hooks>(shared: &Arc<Shared>, hooks: &H) -> Pending<H::Refusal> {
-    match shared.admit() {
-        Admit::Call(t) if t.kind == Kind::Probe => Pending::Probe(Guard::new(shared.clone(), t)),
+fn decide<H: Hooks>(shared: &impl Breaker, hooks: &H) -> Pending<H::Refusal> {
+    match shared.breaker().admit() {
+        Admit::Call(t) if t.kind == Kind::Probe => Pending::Probe(shared.guard(t)),
         Admit::Call(t) => {
             hooks.admitted();
             Pending::Pass(t)
@@ -110,9 +147,9 @@ fn decide<H: Hooks>(shared: &Arc<Shared>, hooks: &H) -> Pending<H::Refusal> {
 
 /// Carries out `pending` (decided for `shared`) in `call`.
 #[inline]
-fn carry_out<R>(shared: &Arc<Shared>, pending: Pending<R>) -> Decision<R> {
+fn carry_out<R>(shared: &impl Breaker, pending: Pending<R>) -> Decision<R> {
     let mut guard = match pending {
-        Pending::Pass(ticket) => Guard::new(shared.clone(), ticket),
+        Pending::Pass(ticket) => shared.guard(ticket),
         Pending::Probe(guard) => guard,
         Pending::Refuse(refusal) => return Decision::Refuse(refusal),
         Pending::Expired => return Decision::Expired,
@@ -127,7 +164,7 @@ fn carry_out<R>(shared: &Arc<Shared>, pending: Pending<R>) -> Decision<R> {
 /// own (the keyed breaker, whose key is known only in `call`). The caller has refused a
 /// request whose deadline had passed ([`deadline_passed`]) before finding the breaker.
 #[inline]
-pub(crate) fn admit_now<H: Hooks>(shared: &Arc<Shared>, hooks: &H) -> Decision<H::Refusal> {
+pub(crate) fn admit_now<H: Hooks>(shared: &Arc<Anchor<Shared>>, hooks: &H) -> Decision<H::Refusal> {
     carry_out(shared, decide(shared, hooks))
 }
 
@@ -135,13 +172,13 @@ pub(crate) fn admit_now<H: Hooks>(shared: &Arc<Shared>, hooks: &H) -> Decision<H
 ///
 /// A clone starts with no decision (and so holds no probe permit).
 pub(crate) struct Admission<H: Hooks> {
-    shared: Arc<Shared>,
+    shared: Arc<Handles<Shared>>,
     hooks: H,
     pending: Pending<H::Refusal>,
 }
 
 impl<H: Hooks> Admission<H> {
-    pub(crate) fn new(shared: Arc<Shared>, hooks: H) -> Self {
+    pub(crate) fn new(shared: Arc<Handles<Shared>>, hooks: H) -> Self {
         Self {
             shared,
             hooks,
@@ -151,7 +188,7 @@ impl<H: Hooks> Admission<H> {
 
     /// The breaker.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+        self.shared.shared()
     }
 
     /// The hooks.
@@ -196,12 +233,12 @@ impl<H: Hooks> Admission<H> {
             Pending::Undecided => self.decide(),
             p => p,
         };
-        carry_out(&self.shared, pending)
+        carry_out(&*self.shared, pending)
     }
 
     #[inline]
     fn decide(&self) -> Pending<H::Refusal> {
-        decide(&self.shared, &self.hooks)
+        decide(&*self.shared, &self.hooks)
     }
 
     /// The decision held, for `Debug`.
@@ -222,5 +259,35 @@ impl<H: Hooks> fmt::Debug for Admission<H> {
             .field("state", &self.shared.state())
             .field("pending", &self.pending)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn a_call_in_flight_holds_its_threads_handle_not_the_shared_count() {
+        // Two threads calling one breaker would otherwise write one reference count on
+        // every call: the shared `Arc`'s count must not move while calls are in flight.
+        let shared = Arc::new(Shared::new(Config::default()));
+        let mut admission = Admission::new(Arc::new(Handles::new(shared.clone())), FailFast);
+        let before = Arc::strong_count(&shared);
+        let guards: Vec<Guard> = (0..10)
+            .filter_map(|_| {
+                admission.poll_decide();
+                match admission.take() {
+                    Decision::Call(guard) => Some(guard),
+                    _ => None,
+                }
+            })
+            .collect();
+        assert_eq!(guards.len(), 10, "a closed breaker admits every call");
+        assert_eq!(Arc::strong_count(&shared), before);
+        // A guard outlives the service that admitted it, and still reports.
+        drop(admission);
+        drop(guards);
+        assert_eq!(Arc::strong_count(&shared), 1, "a guard leaked the breaker");
     }
 }

@@ -320,7 +320,7 @@ impl<C> CircuitBreakerBuilder<C> {
     pub fn build(self) -> Result<CircuitBreakerLayer<C>, ConfigError> {
         self.config.validate()?;
         Ok(CircuitBreakerLayer::from_parts(
-            Arc::new(Shared::new(self.config)),
+            Arc::new(Shared::shared_by_threads(self.config)),
             self.classify,
         ))
     }

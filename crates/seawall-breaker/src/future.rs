@@ -3,11 +3,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use pin_project_lite::pin_project;
 use seawall_core::rejection::{CircuitOpen, DeadlineExceeded};
+use seawall_core::stripe::Handle;
 use seawall_core::{BoxError, Classify, Outcome};
 use tokio::time::Instant;
 
@@ -15,15 +15,19 @@ use crate::shared::{Kind, Shared, Ticket};
 
 /// A call in flight: reports its outcome to the breaker when it finishes, and gives back
 /// its probe permit if it is dropped first.
+///
+/// Its handle to the breaker comes from the calling thread's stripe where the service has
+/// one ([`Breaker`](crate::admission::Breaker)): taking it writes no count another core
+/// writes too.
 pub(crate) struct Guard {
-    shared: Arc<Shared>,
+    shared: Handle<Shared>,
     ticket: Ticket,
     start: Option<Instant>,
     armed: bool,
 }
 
 impl Guard {
-    pub(crate) fn new(shared: Arc<Shared>, ticket: Ticket) -> Self {
+    pub(crate) fn new(shared: Handle<Shared>, ticket: Ticket) -> Self {
         Self {
             shared,
             ticket,

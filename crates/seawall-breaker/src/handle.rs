@@ -2,6 +2,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use seawall_core::stripe::{Anchor, Handle};
 use tokio::sync::watch;
 
 use crate::shared::Shared;
@@ -28,12 +29,22 @@ use crate::state::State;
 /// ```
 #[derive(Clone)]
 pub struct BreakerHandle {
-    shared: Arc<Shared>,
+    shared: Handle<Shared>,
 }
 
 impl BreakerHandle {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        Self {
+            shared: Handle::from(shared),
+        }
+    }
+
+    /// The handle of a keyed breaker, counting on its anchor in the table: a table does not
+    /// forget a breaker a handle holds.
+    pub(crate) fn anchored(anchor: Arc<Anchor<Shared>>) -> Self {
+        Self {
+            shared: Handle::anchored(anchor),
+        }
     }
 
     /// The state the next call would find. An open breaker whose open time is over reads as

@@ -1,6 +1,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use seawall_core::stripe::Handles;
 use seawall_core::ErrorsAreFailures;
 use tower_layer::Layer;
 
@@ -15,7 +16,8 @@ use crate::shared::Shared;
 /// Build one layer per dependency (or use [`KeyedCircuitBreakerLayer`](crate::KeyedCircuitBreakerLayer)
 /// for one breaker per host).
 pub struct CircuitBreakerLayer<C = ErrorsAreFailures> {
-    shared: Arc<Shared>,
+    /// The breaker, with the per-thread handles its calls' guards take.
+    shared: Arc<Handles<Shared>>,
     classify: C,
 }
 
@@ -28,12 +30,15 @@ impl CircuitBreakerLayer {
 
 impl<C> CircuitBreakerLayer<C> {
     pub(crate) fn from_parts(shared: Arc<Shared>, classify: C) -> Self {
-        Self { shared, classify }
+        Self {
+            shared: Arc::new(Handles::new(shared)),
+            classify,
+        }
     }
 
     /// The handle of this layer's breaker: its state, counters and manual controls.
     pub fn handle(&self) -> BreakerHandle {
-        BreakerHandle::new(self.shared.clone())
+        BreakerHandle::new(self.shared.shared().clone())
     }
 }
 

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use seawall_core::rejection::CircuitOpen;
+use seawall_core::stripe::Handles;
 use seawall_core::{BoxError, Classify, ErrorsAreFailures};
 use tower_service::Service;
 
@@ -45,7 +46,7 @@ pub struct CircuitBreaker<S, C = ErrorsAreFailures> {
 seawall_core::inner_accessors!(CircuitBreaker<S, C>, inner: S);
 
 impl<S, C> CircuitBreaker<S, C> {
-    pub(crate) fn from_parts(inner: S, shared: Arc<Shared>, classify: C) -> Self {
+    pub(crate) fn from_parts(inner: S, shared: Arc<Handles<Shared>>, classify: C) -> Self {
         Self {
             inner,
             admission: Admission::new(shared, FailFast),

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 
+use seawall_core::stripe::Stripes;
 use seawall_core::RollingCounter;
 use tokio::time::Instant;
 
@@ -47,11 +48,18 @@ impl CountWindow {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn record(&self, failed: bool, slow: bool) {
         let ticket = self.next.fetch_add(1, Ordering::Relaxed);
         let value = USED | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 };
         let slot = &self.slots[(ticket % self.slots.len() as u64) as usize];
+        // A slot that already holds this outcome (most of them, while calls succeed) is
+        // left unwritten: swapping a value for itself changes nothing, and a load is that
+        // swap at the moment of the load, so the argument below holds. Only the ticket is
+        // then written, and the slots' cache lines stay shared between the cores.
+        if slot.load(Ordering::Relaxed) == value {
+            return;
+        }
         let old = slot.swap(value, Ordering::Relaxed);
         self.replaced(old, value);
     }
@@ -121,71 +129,112 @@ pub(crate) struct Outcomes {
 enum Kind {
     Count(CountWindow),
     Time(TimeWindow),
+    /// A time window per stripe (see [`seawall_core::stripe`]), summed on read: a thread
+    /// counts a call in its own stripe's buckets, so two threads on one breaker write
+    /// different cache lines. The windows share one origin and bucket length, so their sum
+    /// is what one window would hold. For a breaker shared by a service's clones; a keyed
+    /// breaker's many small breakers keep one window each.
+    Striped(Stripes<TimeWindow>),
+}
+
+impl TimeWindow {
+    /// Three counters of `length` in `buckets` buckets from `origin`; validated before.
+    fn starting_at(origin: Instant, length: std::time::Duration, buckets: usize) -> Self {
+        let counter = || {
+            RollingCounter::starting_at(origin, length, buckets).unwrap_or_else(|_| {
+                // Validated in `Config::validate`; a one-bucket second is a safe stand-in
+                // that cannot fail.
+                RollingCounter::starting_at(origin, std::time::Duration::from_secs(1), 1)
+                    .unwrap_or_else(|_| unreachable!())
+            })
+        };
+        Self {
+            calls: counter(),
+            failures: counter(),
+            slow: counter(),
+        }
+    }
+
+    #[inline]
+    fn record(&self, now: Instant, failed: bool, slow: bool) {
+        self.calls.add_at(now, 1);
+        if failed {
+            self.failures.add_at(now, 1);
+        }
+        if slow {
+            self.slow.add_at(now, 1);
+        }
+    }
+
+    /// The raw sums at `now` (not clamped to the calls).
+    fn sums(&self, now: Instant) -> Totals {
+        Totals {
+            calls: self.calls.sum_at(now),
+            failures: self.failures.sum_at(now),
+            slow: self.slow.sum_at(now),
+        }
+    }
+
+    fn clear(&self) {
+        self.calls.clear();
+        self.failures.clear();
+        self.slow.clear();
+    }
 }
 
 impl Outcomes {
-    /// Builds the window; `config` was validated.
-    pub(crate) fn new(config: Window) -> Self {
+    /// Builds the window; `config` was validated. A time window is `striped` per thread
+    /// (for a breaker that many threads share) or one (for one of many keyed breakers).
+    pub(crate) fn new(config: Window, striped: bool) -> Self {
         let kind = match config {
             Window::Count(n) => Kind::Count(CountWindow::new(n)),
             Window::Time { length, buckets } => {
-                let counter = || {
-                    RollingCounter::new(length, buckets).unwrap_or_else(|_| {
-                        // Validated in `Config::validate`; a one-bucket second is a safe
-                        // stand-in that cannot fail.
-                        RollingCounter::new(std::time::Duration::from_secs(1), 1)
-                            .unwrap_or_else(|_| unreachable!())
-                    })
-                };
-                Kind::Time(TimeWindow {
-                    calls: counter(),
-                    failures: counter(),
-                    slow: counter(),
-                })
+                let origin = Instant::now();
+                let window = || TimeWindow::starting_at(origin, length, buckets);
+                if striped {
+                    Kind::Striped(Stripes::new(window))
+                } else {
+                    Kind::Time(window())
+                }
             }
         };
         Self { kind }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&self, failed: bool, slow: bool, now: impl FnOnce() -> Instant) {
         match &self.kind {
             Kind::Count(w) => w.record(failed, slow),
-            Kind::Time(w) => {
-                let now = now();
-                w.calls.add_at(now, 1);
-                if failed {
-                    w.failures.add_at(now, 1);
-                }
-                if slow {
-                    w.slow.add_at(now, 1);
-                }
-            }
+            Kind::Time(w) => w.record(now(), failed, slow),
+            Kind::Striped(w) => w.mine().record(now(), failed, slow),
         }
     }
 
     pub(crate) fn totals(&self, now: Instant) -> Totals {
-        match &self.kind {
-            Kind::Count(w) => w.totals(),
-            Kind::Time(w) => {
-                let calls = w.calls.sum_at(now);
-                Totals {
-                    calls,
-                    failures: w.failures.sum_at(now).min(calls),
-                    slow: w.slow.sum_at(now).min(calls),
-                }
-            }
+        let sums = match &self.kind {
+            Kind::Count(w) => return w.totals(),
+            Kind::Time(w) => w.sums(now),
+            Kind::Striped(w) => w
+                .iter()
+                .map(|w| w.sums(now))
+                .fold(Totals::default(), |a, b| Totals {
+                    calls: a.calls + b.calls,
+                    failures: a.failures + b.failures,
+                    slow: a.slow + b.slow,
+                }),
+        };
+        Totals {
+            calls: sums.calls,
+            failures: sums.failures.min(sums.calls),
+            slow: sums.slow.min(sums.calls),
         }
     }
 
     pub(crate) fn clear(&self) {
         match &self.kind {
             Kind::Count(w) => w.clear(),
-            Kind::Time(w) => {
-                w.calls.clear();
-                w.failures.clear();
-                w.slow.clear();
-            }
+            Kind::Time(w) => w.clear(),
+            Kind::Striped(w) => w.iter().for_each(TimeWindow::clear),
         }
     }
 }
@@ -251,6 +300,42 @@ mod tests {
             }
         );
         assert_eq!(w.totals().calls, 7);
+    }
+
+    #[test]
+    fn a_striped_time_window_counts_every_threads_calls_in_one_window() {
+        // Real threads read the real clock: a window long enough to hold the whole test.
+        let length = std::time::Duration::from_secs(600);
+        let window = Window::Time {
+            length,
+            buckets: 10,
+        };
+        let striped = Arc::new(Outcomes::new(window, true));
+        assert!(matches!(striped.kind, Kind::Striped(_)));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let w = striped.clone();
+                std::thread::spawn(move || {
+                    for i in 0..1_000u32 {
+                        w.record(i % 4 == 0, i % 5 == 0, Instant::now);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let now = Instant::now();
+        let expected = Totals {
+            calls: 6_000,
+            failures: 1_500,
+            slow: 1_200,
+        };
+        assert_eq!(striped.totals(now), expected);
+        // Every stripe's calls leave the window together.
+        assert_eq!(striped.totals(now + 2 * length), Totals::default());
+        striped.clear();
+        assert_eq!(striped.totals(now), Totals::default());
     }
 
     fn slot_totals(w: &CountWindow) -> Totals {

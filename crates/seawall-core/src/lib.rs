@@ -22,6 +22,8 @@
 //! - **What happened lately?** [`RollingCounter`] counts events over a sliding window of
 //!   time with a handful of atomic operations and no locks; the circuit breaker, the retry
 //!   budget and the client throttle all count with it.
+//!   Per-call writes that two threads would fight over are split per thread with
+//!   [`stripe`].
 //! - **Was it set up right?** Every builder returns a [`ConfigError`] that names the field
 //!   and its range, once, instead of panicking at request time.
 //! - **Who should hear about it?** [`Events`] reports a layer's notable moments (a retry,
@@ -62,6 +64,7 @@ pub mod permit;
 pub mod rejection;
 pub mod retry_signal;
 pub mod rng;
+pub mod stripe;
 mod window;
 
 pub use classify::{Classify, ErrorsAreFailures, Outcome};

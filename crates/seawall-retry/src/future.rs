@@ -4,7 +4,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -64,7 +63,7 @@ struct Retrying<S, P, Req> {
     replay: Option<Req>,
     // A clone of the inner service for the retries: `None` when no retry is possible.
     service: Option<S>,
-    shared: Arc<Handle<P>>,
+    shared: Handle<P>,
     attempt: u32,
     rng: Option<Rng>,
     previous: Duration,
@@ -83,7 +82,7 @@ where
         future: S::Future,
         replay: Option<Req>,
         service: Option<S>,
-        shared: Arc<Handle<P>>,
+        shared: Handle<P>,
     ) -> Self {
         Self {
             state: State::Calling { future },

@@ -1,14 +1,13 @@
 use std::fmt;
-use std::ops::Deref;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use seawall_core::rng::Rng;
+use seawall_core::stripe;
 use seawall_core::{Calls, Events};
 use tower_layer::Layer;
 
-use crate::stripes::{stripe_count, thread_number};
 use crate::{Backoff, BudgetChoice, ConfigError, Retry, RetryBudget, RetryErrors};
 
 /// What every service of one layer, and every response future, shares.
@@ -45,55 +44,11 @@ pub struct RetryLayer<P = RetryErrors> {
 /// The layer's shared state as its services hold it, with one handle to it per stripe for
 /// the response futures: a future owns a handle (it outlives the call), and were every
 /// future to clone one `Arc`, two threads calling at once would take turns owning its
-/// reference count's cache line on every call. Each stripe's handle is its own allocation,
-/// aligned to its own cache lines, and a thread takes the stripe its deposits go to.
-pub(crate) struct Handles<P> {
-    shared: Arc<Shared<P>>,
-    stripes: Box<[Arc<Handle<P>>]>,
-}
+/// reference count's cache line on every call (see [`seawall_core::stripe::Handles`]).
+pub(crate) type Handles<P> = stripe::Handles<Shared<P>>;
 
 /// One stripe's handle to the shared state.
-#[repr(align(128))]
-pub(crate) struct Handle<P> {
-    shared: Arc<Shared<P>>,
-}
-
-impl<P> Handles<P> {
-    fn new(shared: Shared<P>) -> Self {
-        let shared = Arc::new(shared);
-        let stripes = (0..stripe_count())
-            .map(|_| {
-                Arc::new(Handle {
-                    shared: shared.clone(),
-                })
-            })
-            .collect();
-        Self { shared, stripes }
-    }
-
-    /// A handle for a response future, from the calling thread's stripe.
-    #[inline]
-    pub(crate) fn handle(&self) -> Arc<Handle<P>> {
-        // The number of stripes is a power of two.
-        self.stripes[thread_number() & (self.stripes.len() - 1)].clone()
-    }
-}
-
-impl<P> Deref for Handles<P> {
-    type Target = Shared<P>;
-
-    fn deref(&self) -> &Shared<P> {
-        &self.shared
-    }
-}
-
-impl<P> Deref for Handle<P> {
-    type Target = Shared<P>;
-
-    fn deref(&self) -> &Shared<P> {
-        &self.shared
-    }
-}
+pub(crate) type Handle<P> = stripe::Handle<Shared<P>>;
 
 impl<P> Shared<P> {
     /// Gives a withdrawal back to the budget (there is one only when there is a budget).
@@ -273,7 +228,7 @@ impl<P> RetryLayerBuilder<P> {
         // simulator's determinism guard counts it).
         let seed = self.seed.unwrap_or_else(|| Rng::from_entropy().next_u64());
         Ok(RetryLayer {
-            shared: Arc::new(Handles::new(Shared {
+            shared: Arc::new(Handles::new(Arc::new(Shared {
                 max_attempts: self.max_attempts,
                 backoff: self.backoff,
                 max_retry_after: self.max_retry_after,
@@ -284,7 +239,7 @@ impl<P> RetryLayerBuilder<P> {
                 seed,
                 streams: AtomicU64::new(0),
                 policy: self.policy,
-            })),
+            }))),
         })
     }
 }

@@ -2,69 +2,22 @@
 //! word would have the cores take turns owning its cache line, and two threads hammering one
 //! budget would each go slower than one alone.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use seawall_core::clock::CoarseClock;
+use seawall_core::stripe::Stripes;
 use seawall_core::{ConfigError, RollingCounter};
 use tokio::time::Instant;
 
-/// At most this many stripes, whatever the machine.
-const MAX_STRIPES: usize = 64;
-
 /// Deposits over a sliding window, counted in one window per stripe and summed on read.
 ///
-/// A thread deposits in its own stripe (threads are numbered in the order they first
-/// deposit, in any budget, and take stripes round-robin), so threads on different cores
-/// write different cache lines. The windows share one origin and bucket length, so their
-/// sum at any instant is the count a single window would hold: striping changes where a
-/// deposit is written, never which bucket it is counted in. Reading the sum costs one pass
-/// over every stripe, which only the retry path does.
+/// A thread deposits in its own stripe (see [`seawall_core::stripe`]), so threads on
+/// different cores write different cache lines. The windows share one origin and bucket
+/// length, so their sum at any instant is the count a single window would hold: striping
+/// changes where a deposit is written, never which bucket it is counted in. Reading the sum
+/// costs one pass over every stripe, which only the retry path does.
 pub(crate) struct Deposits {
-    stripes: Box<[Stripe]>,
-}
-
-/// One stripe, aligned so that two stripes' counters never share a cache line (the
-/// windows' buckets are allocated apart from the stripes).
-#[repr(align(128))]
-struct Stripe {
-    window: RollingCounter,
-}
-
-/// The number of stripes: four per core, so that two busy threads rarely share one,
-/// rounded up to a power of two. (The layer stripes its response futures' handles the
-/// same way.)
-pub(crate) fn stripe_count() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores
-        .saturating_mul(4)
-        .next_power_of_two()
-        .clamp(1, MAX_STRIPES)
-}
-
-thread_local! {
-    /// This thread's number, from 1; 0 until its first deposit.
-    static THREAD: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Numbers threads in the order they first deposit.
-static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
-
-/// The calling thread's number.
-#[inline]
-pub(crate) fn thread_number() -> usize {
-    THREAD.with(|number| match number.get() {
-        0 => {
-            let n = NEXT_THREAD
-                .fetch_add(1, Ordering::Relaxed)
-                .wrapping_add(1)
-                .max(1);
-            number.set(n);
-            n
-        }
-        n => n,
-    })
+    stripes: Stripes<RollingCounter>,
 }
 
 impl Deposits {
@@ -74,50 +27,38 @@ impl Deposits {
         window: Duration,
         buckets: usize,
     ) -> Result<Self, ConfigError> {
-        let stripes = (0..stripe_count())
-            .map(|_| {
-                Ok(Stripe {
-                    window: RollingCounter::starting_at(origin, window, buckets)?,
-                })
-            })
-            .collect::<Result<_, ConfigError>>()?;
+        let stripes = Stripes::try_new(|| RollingCounter::starting_at(origin, window, buckets))?;
         Ok(Self { stripes })
-    }
-
-    /// This thread's stripe. The count is a power of two.
-    #[inline]
-    fn mine(&self) -> &Stripe {
-        &self.stripes[thread_number() & (self.stripes.len() - 1)]
     }
 
     /// Counts one deposit now, by tokio's clock.
     #[inline]
     pub(crate) fn add(&self) {
-        self.mine().window.add(1);
+        self.stripes.mine().add(1);
     }
 
     /// Counts one deposit at the coarse clock's last reading.
     #[inline]
     pub(crate) fn add_coarse(&self, clock: &CoarseClock) {
-        self.mine().window.add_coarse(clock, 1);
+        self.stripes.mine().add_coarse(clock, 1);
     }
 
     /// The deposits in the window ending at `now`.
     pub(crate) fn sum_at(&self, now: Instant) -> u64 {
-        self.stripes.iter().map(|s| s.window.sum_at(now)).sum()
+        self.stripes.iter().map(|s| s.sum_at(now)).sum()
     }
 
     /// The deposits since the budget was built (see [`RollingCounter::total`]: exact when
     /// no deposit is under way).
     pub(crate) fn total(&self) -> u64 {
-        self.stripes.iter().map(|s| s.window.total()).sum()
+        self.stripes.iter().map(|s| s.total()).sum()
     }
 
     /// The origin of every stripe's window, if they share one (they always do).
     #[cfg(test)]
     pub(crate) fn origin(&self) -> Option<Instant> {
-        let first = self.stripes.first()?.window.origin();
-        let shared = self.stripes.iter().all(|s| s.window.origin() == first);
+        let first = self.stripes.iter().next()?.origin();
+        let shared = self.stripes.iter().all(|s| s.origin() == first);
         shared.then_some(first)
     }
 
@@ -160,12 +101,7 @@ mod tests {
         // Every stripe's deposits leave the window together.
         assert_eq!(deposits.sum_at(origin + Duration::from_secs(1200)), 0);
         // Threads took different stripes: no stripe holds them all.
-        let busiest = deposits
-            .stripes
-            .iter()
-            .map(|s| s.window.total())
-            .max()
-            .unwrap();
+        let busiest = deposits.stripes.iter().map(|s| s.total()).max().unwrap();
         assert!(busiest < expected, "one stripe took every deposit");
     }
 }

@@ -3,10 +3,11 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use seawall_core::permit::{End, Permit};
+use seawall_core::stripe::{Handle, Stripes};
 use seawall_core::{Calls, Events};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -99,9 +100,10 @@ pub(crate) struct Controller {
     learns: bool,
     /// One admitted request in `stride_mask + 1` (a power of two) is timed; see [`Learner`].
     stride_mask: AtomicU32,
-    /// Admissions, counted without a read-modify-write: a lost count only shifts which
-    /// request is timed.
-    ticks: AtomicU32,
+    /// Admissions, counted per thread (see [`seawall_core::stripe`]) so that admitting
+    /// writes no line another core writes, and without a read-modify-write: a lost count
+    /// only shifts which request is timed.
+    ticks: Stripes<AtomicU32>,
     /// Whether each priority's share of the limit is the whole of it (no reserve).
     whole: [bool; 3],
     algorithm: Mutex<Learner>,
@@ -219,7 +221,7 @@ impl Controller {
             meters: Meters::new(&events, limit),
             learns: algorithm.learns(),
             stride_mask: AtomicU32::new(0),
-            ticks: AtomicU32::new(0),
+            ticks: Stripes::new(|| AtomicU32::new(0)),
             whole: ceilings.map(|c| c >= 1.0),
             algorithm: Mutex::new(Learner {
                 window: (!window.is_zero()).then(|| Window::new(window)),
@@ -385,8 +387,9 @@ impl Controller {
         if mask == 0 {
             return true;
         }
-        let n = self.ticks.load(Ordering::Relaxed).wrapping_add(1);
-        self.ticks.store(n, Ordering::Relaxed);
+        let ticks = self.ticks.mine();
+        let n = ticks.load(Ordering::Relaxed).wrapping_add(1);
+        ticks.store(n, Ordering::Relaxed);
         n & mask == 0
     }
 
@@ -429,16 +432,18 @@ impl Controller {
 /// [`End::Cancelled`] (the caller went away, or the outcome said nothing) no sample.
 #[derive(Debug)]
 pub struct ShedPermit {
-    controller: Arc<Controller>,
+    /// From the admitting thread's stripe: taking it writes no count another core writes.
+    controller: Handle<Controller>,
     /// When it was admitted, if the limit learns and this request is timed.
     admitted: Option<Instant>,
     in_flight: usize,
 }
 
 impl ShedPermit {
-    pub(crate) fn new(controller: Arc<Controller>, in_flight: usize) -> Self {
-        let admitted = controller.timed().then(Instant::now);
-        controller.meters.admitted();
+    pub(crate) fn new(controller: Handle<Controller>, in_flight: usize) -> Self {
+        let c: &Controller = &controller;
+        let admitted = c.timed().then(Instant::now);
+        c.meters.admitted();
         Self {
             controller,
             admitted,
@@ -456,6 +461,7 @@ impl ShedPermit {
 
 impl Permit for ShedPermit {
     fn release(self, end: End) {
+        let controller: &Controller = &self.controller;
         let sample = match self.admitted {
             Some(admitted) if end != End::Cancelled => {
                 let now = Instant::now();
@@ -466,12 +472,12 @@ impl Permit for ShedPermit {
                     dropped: end == End::Error,
                 })
             }
-            None if end == End::Error && self.controller.learns => {
-                return self.controller.finish_untimed_drop();
+            None if end == End::Error && controller.learns => {
+                return controller.finish_untimed_drop();
             }
             _ => None,
         };
-        self.controller.finish(sample);
+        controller.finish(sample);
     }
 }
 
@@ -508,7 +514,7 @@ mod tests {
     /// the others with `untimed`; returns how many were timed.
     async fn batch(c: &Arc<Controller>, n: u32, untimed: End, hold: Duration) -> u32 {
         let permits: Vec<_> = (0..n)
-            .map(|_| ShedPermit::new(c.clone(), c.try_acquire(Priority::Normal).unwrap()))
+            .map(|_| ShedPermit::new(c.clone().into(), c.try_acquire(Priority::Normal).unwrap()))
             .collect();
         tokio::time::advance(hold).await;
         let mut timed = 0;

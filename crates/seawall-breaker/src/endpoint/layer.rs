@@ -110,7 +110,7 @@ impl<S, C: Clone> Layer<S> for EndpointBreakerLayer<C> {
             .seed
             .map(|seed| seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         config.key = Arc::from(format!("endpoint-{index}"));
-        let shared = Arc::new(Shared::new(config));
+        let shared = Arc::new(Shared::shared_by_threads(config));
         EndpointBreaker::from_parts(inner, shared, member, self.classify.clone())
     }
 }

@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use seawall_core::rejection::CircuitOpen;
+use seawall_core::stripe::Handles;
 use seawall_core::{BoxError, Classify, ErrorsAreFailures};
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
@@ -94,7 +95,7 @@ impl<S, C> EndpointBreaker<S, C> {
     ) -> Self {
         Self {
             inner,
-            admission: Admission::new(shared, member),
+            admission: Admission::new(Arc::new(Handles::new(shared)), member),
             classify,
             timer: None,
         }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use seawall_core::keyed::{KeyedTable, Labels, Retain, Retention};
+use seawall_core::stripe::Anchor;
 use tokio::time::Instant;
 
 use crate::config::Config;
@@ -41,9 +42,11 @@ impl Retain for Shared {
 /// The breakers of a keyed layer, shared by every clone of the layer and its services.
 pub(crate) struct Keys<K> {
     config: Config,
-    table: KeyedTable<K, Shared>,
+    /// Each breaker in an [`Anchor`]: a call's guard counts on the anchor the table hands
+    /// out, with no allocation and no stripes per key.
+    table: KeyedTable<K, Anchor<Shared>>,
     /// The breaker of every key that found the table full.
-    overflow: Arc<Shared>,
+    overflow: Arc<Anchor<Shared>>,
     /// Requests routed to the overflow breaker.
     overflowed: AtomicU64,
     labels: Labels,
@@ -53,7 +56,11 @@ pub(crate) struct Keys<K> {
 }
 
 impl<K: Hash + Eq + Clone> Keys<K> {
-    pub(crate) fn new(config: Config, table: KeyedTable<K, Shared>, max_labels: usize) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        table: KeyedTable<K, Anchor<Shared>>,
+        max_labels: usize,
+    ) -> Self {
         let prefix: Arc<str> = if config.name.is_empty() {
             Arc::from("")
         } else {
@@ -63,7 +70,7 @@ impl<K: Hash + Eq + Clone> Keys<K> {
         overflow.name = Arc::from(format!("{prefix}overflow"));
         Self {
             labels: Labels::new(max_labels, format!("{prefix}other")),
-            overflow: Arc::new(Shared::new(overflow)),
+            overflow: Arc::new(Anchor::new(Arc::new(Shared::new(overflow)))),
             overflowed: AtomicU64::new(0),
             config,
             table,
@@ -73,7 +80,7 @@ impl<K: Hash + Eq + Clone> Keys<K> {
     }
 
     /// A new breaker for a key named `key`.
-    fn new_breaker(&self, key: &K) -> Shared
+    fn new_breaker(&self, key: &K) -> Anchor<Shared>
     where
         K: fmt::Debug,
     {
@@ -82,14 +89,14 @@ impl<K: Hash + Eq + Clone> Keys<K> {
         config.seed = config.seed.map(|s| s.wrapping_add(built));
         // The name is a metric label: bounded, whatever keys requests bring.
         config.name = self.labels.label(&format!("{}{key:?}", self.prefix));
-        Shared::new(config)
+        Anchor::new(Arc::new(Shared::new(config)))
     }
 
     /// The breaker of `key`, made if need be; the overflow breaker when the table is full
     /// and none of its breakers may be forgotten. A known key costs one shard's read lock
     /// and an `Arc` clone.
     #[inline]
-    pub(crate) fn breaker(&self, key: &K) -> Arc<Shared>
+    pub(crate) fn breaker(&self, key: &K) -> Arc<Anchor<Shared>>
     where
         K: fmt::Debug,
     {
@@ -107,11 +114,11 @@ impl<K: Hash + Eq + Clone> Keys<K> {
     }
 
     pub(crate) fn handle(&self, key: &K) -> Option<BreakerHandle> {
-        self.table.peek(key).map(BreakerHandle::new)
+        self.table.peek(key).map(BreakerHandle::anchored)
     }
 
     pub(crate) fn overflow_handle(&self) -> BreakerHandle {
-        BreakerHandle::new(self.overflow.clone())
+        BreakerHandle::anchored(self.overflow.clone())
     }
 
     pub(crate) fn overflowed(&self) -> u64 {

@@ -118,10 +118,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// One of many small breakers (a keyed breaker's): a time window is one window.
     pub(crate) fn new(config: Config) -> Self {
+        Self::build(config, false)
+    }
+
+    /// A breaker that a service's clones share, on any number of threads: a time window
+    /// is striped per thread (see [`Outcomes`]).
+    pub(crate) fn shared_by_threads(config: Config) -> Self {
+        Self::build(config, true)
+    }
+
+    fn build(config: Config, striped: bool) -> Self {
         let seed = config.seed.unwrap_or_else(rng::random_seed);
         let window = (config.failure_rate.is_some() || config.slow_call.is_some())
-            .then(|| Outcomes::new(config.window));
+            .then(|| Outcomes::new(config.window, striped));
         let events = BreakerEvents::new(config.name.clone(), config.key.clone());
         events.gauge(State::Closed);
         Self {

@@ -61,9 +61,16 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::stripe::Padded;
 use crate::ConfigError;
 
 pub use labels::Labels;
+
+impl<T: Retain> Retain for crate::stripe::Anchor<T> {
+    fn retain(&self, now: Instant) -> Retention {
+        (**self).retain(now)
+    }
+}
 use shard::Shard;
 
 /// How many shards a table has.
@@ -96,10 +103,15 @@ pub trait Retain {
     }
 }
 
+/// One shard behind its lock, on cache lines of its own.
+type PaddedShard<K, V> = Padded<RwLock<Shard<K, V>>>;
+
 /// A bounded map from keys to shared values (`Arc<V>`), with idle eviction. See the
 /// [module docs](self).
 pub struct KeyedTable<K, V> {
-    shards: Box<[RwLock<Shard<K, V>>]>,
+    /// Each on cache lines of its own: a read lock is a write to its shard's lock word,
+    /// which must not slow down readers of the neighbouring shards.
+    shards: Box<[PaddedShard<K, V>]>,
     /// Seeds the shard choice, so that it differs from one table to the next.
     seed: u64,
     max_keys: usize,
@@ -125,7 +137,9 @@ impl<K: Hash + Eq + Clone, V: Retain> KeyedTable<K, V> {
             )));
         }
         Ok(Self {
-            shards: (0..SHARDS).map(|_| RwLock::new(Shard::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Padded(RwLock::new(Shard::new())))
+                .collect(),
             seed: RandomState::new().hash_one(0x5eed_u64),
             max_keys,
             idle_timeout,
@@ -150,12 +164,14 @@ impl<K: Hash + Eq + Clone, V: Retain> KeyedTable<K, V> {
 
     fn read(&self, shard: usize) -> RwLockReadGuard<'_, Shard<K, V>> {
         self.shards[shard % SHARDS]
+            .0
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self, shard: usize) -> RwLockWriteGuard<'_, Shard<K, V>> {
         self.shards[shard % SHARDS]
+            .0
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

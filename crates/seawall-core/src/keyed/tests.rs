@@ -100,7 +100,7 @@ fn concurrent_inserts_never_exceed_max_keys() {
         .collect();
     assert_eq!(held.len(), 100);
     assert_eq!(table.len(), 100);
-    let shards: usize = table.shards.iter().map(|s| s.read().unwrap().len()).sum();
+    let shards: usize = table.shards.iter().map(|s| s.0.read().unwrap().len()).sum();
     assert_eq!(shards, 100, "the count matches the entries");
 
     // With nothing held and a zero idle timeout, threads churn through keys: the bound
@@ -118,7 +118,7 @@ fn concurrent_inserts_never_exceed_max_keys() {
         })
         .collect();
     threads.into_iter().for_each(|t| t.join().unwrap());
-    let shards: usize = table.shards.iter().map(|s| s.read().unwrap().len()).sum();
+    let shards: usize = table.shards.iter().map(|s| s.0.read().unwrap().len()).sum();
     assert_eq!(shards, table.len());
     assert!(table.len() <= 100);
 }
@@ -239,4 +239,17 @@ fn keys_spread_over_every_shard() {
         per_shard.iter().all(|&n| (50..=150).contains(&n)),
         "{per_shard:?}"
     );
+}
+
+#[test]
+fn shards_do_not_share_cache_lines() {
+    // A reader's lock is a write to its shard's lock word: neighbouring shards on one cache
+    // line would slow down readers of different keys on different cores.
+    let table = KeyedTable::<u64, Value>::new(10, Duration::from_secs(1)).unwrap();
+    let addresses: Vec<usize> = table
+        .shards
+        .iter()
+        .map(|s| &s.0 as *const _ as usize)
+        .collect();
+    assert!(addresses.windows(2).all(|w| w[1] - w[0] >= 128));
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use seawall_core::permit::{End, PermitGuard};
 use seawall_core::rejection::Overloaded;
+use seawall_core::stripe::Handle;
 use seawall_core::{BoxError, Classify, Outcome};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
@@ -65,7 +66,7 @@ pin_project! {
         #[pin]
         state: State<F, S, Req>,
         guard: Option<PermitGuard<ShedPermit>>,
-        controller: Option<Arc<Controller>>,
+        controller: Option<Handle<Controller>>,
         classify: C,
         hold: H,
     }
@@ -92,6 +93,7 @@ impl<F, S, Req, C, H> ResponseFuture<F, S, Req, C, H> {
     }
 
     pub(crate) fn waiting(
+        controller: Handle<Controller>,
         ticket: Ticket,
         wait: Duration,
         service: S,
@@ -99,7 +101,7 @@ impl<F, S, Req, C, H> ResponseFuture<F, S, Req, C, H> {
         classify: C,
         hold: H,
     ) -> Self {
-        let controller = Some(ticket.controller.clone());
+        let controller = Some(controller);
         Self {
             state: State::Waiting {
                 sleep: tokio::time::sleep(wait),
@@ -115,7 +117,7 @@ impl<F, S, Req, C, H> ResponseFuture<F, S, Req, C, H> {
 
     pub(crate) fn rejected(
         error: Overloaded,
-        controller: Arc<Controller>,
+        controller: Handle<Controller>,
         classify: C,
         hold: H,
     ) -> Self {

@@ -2,6 +2,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use seawall_core::stripe::Handles;
 use seawall_core::{ConfigError, ErrorsAreFailures, Events};
 use tower_layer::Layer;
 
@@ -17,7 +18,8 @@ use crate::priority::{AllNormal, Priority};
 /// front of what it protects (in axum, `Router::layer` applies it to every route, and they
 /// share the limit).
 pub struct ShedLayer<P = AllNormal, C = ErrorsAreFailures, H = UntilResponse> {
-    controller: Arc<Controller>,
+    /// The shared state, with the per-thread handles admitted requests' permits take.
+    controller: Arc<Handles<Controller>>,
     prioritize: P,
     classify: C,
     hold: H,
@@ -242,13 +244,13 @@ impl<P, C, H> ShedBuilder<P, C, H> {
             .queue
             .map(|(capacity, wait)| Queue::new(capacity, wait, self.codel));
         Ok(ShedLayer {
-            controller: Arc::new(Controller::new(
+            controller: Arc::new(Handles::new(Arc::new(Controller::new(
                 self.limit,
                 [1.0, normal, sheddable],
                 queue,
                 self.retry_after,
                 events,
-            )),
+            )))),
             prioritize: self.prioritize,
             classify: self.classify,
             hold: self.hold,

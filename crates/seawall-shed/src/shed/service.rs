@@ -3,6 +3,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use seawall_core::permit::PermitGuard;
+use seawall_core::stripe::Handles;
 use seawall_core::{BoxError, Classify};
 use tokio::time::Instant;
 use tower_service::Service;
@@ -23,7 +24,7 @@ use crate::priority::Prioritize;
 /// service for every request.)
 pub struct Shed<S, P, C, H> {
     pub(crate) inner: S,
-    pub(crate) controller: Arc<Controller>,
+    pub(crate) controller: Arc<Handles<Controller>>,
     pub(crate) prioritize: P,
     pub(crate) classify: C,
     pub(crate) hold: H,
@@ -94,7 +95,7 @@ where
         let classify = self.classify.clone();
         let hold = self.hold.clone();
         if let Some(in_flight) = admitted {
-            let guard = PermitGuard::new(ShedPermit::new(c.clone(), in_flight));
+            let guard = PermitGuard::new(ShedPermit::new(c.handle(), in_flight));
             return ResponseFuture::running(self.inner.call(request), guard, classify, hold);
         }
         if c.queue.is_none() {
@@ -102,7 +103,7 @@ where
         }
         match c.enqueue(priority, Instant::now()) {
             Enqueued::Admitted(in_flight) => {
-                let guard = PermitGuard::new(ShedPermit::new(c.clone(), in_flight));
+                let guard = PermitGuard::new(ShedPermit::new(c.handle(), in_flight));
                 ResponseFuture::running(self.inner.call(request), guard, classify, hold)
             }
             Enqueued::Waiting { id, rx, wait } => {
@@ -110,8 +111,8 @@ where
                 // and a clone stays for the next caller to make ready.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                let ticket = Ticket::new(c.clone(), priority, id, rx);
-                ResponseFuture::waiting(ticket, wait, ready, request, classify, hold)
+                let ticket = Ticket::new(c.shared().clone(), priority, id, rx);
+                ResponseFuture::waiting(c.handle(), ticket, wait, ready, request, classify, hold)
             }
             Enqueued::Full => self.reject("queue_full", classify, hold),
         }
@@ -127,6 +128,36 @@ impl<S, P, C, H> Shed<S, P, C, H> {
         hold: H,
     ) -> ResponseFuture<F, S, Req, C, H> {
         let refused = self.controller.refuse(reason);
-        ResponseFuture::rejected(refused, self.controller.clone(), classify, hold)
+        ResponseFuture::rejected(refused, self.controller.handle(), classify, hold)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+
+    use tower::{service_fn, Layer, Service};
+
+    use crate::limit::Fixed;
+    use crate::ShedLayer;
+
+    #[tokio::test]
+    async fn an_admitted_request_holds_its_threads_handle_not_the_shared_count() {
+        // Two threads admitting through one shedder would otherwise write one reference
+        // count on every request: the shared `Arc`'s count must not move while requests
+        // are in flight, and comes back when they finish.
+        let layer = ShedLayer::builder().limit(Fixed::new(10)).build().unwrap();
+        let mut shed = layer.layer(service_fn(|n: u32| async move { Ok::<_, String>(n) }));
+        let shared = shed.controller.shared().clone();
+        let before = Arc::strong_count(&shared);
+        let futures: Vec<_> = (0..5).map(|n| shed.call(n)).collect();
+        assert_eq!(shed.in_flight(), 5);
+        assert_eq!(Arc::strong_count(&shared), before);
+        drop((layer, shed));
+        for (n, future) in futures.into_iter().enumerate() {
+            assert_eq!(future.await.unwrap(), n as u32);
+        }
+        assert_eq!(Arc::strong_count(&shared), 1, "a permit leaked the shedder");
     }
 }
