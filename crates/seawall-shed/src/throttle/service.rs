@@ -165,8 +165,6 @@ pub struct Throttle<S, C = ErrorsAreFailures> {
 
 seawall_core::inner_accessors!(Throttle<S, C>, inner: S);
 
-impl<S, C> Throttle<S, C> {}
-
 impl<S, Req, C> Service<Req> for Throttle<S, C>
 where
     S: Service<Req>,
