@@ -245,7 +245,9 @@ impl ClientConfig {
                 AttemptTimeoutLayer::new(self.attempt_timeout)
                     .map_err(in_section("client.attempt_timeout"))?,
             )
-            .layer(SendDeadlineLayer::new())
+            // The attempt timeout above ends the attempt by the same deadline: this layer
+            // only writes the header, without a second timer.
+            .layer(SendDeadlineLayer::unenforced())
             .service(inner.map_err(Into::into));
         Ok((BoxCloneSyncService::new(service), budget))
     }
