@@ -450,7 +450,7 @@ async fn client_layers() {
     let names = [
         "mock behind `ReplayLayer` (64 KiB)",
         "+ the total deadline (`Deadline` in the extensions)",
-        "+ `SendDeadlineLayer` (outer)",
+        "+ `SendDeadlineLayer::unenforced()` (outer: the header and the scope, no timer)",
         "+ `ShedLayer` (`Fixed(1000)`)",
         "+ `TimeoutLayer` (10 s)",
         "+ retries (`RetryConfig::default()`)",
@@ -467,7 +467,7 @@ async fn client_layers() {
                     r
                 })
             }))
-            .option_layer(on(2).then(SendDeadlineLayer::new))
+            .option_layer(on(2).then(SendDeadlineLayer::unenforced))
             .option_layer(on(3).then(|| {
                 ShedLayer::builder()
                     .limit(Fixed::new(1000))

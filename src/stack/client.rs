@@ -234,7 +234,10 @@ impl ClientConfig {
         let total = self.total_timeout;
         let service = ServiceBuilder::new()
             .map_request(move |request| with_deadline(request, total))
-            .layer(SendDeadlineLayer::new())
+            // Scopes the deadline for the layers below without a timer: the attempt timeout
+            // ends every attempt by it and the retries do not back off past it, so a timer
+            // here (and in the inner `SendDeadlineLayer`) would never fire first.
+            .layer(SendDeadlineLayer::unenforced())
             .layer(limit)
             .layer(TimeoutLayer::new(total).map_err(in_section("client.total_timeout"))?)
             .layer(ReplayLayer::new(self.replay_limit))
@@ -245,8 +248,6 @@ impl ClientConfig {
                 AttemptTimeoutLayer::new(self.attempt_timeout)
                     .map_err(in_section("client.attempt_timeout"))?,
             )
-            // The attempt timeout above ends the attempt by the same deadline: this layer
-            // only writes the header, without a second timer.
             .layer(SendDeadlineLayer::unenforced())
             .service(inner.map_err(Into::into));
         Ok((BoxCloneSyncService::new(service), budget))
