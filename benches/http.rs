@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -52,10 +52,21 @@ fn stacked_router() -> Router {
 }
 
 async fn serve(app: Router) -> SocketAddr {
+    serve_counting(app).await.0
+}
+
+/// Serves `app` and counts the TCP connections it accepts.
+async fn serve_counting(app: Router) -> (SocketAddr, Arc<AtomicU64>) {
+    use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&accepted);
+    let listener = listener.tap_io(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
     tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
+    (addr, accepted)
 }
 
 /// One HTTP/1.1 connection as a tower service.
@@ -341,7 +352,7 @@ async fn server_layers() {
 }
 
 async fn run() {
-    let bare = serve(router()).await;
+    let (bare, accepted) = serve_counting(router()).await;
     let stacked = serve(stacked_router()).await;
     let clients = Clients::new();
     // Warm both up (connections, pools, allocator, the adaptive limit's first window).
@@ -364,16 +375,150 @@ async fn run() {
 
     let mut client_bare = Side::new("bare hyper-util client");
     let mut client_stacked = Side::new("hyper-util client + `ClientConfig::default().service(..)`");
+    // Connections the server accepted during each client side's rounds: a client that
+    // reuses its pooled connections opens none after the warm-up.
+    let (mut opened_bare, mut opened_stacked) = (0, 0);
     for _ in 0..ROUNDS {
+        let before = accepted.load(Ordering::Relaxed);
         client_bare.add(load(&clients, bare, Client::Pooled).await);
+        let between = accepted.load(Ordering::Relaxed);
         client_stacked.add(load(&clients, bare, Client::Stacked).await);
+        opened_bare += between - before;
+        opened_stacked += accepted.load(Ordering::Relaxed) - between;
     }
     header("Client side (against bare axum)");
     let baseline = client_bare.mean();
     client_bare.row(baseline);
     client_stacked.row(baseline);
+    println!(
+        "\nTCP connections the server accepted during the client rounds (after warm-up): \
+         bare {opened_bare}, stack {opened_stacked}"
+    );
+    client_layers().await;
 
     server_layers().await;
+}
+
+/// The ready mock under the client breakdown: answers at once with an empty body.
+type MockResponse = http::Response<Empty<Bytes>>;
+
+/// Requests through a client stack over a mock, one at a time, no network: the mean time of
+/// one, response body read, in nanoseconds.
+async fn client_in_process(
+    mut svc: tower::util::BoxCloneSyncService<http::Request<Empty<Bytes>>, MockResponse, BoxError>,
+    requests: u32,
+) -> f64 {
+    let began = Instant::now();
+    for _ in 0..requests {
+        let request = http::Request::get("http://127.0.0.1:3000/")
+            .body(Empty::new())
+            .unwrap();
+        let response = svc.ready().await.unwrap().call(request).await.unwrap();
+        response.into_body().collect().await.unwrap();
+    }
+    began.elapsed().as_nanos() as f64 / f64::from(requests)
+}
+
+/// Where the client stack's time goes: a mock that answers at once behind the replay layer,
+/// then the standard client stack's layers added one at a time (in the order of
+/// `ClientConfig::service`, outermost first), then `ClientConfig::default().service(..)`
+/// itself, each in process.
+async fn client_layers() {
+    use seawall::core::deadline::Deadline;
+    use seawall::http::ReplayLayer;
+    use seawall::shed::limit::Fixed;
+    use seawall::shed::ShedLayer;
+    use seawall::stack::{BreakerConfig, RetryConfig};
+    use seawall::timeout::{AttemptTimeoutLayer, SendDeadlineLayer, TimeoutLayer};
+    use tower::util::BoxCloneSyncService;
+    use tower::ServiceBuilder;
+    const REQUESTS: u32 = 200_000;
+    let total = Duration::from_secs(10);
+    // `pending` mocks: the answer comes after one `yield_now`, as an answer from the network
+    // comes after a wake-up; the timers of the layers above are then armed, as they are for
+    // a real request.
+    let mock = move |pending: bool| {
+        tower::service_fn(
+            move |_: http::Request<ReplayableBody<Empty<Bytes>>>| async move {
+                if pending {
+                    tokio::task::yield_now().await;
+                }
+                Ok::<_, BoxError>(MockResponse::new(Empty::new()))
+            },
+        )
+    };
+    let names = [
+        "mock behind `ReplayLayer` (64 KiB)",
+        "+ the total deadline (`Deadline` in the extensions)",
+        "+ `SendDeadlineLayer::unenforced()` (outer: the header and the scope, no timer)",
+        "+ `ShedLayer` (`Fixed(1000)`)",
+        "+ `TimeoutLayer` (10 s)",
+        "+ retries (`RetryConfig::default()`)",
+        "+ breakers per authority",
+        "+ `AttemptTimeoutLayer` (3 s)",
+        "+ `SendDeadlineLayer::unenforced()` (inner: the header, no timer)",
+    ];
+    let stack = |k: usize, pending: bool| {
+        let on = |i: usize| k >= i;
+        let service = ServiceBuilder::new()
+            .option_layer(on(1).then(|| {
+                tower::util::MapRequestLayer::new(move |mut r: http::Request<Empty<Bytes>>| {
+                    r.extensions_mut().insert(Deadline::after(total));
+                    r
+                })
+            }))
+            .option_layer(on(2).then(SendDeadlineLayer::unenforced))
+            .option_layer(on(3).then(|| {
+                ShedLayer::builder()
+                    .limit(Fixed::new(1000))
+                    .name("client")
+                    .build()
+                    .unwrap()
+            }))
+            .option_layer(on(4).then(|| TimeoutLayer::new(total).unwrap()))
+            .layer(ReplayLayer::new(64 * 1024))
+            .option_layer(on(5).then(|| RetryConfig::default().into_layer().unwrap()))
+            .option_layer(on(6).then(|| {
+                BreakerConfig::default()
+                    .into_keyed(
+                        seawall::breaker::http::authority::<ReplayableBody<Empty<Bytes>>>
+                            as fn(&http::Request<ReplayableBody<Empty<Bytes>>>) -> String,
+                    )
+                    .unwrap()
+            }))
+            .option_layer(on(7).then(|| AttemptTimeoutLayer::new(Duration::from_secs(3)).unwrap()))
+            .option_layer(on(8).then(SendDeadlineLayer::unenforced))
+            .service(mock(pending));
+        BoxCloneSyncService::new(service.map_err(Into::<BoxError>::into))
+    };
+    println!("\nClient stack in process, no network: {REQUESTS} requests one at a time over a mock, body read; the mock answers at once, or after one `yield_now` (timers armed)\n");
+    println!("| stack | ns per request, answered at once | vs first row | ns per request, pending once | vs first row |");
+    println!("|---|---|---|---|---|");
+    let whole =
+        |pending| BoxCloneSyncService::new(ClientConfig::default().service(mock(pending)).unwrap());
+    let rows = (0..names.len())
+        .map(|k| (names[k], stack(k, false), stack(k, true)))
+        .chain(std::iter::once((
+            "`ClientConfig::default().service(mock)`",
+            whole(false),
+            whole(true),
+        )));
+    let mut base = None;
+    for (name, ready, pending) in rows {
+        let mut ns = [0.0; 2];
+        for (i, svc) in [ready, pending].into_iter().enumerate() {
+            client_in_process(svc.clone(), REQUESTS / 10).await;
+            ns[i] = client_in_process(svc, REQUESTS).await;
+        }
+        let first = *base.get_or_insert(ns);
+        println!(
+            "| {name} | {:.0} | {:+.0} ns | {:.0} | {:+.0} ns |",
+            ns[0],
+            ns[0] - first[0],
+            ns[1],
+            ns[1] - first[1]
+        );
+    }
 }
 
 fn main() {

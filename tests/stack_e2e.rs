@@ -271,3 +271,87 @@ async fn the_hedging_client_gets_a_hung_request_answered_by_its_hedge() {
     );
     assert_eq!(client.stats().won, 1);
 }
+
+/// An upstream that never answers, counting its calls and keeping the deadline headers it
+/// was sent.
+fn hung_upstream(
+    sent: Arc<std::sync::Mutex<Vec<String>>>,
+) -> impl tower::Service<
+    http::Request<seawall::http::ReplayableBody<http_body_util::Empty<bytes::Bytes>>>,
+    Response = http::Response<http_body_util::Empty<bytes::Bytes>>,
+    Error = seawall::core::BoxError,
+    Future: Send,
+> + Clone
+       + Send
+       + Sync {
+    tower::service_fn(move |request: http::Request<_>| {
+        let header = request.headers()["seawall-deadline-ms"].to_str().unwrap();
+        sent.lock().unwrap().push(header.to_owned());
+        std::future::pending()
+    })
+}
+
+/// The pipeline's deadlines are kept by the attempt timeout and the retries (the
+/// `SendDeadline` layers only send and scope them): a caller's deadline shorter than the
+/// total ends the call at that deadline, attempts are retried with the time left sent along,
+/// and a hung upstream is given up on at the total.
+#[tokio::test(start_paused = true)]
+async fn the_client_pipeline_gives_up_at_the_callers_deadline_and_at_its_total() {
+    use seawall::core::deadline::Deadline;
+    use tower::ServiceExt;
+    let get = || {
+        http::Request::get("http://upstream.test/")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap()
+    };
+    let is_deadline = |error: &seawall::core::BoxError| {
+        find_rejection(error.as_ref()).map(|r| r.kind()) == Some(RejectionKind::DeadlineExceeded)
+    };
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let client = ClientConfig::default()
+        .service(hung_upstream(Arc::clone(&sent)))
+        .unwrap();
+
+    // The caller's 500 ms, under the 3 s attempt timeout and the 10 s total.
+    let started = tokio::time::Instant::now();
+    let caller = Deadline::after(Duration::from_millis(500));
+    let error = caller
+        .scope(client.clone().oneshot(get()))
+        .await
+        .unwrap_err();
+    assert!(is_deadline(&error), "{error}");
+    assert_eq!(started.elapsed(), Duration::from_millis(500));
+    assert_eq!(
+        *sent.lock().unwrap(),
+        ["500"],
+        "one attempt, told the deadline"
+    );
+
+    // No caller's deadline: attempts of 3 s, retried, all within the 10 s total.
+    sent.lock().unwrap().clear();
+    let started = tokio::time::Instant::now();
+    let error = client.oneshot(get()).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 3, "the default three attempts: {sent:?}");
+    assert_eq!(sent[0], "10000");
+    let remaining: Vec<u64> = sent.iter().map(|ms| ms.parse().unwrap()).collect();
+    assert!(remaining.windows(2).all(|w| w[1] < w[0] - 3000), "{sent:?}");
+    assert!(
+        error.is::<seawall::timeout::AttemptTimedOut>(),
+        "the last attempt's timeout: {error}"
+    );
+
+    // A 5 s total: the second attempt is cut at the total, to the millisecond.
+    let client = ClientConfig {
+        total_timeout: Duration::from_secs(5),
+        ..ClientConfig::default()
+    }
+    .service(hung_upstream(Arc::new(std::sync::Mutex::new(Vec::new()))))
+    .unwrap();
+    let started = tokio::time::Instant::now();
+    let error = client.oneshot(get()).await.unwrap_err();
+    assert!(is_deadline(&error), "{error}");
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+}

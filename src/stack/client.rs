@@ -229,7 +229,10 @@ impl ClientConfig {
         let total = self.total_timeout;
         let service = ServiceBuilder::new()
             .map_request(move |request| with_deadline(request, total))
-            .layer(SendDeadlineLayer::new())
+            // Scopes the deadline for the layers below without a timer: the attempt timeout
+            // ends every attempt by it and the retries do not back off past it, so a timer
+            // here (and in the inner `SendDeadlineLayer`) would never fire first.
+            .layer(SendDeadlineLayer::unenforced())
             .layer(limit)
             .layer(TimeoutLayer::new(total).map_err(in_section("client.total_timeout"))?)
             .layer(ReplayLayer::new(self.replay_limit))
@@ -240,7 +243,7 @@ impl ClientConfig {
                 AttemptTimeoutLayer::new(self.attempt_timeout)
                     .map_err(in_section("client.attempt_timeout"))?,
             )
-            .layer(SendDeadlineLayer::new())
+            .layer(SendDeadlineLayer::unenforced())
             .service(inner.map_err(Into::into));
         Ok((BoxCloneSyncService::new(service), budget))
     }

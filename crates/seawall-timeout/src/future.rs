@@ -55,6 +55,8 @@ pin_project! {
     enum Timer {
         Unarmed { end: Instant },
         Armed { #[pin] sleep: Sleep },
+        // Another layer enforces the deadline: this future only scopes it.
+        Off,
     }
 }
 
@@ -67,8 +69,8 @@ impl Timer {
         }
         match self.project() {
             TimerProj::Armed { sleep } => sleep.poll(cx),
-            // Armed just above.
-            TimerProj::Unarmed { .. } => Poll::Pending,
+            // Armed just above; or off: never fires.
+            TimerProj::Unarmed { .. } | TimerProj::Off => Poll::Pending,
         }
     }
 }
@@ -122,6 +124,20 @@ impl<F> ResponseFuture<F> {
     }
 
     /// The inner future raced against a timer that ends at `end`, scoped in `scope`.
+    /// Polls `inner` with `scope` as the current deadline, without a timer: for a layer
+    /// that passes a deadline on while a layer below it enforces the deadline.
+    pub(crate) fn scoped(inner: F, scope: Deadline, calls: Calls) -> Self {
+        Self {
+            state: State::Bounded {
+                inner,
+                timer: Timer::Off,
+                scope: Some(scope),
+                expiry: Expiry::Deadline,
+            },
+            calls,
+        }
+    }
+
     #[inline]
     pub(crate) fn bounded(
         inner: F,

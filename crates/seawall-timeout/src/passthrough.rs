@@ -57,6 +57,21 @@ where
 ///     }
 /// }
 /// ```
+/// As [`call_within`], but without a timer: the call is not failed when `deadline` passes.
+pub(crate) fn call_scoped<S, B>(
+    inner: &mut S,
+    mut request: Request<B>,
+    deadline: Deadline,
+    calls: &Calls,
+) -> ResponseFuture<S::Future>
+where
+    S: Service<Request<B>>,
+{
+    request.extensions_mut().insert(deadline);
+    let future = deadline.sync_scope(|| inner.call(request));
+    ResponseFuture::scoped(future, deadline, calls.clone())
+}
+
 macro_rules! passthrough {
     (
         impl<$($param:ident),*> Service<$request:ty> for $ty:ident<S> {

@@ -237,6 +237,63 @@ async fn the_client_sends_the_earlier_deadline_and_refuses_an_expired_one() {
     assert_pending!(handle.poll_request(), "an expired request is not sent");
 }
 
+/// A client that answers after `delay` with the header it was sent and the deadline that was
+/// current while it ran.
+fn slow_wire(
+    delay: Duration,
+) -> impl Service<Request<()>, Response = (HeaderValue, Option<Deadline>), Error = Infallible> + Clone
+{
+    service_fn(move |req: Request<()>| async move {
+        tokio::time::sleep(delay).await;
+        Ok((
+            req.headers()["seawall-deadline-ms"].clone(),
+            Deadline::current(),
+        ))
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unenforced_send_deadline_passes_the_deadline_on_without_a_timer() {
+    let within_100ms = || {
+        let mut req = request(&[]);
+        req.extensions_mut().insert(Deadline::after(100 * MS));
+        req
+    };
+
+    // The default layer fails the call at the deadline.
+    let error = SendDeadlineLayer::new()
+        .layer(slow_wire(300 * MS))
+        .oneshot(within_100ms())
+        .await
+        .unwrap_err();
+    assert!(is_deadline_exceeded(&error));
+
+    // Unenforced: the same header and the same current deadline downstream, but the answer
+    // that comes after the deadline gets through: timing out is left to another layer.
+    let req = within_100ms();
+    let sent = req.extensions().get::<Deadline>().copied();
+    let began = Instant::now();
+    let (header, current) = SendDeadlineLayer::unenforced()
+        .layer(slow_wire(300 * MS))
+        .oneshot(req)
+        .await
+        .unwrap();
+    assert_eq!(header, "100");
+    assert_eq!(current, sent);
+    assert_eq!(began.elapsed(), 300 * MS);
+
+    // It still refuses a request whose deadline has passed, without sending it.
+    let (mut client, mut handle) =
+        mock::spawn_layer::<Request<()>, (), _>(SendDeadlineLayer::unenforced());
+    handle.allow(1);
+    let mut late = request(&[]);
+    late.extensions_mut()
+        .insert(Deadline::after(Duration::ZERO));
+    let error = client.call(late).await.unwrap_err();
+    assert!(is_deadline_exceeded(&error));
+    assert_pending!(handle.poll_request(), "an expired request is not sent");
+}
+
 #[tokio::test]
 async fn bad_settings_are_config_errors() {
     let err = ReceiveDeadlineLayer::builder()

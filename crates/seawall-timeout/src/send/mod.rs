@@ -40,8 +40,11 @@
 //!
 //! # Knobs
 //!
-//! None: the header follows the request's `content-type`, and the deadline is the
-//! request's or the task's.
+//! One: [`SendDeadlineLayer::unenforced`] leaves failing the call when the deadline passes
+//! to another layer — an [`AttemptTimeout`](crate::AttemptTimeout) below, which ends each
+//! attempt at the task's deadline or earlier — and so saves a timer per request; it still
+//! refuses a request whose deadline has passed. The header follows the request's
+//! `content-type`, and the deadline is the request's or the task's.
 
 mod layer;
 mod service;
