@@ -168,15 +168,16 @@ impl BreakerConfig {
         pipeline: &'static str,
     ) -> Result<
         crate::breaker::KeyedCircuitBreakerLayer<
-            String,
-            fn(&http::Request<crate::http::ReplayableBody<B>>) -> String,
+            http::uri::Authority,
+            crate::breaker::keyed::Optional<AuthorityKey<B>>,
             crate::http::HttpClassifier,
         >,
         ConfigError,
     > {
-        KeyedCircuitBreakerBuilder::new(
-            crate::breaker::http::authority::<crate::http::ReplayableBody<B>>
-                as fn(&http::Request<crate::http::ReplayableBody<B>>) -> String,
+        // Keyed by `http`'s `Authority`, cloned from the URI: no `String` per request.
+        KeyedCircuitBreakerBuilder::optional(
+            crate::breaker::http::authority_key::<crate::http::ReplayableBody<B>>
+                as AuthorityKey<B>,
         )
         .breaker(self.builder().name(pipeline))
         .max_keys(self.max_keys)
@@ -184,6 +185,10 @@ impl BreakerConfig {
         .map_err(in_section(&format!("{pipeline}.breaker")))
     }
 }
+
+/// The per-authority key function of the client pipelines.
+type AuthorityKey<B> =
+    fn(&http::Request<crate::http::ReplayableBody<B>>) -> Option<http::uri::Authority>;
 
 impl TryFrom<BreakerConfig> for CircuitBreakerLayer<HttpClassifier> {
     type Error = ConfigError;

@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+use http::uri::Authority;
 use http::Request;
 pub use seawall_http::HttpClassifier;
 
@@ -61,6 +62,33 @@ pub fn authority<B>(request: &Request<B>) -> String {
     host.to_ascii_lowercase()
 }
 
+/// A request's authority as an [`Authority`] (`host[:port]`): the key for one breaker per
+/// upstream host without an allocation per request. [`authority`] builds a lowercased
+/// `String` for every call; this clones the URI's authority, which is a reference count, and
+/// `http` compares and hashes an `Authority` without regard to case, so `API.example` and
+/// `api.example` share a breaker.
+///
+/// From the `Host` header (copied) when the URI has no authority, and without its userinfo
+/// (copied) when it has one. `None` when the request has neither: with
+/// [`KeyedCircuitBreakerBuilder::optional`](crate::KeyedCircuitBreakerBuilder::optional),
+/// such a request goes past the breakers.
+pub fn authority_key<B>(request: &Request<B>) -> Option<Authority> {
+    match request.uri().authority() {
+        Some(authority) if !authority.as_str().contains('@') => Some(authority.clone()),
+        Some(authority) => host_of(authority.as_str()),
+        None => request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(host_of),
+    }
+}
+
+/// `raw` without its userinfo, as an [`Authority`].
+fn host_of(raw: &str) -> Option<Authority> {
+    raw.rsplit('@').next().unwrap_or(raw).parse().ok()
+}
+
 /// A request's method and path (`GET /users`), for one breaker per route. Paths with ids
 /// in them make unbounded keys; the keyed breaker's bound protects memory, but a route
 /// template from the router is a better key when there is one.
@@ -85,5 +113,37 @@ mod tests {
         assert_eq!(authority(&r), "svc.internal");
         assert_eq!(route(&r), "POST /users/7");
         assert_eq!(authority(&Request::get("/").body(()).unwrap()), "");
+    }
+
+    #[test]
+    fn authority_keys_ignore_case_and_userinfo_and_do_not_copy() {
+        use std::collections::HashSet;
+
+        let key = |uri: &str| authority_key(&Request::get(uri).body(()).unwrap());
+        let upper = key("http://API.Example:8080/a").unwrap();
+        let lower = key("http://api.example:8080/b").unwrap();
+        let user = key("http://User@api.example:8080/c").unwrap();
+        assert_eq!(upper, lower);
+        assert_eq!(user, lower);
+        assert_eq!(user.as_str(), "api.example:8080");
+        // Equal keys hash alike, so one breaker serves every spelling.
+        assert_eq!(HashSet::from([upper, lower, user]).len(), 1);
+        // Another port is another upstream.
+        assert_ne!(
+            key("http://api.example:8081/").unwrap(),
+            key("http://api.example:8080/").unwrap()
+        );
+
+        // The URI's authority is shared, not copied.
+        let request = Request::get("http://api.example/").body(()).unwrap();
+        let from_uri = request.uri().authority().unwrap().as_str().as_ptr();
+        assert_eq!(authority_key(&request).unwrap().as_str().as_ptr(), from_uri);
+
+        let r = Request::post("/users/7")
+            .header("host", "Svc.Internal")
+            .body(())
+            .unwrap();
+        assert_eq!(authority_key(&r).unwrap(), "svc.internal");
+        assert_eq!(authority_key(&Request::get("/").body(()).unwrap()), None);
     }
 }
