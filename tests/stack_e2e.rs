@@ -355,3 +355,41 @@ async fn the_client_pipeline_gives_up_at_the_callers_deadline_and_at_its_total()
     assert!(is_deadline(&error), "{error}");
     assert_eq!(started.elapsed(), Duration::from_secs(5));
 }
+
+/// The same for the hedging pipeline: its deadlines are kept by the total timeout, the
+/// attempt timeout and the hedge, which starts no attempt past the deadline.
+#[tokio::test(start_paused = true)]
+async fn the_hedging_pipeline_gives_up_at_the_callers_deadline_and_at_its_total() {
+    use seawall::core::deadline::Deadline;
+    use tower::ServiceExt;
+    let get = || {
+        http::Request::get("http://upstream.test/")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap()
+    };
+    let is_deadline = |error: &seawall::core::BoxError| {
+        find_rejection(error.as_ref()).map(|r| r.kind()) == Some(RejectionKind::DeadlineExceeded)
+    };
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let config = HedgingConfig::from_toml("[hedge]\ndelay = \"50ms\"").unwrap();
+    let client = config.service(hung_upstream(Arc::clone(&sent))).unwrap();
+
+    // The caller's 500 ms: the first attempt and its hedge, each told the time left, and
+    // the call ends at the deadline.
+    let started = tokio::time::Instant::now();
+    let error = Deadline::after(Duration::from_millis(500))
+        .scope(client.clone().oneshot(get()))
+        .await
+        .unwrap_err();
+    assert!(is_deadline(&error), "{error}");
+    assert_eq!(started.elapsed(), Duration::from_millis(500));
+    assert_eq!(*sent.lock().unwrap(), ["500", "450"]);
+
+    // No caller's deadline: the hung attempts end at the 3 s attempt timeout, well inside
+    // the 10 s total.
+    sent.lock().unwrap().clear();
+    let started = tokio::time::Instant::now();
+    client.oneshot(get()).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_millis(3050));
+    assert_eq!(*sent.lock().unwrap(), ["10000", "9950"]);
+}

@@ -234,7 +234,10 @@ impl HedgingConfig {
         let total = self.total_timeout;
         let service = ServiceBuilder::new()
             .map_request(move |request| with_deadline(request, total))
-            .layer(SendDeadlineLayer::new())
+            // Scopes the deadline without a timer, as the client pipeline does: the total
+            // timeout, the attempt timeout and the hedge (no attempt past the deadline) keep
+            // it, so a timer here or in the inner layer would never fire first.
+            .layer(SendDeadlineLayer::unenforced())
             .layer(TimeoutLayer::new(total).map_err(in_section("hedging.total_timeout"))?)
             .layer(ReplayLayer::new(self.replay_limit))
             .layer(hedge.clone())
@@ -243,7 +246,7 @@ impl HedgingConfig {
                 AttemptTimeoutLayer::new(self.attempt_timeout)
                     .map_err(in_section("hedging.attempt_timeout"))?,
             )
-            .layer(SendDeadlineLayer::new())
+            .layer(SendDeadlineLayer::unenforced())
             .service(inner.map_err(Into::into));
         Ok((BoxCloneSyncService::new(service), hedge))
     }
