@@ -22,14 +22,17 @@ pub(crate) fn nonzero(timeout: Duration) -> Result<Duration, ConfigError> {
 
 /// Calls `inner` with `request` under `deadline`, which has not passed: the deadline goes
 /// into the request's extensions and is the task's [current](Deadline::current) one while
-/// the inner service is called and each time its future is polled, and the call fails with
-/// `DeadlineExceeded` when it passes. What [`SendDeadline`](crate::SendDeadline) and
+/// the inner service is called and each time its future is polled. When `enforce` is set
+/// the call fails with `DeadlineExceeded` when the deadline passes; otherwise it is only
+/// scoped (an unenforced [`SendDeadline`](crate::SendDeadline), whose caller times the call
+/// itself). What [`SendDeadline`](crate::SendDeadline) and
 /// [`ReceiveDeadline`](crate::ReceiveDeadline) do once they know the deadline.
 #[inline]
 pub(crate) fn call_within<S, B>(
     inner: &mut S,
     mut request: Request<B>,
     deadline: Deadline,
+    enforce: bool,
     calls: &Calls,
 ) -> ResponseFuture<S::Future>
 where
@@ -37,13 +40,17 @@ where
 {
     request.extensions_mut().insert(deadline);
     let future = deadline.sync_scope(|| inner.call(request));
-    ResponseFuture::bounded(
-        future,
-        deadline.instant(),
-        Some(deadline),
-        Expiry::Deadline,
-        calls.clone(),
-    )
+    if enforce {
+        ResponseFuture::bounded(
+            future,
+            deadline.instant(),
+            Some(deadline),
+            Expiry::Deadline,
+            calls.clone(),
+        )
+    } else {
+        ResponseFuture::scoped(future, deadline, calls.clone())
+    }
 }
 
 /// Writes, for a service `$ty<S>` with fields `inner: S` and `calls: Calls`, the accessors
@@ -57,21 +64,6 @@ where
 ///     }
 /// }
 /// ```
-/// As [`call_within`], but without a timer: the call is not failed when `deadline` passes.
-pub(crate) fn call_scoped<S, B>(
-    inner: &mut S,
-    mut request: Request<B>,
-    deadline: Deadline,
-    calls: &Calls,
-) -> ResponseFuture<S::Future>
-where
-    S: Service<Request<B>>,
-{
-    request.extensions_mut().insert(deadline);
-    let future = deadline.sync_scope(|| inner.call(request));
-    ResponseFuture::scoped(future, deadline, calls.clone())
-}
-
 macro_rules! passthrough {
     (
         impl<$($param:ident),*> Service<$request:ty> for $ty:ident<S> {

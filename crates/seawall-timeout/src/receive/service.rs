@@ -42,7 +42,7 @@ passthrough! {
                 );
                 return ResponseFuture::refused(self.calls.clone());
             }
-            call_within(&mut self.inner, request, deadline, &self.calls)
+            call_within(&mut self.inner, request, deadline, true, &self.calls)
         }
     }
 }

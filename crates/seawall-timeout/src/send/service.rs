@@ -4,7 +4,7 @@ use seawall_core::Calls;
 
 use crate::future::ResponseFuture;
 use crate::header;
-use crate::passthrough::{call_scoped, call_within, passthrough};
+use crate::passthrough::{call_within, passthrough};
 
 /// Sends the request's remaining time with it (see the [module docs](crate::send)).
 #[derive(Clone, Debug)]
@@ -30,10 +30,13 @@ passthrough! {
                 return ResponseFuture::refused(self.calls.clone());
             }
             header::write(request.headers_mut(), deadline.remaining());
-            if self.unenforced {
-                return call_scoped(&mut self.inner, request, deadline, &self.calls);
-            }
-            call_within(&mut self.inner, request, deadline, &self.calls)
+            call_within(
+                &mut self.inner,
+                request,
+                deadline,
+                !self.unenforced,
+                &self.calls,
+            )
         }
     }
 }
