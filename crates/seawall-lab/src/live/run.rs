@@ -52,6 +52,16 @@ fn breaker_state(log: &EventLog) -> String {
         .map_or_else(|| "closed".to_owned(), |e| e.event.replace('_', "-"))
 }
 
+/// When the breaker opened, as its events say: time since `start`, in order. The live run
+/// and its simulated twin read their trip times this way.
+pub(crate) fn breaker_opens(log: &EventLog, start: Instant) -> Vec<Duration> {
+    log.events()
+        .into_iter()
+        .filter(|e| e.layer == "breaker" && e.event == "open")
+        .map(|e| e.at.saturating_duration_since(start))
+        .collect()
+}
+
 /// The second ending at `t` (whole seconds from the start) of one stack's run.
 fn second(records: &[Record], calls: &[Duration], t: u64) -> (usize, usize, f64) {
     let (from, to) = (
@@ -230,12 +240,7 @@ pub async fn live(
             table::row(out, &tick(t))?;
         }
     }
-    let opened: Vec<Duration> = log
-        .events()
-        .into_iter()
-        .filter(|e| e.layer == "breaker" && e.event == "open")
-        .map(|e| e.at.saturating_duration_since(start))
-        .collect();
+    let opened = breaker_opens(&log, start);
     let figures = Stacks {
         bare: Figures::measure(
             schedule,

@@ -147,12 +147,7 @@ pub fn simulate(
                 .map(|t| t.saturating_duration_since(start))
                 .collect()
         };
-        let opened: Vec<Duration> = log
-            .events()
-            .into_iter()
-            .filter(|e| e.layer == "breaker" && e.event == "open")
-            .map(|e| e.at.saturating_duration_since(start))
-            .collect();
+        let opened = super::run::breaker_opens(&log, start);
         Ok(Stacks {
             bare: Figures::measure(schedule, end, &bare.snapshot(), &since(&bare_upstream), &[]),
             stack: Figures::measure(
