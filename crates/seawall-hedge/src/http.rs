@@ -8,7 +8,9 @@
 //! - bodies sent again through [`ReplayableBody`]: put
 //!   [`ReplayLayer`](seawall_http::ReplayLayer) in front of the hedge layer.
 //!   Every attempt sends the same bytes; a body over the replay cap, or whose source failed,
-//!   is not sent again (the request is then not hedged);
+//!   is not sent again (the request is then not hedged). The first request a layer does not
+//!   hedge for the cap is reported at `WARN` (`body_too_large`, once per layer), so a cap too
+//!   small for the traffic shows;
 //! - what its classifier calls a failure does not win: the next attempt goes at once, or
 //!   after the response's `Retry-After`. The default is the retry layer's and the breaker's
 //!   [`HttpClassifier`] with `other_errors(Outcome::Ignored)`: a transient status (408,
@@ -47,7 +49,7 @@ use std::time::Duration;
 use ::http::{Request, Response};
 use seawall_core::{Classify, Outcome};
 use seawall_http::classify::AsDynError;
-use seawall_http::replay::{try_clone_idempotent, ReplayableBody};
+use seawall_http::replay::{try_clone_idempotent, CapWarning, ReplayableBody, Resender};
 use seawall_http::retry_after::RetryAfterParser;
 use seawall_http::retry_signal::is_marked_do_not_retry;
 use seawall_http::HttpClassifier;
@@ -55,12 +57,19 @@ use seawall_http::HttpClassifier;
 use crate::{says_do_not_retry, Policy, Verdict};
 
 /// The hedge policy for HTTP clients: see the [module docs](self).
-#[derive(Clone, Copy, Debug)]
+///
+/// # Clone
+///
+/// A clone has the same settings; it warns about bodies over the replay cap once on its own,
+/// so each layer built from a clone warns once.
+#[derive(Clone, Debug)]
 pub struct HttpPolicy<C = HttpClassifier> {
     classifier: C,
     allow_keyed_post: bool,
     per_authority: bool,
     retry_after: RetryAfterParser,
+    /// Says once that bodies over the replay cap are not hedged.
+    cap_warning: CapWarning,
 }
 
 impl Default for HttpPolicy {
@@ -79,6 +88,7 @@ impl HttpPolicy {
             per_authority: false,
             // The layer stops at its ceiling; longer hints stop further attempts.
             retry_after: RetryAfterParser::new(Duration::from_secs(3600)),
+            cap_warning: CapWarning::new(),
         }
     }
 }
@@ -93,6 +103,7 @@ impl<C> HttpPolicy<C> {
             allow_keyed_post: self.allow_keyed_post,
             per_authority: self.per_authority,
             retry_after: self.retry_after,
+            cap_warning: CapWarning::new(),
         }
     }
 
@@ -136,13 +147,20 @@ where
         &self,
         request: &Request<ReplayableBody<B>>,
     ) -> Option<Request<ReplayableBody<B>>> {
-        try_clone_idempotent(request, self.allow_keyed_post)
-            .ok()
-            .flatten()
+        try_clone_idempotent(request, self.allow_keyed_post).unwrap_or_else(|reason| {
+            self.cap_warning.report(Resender::Hedge, request, reason);
+            None
+        })
     }
 
     fn can_replay(&self, replay: &Request<ReplayableBody<B>>) -> bool {
-        replay.body().replay_status().is_ok()
+        match replay.body().replay_status() {
+            Ok(()) => true,
+            Err(reason) => {
+                self.cap_warning.report(Resender::Hedge, replay, reason);
+                false
+            }
+        }
     }
 
     fn key(&self, request: &Request<ReplayableBody<B>>) -> Option<u64> {

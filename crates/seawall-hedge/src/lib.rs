@@ -97,9 +97,10 @@
 //! extra attempt cancelled because another answered first), `cancelled` (the caller dropped
 //! the request; `attempts` in flight), `budget_exhausted` (a due attempt refused by the
 //! budget), `not_winning` (a hedge held back by the gate), `do_not_retry` (an answer ended
-//! the request). Nothing on the fast path. With the
-//! `metrics` feature each also counts in `seawall_events_total`; [`HedgeLayer::stats`] keeps
-//! the same counts.
+//! the request). Nothing on the fast path. With the `metrics` feature each also counts in
+//! `seawall_events_total`; [`HedgeLayer::stats`] keeps the same counts. `HttpPolicy` (feature
+//! `http`) also warns, once per layer, at `WARN` (`body_too_large`, with `cap`, `method`,
+//! `uri`; not counted) when a request is not hedged because its body is over the replay cap.
 //!
 //! # Cost
 //!

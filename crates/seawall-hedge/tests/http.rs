@@ -152,3 +152,55 @@ async fn the_classifier_decides_what_does_not_win() {
     assert_eq!(client.oneshot(put(b"x")).await.unwrap().status(), 200);
     assert_eq!(bodies.lock().unwrap().len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_body_over_the_replay_cap_is_not_hedged_and_is_reported_once_per_layer_at_warn() {
+    let log = seawall_sim::EventLog::with_fields();
+    let _recording = log.install();
+    let attempts = Arc::new(Mutex::new(0));
+    let upstream = {
+        let attempts = attempts.clone();
+        service_fn(move |request: Req| {
+            *attempts.lock().unwrap() += 1;
+            async move {
+                // Read the body, so the buffer learns it is over the cap, then stall past
+                // the hedge delay.
+                request.into_body().collect().await?;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Ok::<_, BoxError>(http::Response::new(()))
+            }
+        })
+    };
+    let layer = HedgeLayer::builder()
+        .delay(Duration::from_millis(20))
+        .unlimited_budget()
+        .policy(HttpPolicy::new())
+        .build()
+        .unwrap();
+    let client = ServiceBuilder::new()
+        .layer(ReplayLayer::new(4))
+        .layer(layer)
+        .service(upstream);
+    for _ in 0..3 {
+        let response = client
+            .clone()
+            .oneshot(put(b"more than four bytes"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(*attempts.lock().unwrap(), 3, "no request was hedged");
+    let warnings: Vec<_> = log
+        .events()
+        .into_iter()
+        .filter(|e| e.event == "body_too_large")
+        .collect();
+    assert_eq!(warnings.len(), 1, "once per layer: {warnings:?}");
+    let w = &warnings[0];
+    assert_eq!(
+        (w.target, w.level, w.layer.as_str()),
+        ("seawall::hedge", tracing::Level::WARN, "hedge")
+    );
+    assert_eq!(w.fields["cap"], "4");
+    assert_eq!(w.fields["method"], "PUT");
+}

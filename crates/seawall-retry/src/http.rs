@@ -101,14 +101,13 @@
 //! # }
 //! ```
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ::http::header::HeaderName;
 use ::http::{HeaderValue, Request, Response};
 use seawall_core::{Classify, Outcome};
 use seawall_http::classify::AsDynError;
-use seawall_http::replay::{try_clone_idempotent, NotReplayable, ReplayableBody};
+use seawall_http::replay::{try_clone_idempotent, CapWarning, ReplayableBody, Resender};
 use seawall_http::retry_after::RetryAfterParser;
 use seawall_http::retry_signal;
 
@@ -132,28 +131,15 @@ pub fn builder() -> RetryLayerBuilder<HttpPolicy> {
 ///
 /// A clone has the same settings; it warns about bodies over the replay cap once on its own
 /// (see the module docs), so each layer built from a clone warns once.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct HttpPolicy<C = HttpClassifier> {
     classifier: C,
     allow_keyed_post: bool,
     attempt_header: Option<HeaderName>,
     mark_give_ups: bool,
     retry_after: RetryAfterParser,
-    /// Whether a body over the replay cap has been reported.
-    warned_too_large: AtomicBool,
-}
-
-impl<C: Clone> Clone for HttpPolicy<C> {
-    fn clone(&self) -> Self {
-        Self {
-            classifier: self.classifier.clone(),
-            allow_keyed_post: self.allow_keyed_post,
-            attempt_header: self.attempt_header.clone(),
-            mark_give_ups: self.mark_give_ups,
-            retry_after: self.retry_after,
-            warned_too_large: AtomicBool::new(false),
-        }
-    }
+    /// Says once that bodies over the replay cap are not retried.
+    cap_warning: CapWarning,
 }
 
 impl Default for HttpPolicy {
@@ -173,7 +159,7 @@ impl HttpPolicy {
             mark_give_ups: true,
             // The layer cuts the hint to its own `max_retry_after`.
             retry_after: RetryAfterParser::new(Duration::from_secs(3600)),
-            warned_too_large: AtomicBool::new(false),
+            cap_warning: CapWarning::new(),
         }
     }
 }
@@ -191,27 +177,7 @@ impl<C> HttpPolicy<C> {
             attempt_header: self.attempt_header,
             mark_give_ups: self.mark_give_ups,
             retry_after: self.retry_after,
-            warned_too_large: AtomicBool::new(false),
-        }
-    }
-
-    /// Reports, the first time only, that a request that could be retried will not be,
-    /// because its body is over the replay cap.
-    fn not_replayable<B>(&self, request: &Request<ReplayableBody<B>>, reason: NotReplayable) {
-        if let NotReplayable::TooLarge { cap } = reason {
-            if !self.warned_too_large.swap(true, Ordering::Relaxed) {
-                tracing::warn!(
-                    target: "seawall::retry",
-                    layer = "retry",
-                    event = "body_too_large",
-                    cap,
-                    method = %request.method(),
-                    uri = %request.uri(),
-                    "a request body is larger than the replay cap of {cap} bytes, so requests \
-                     like it are not retried; raise the cap of ReplayLayer if they \
-                     should be (reported once per retry layer)"
-                );
-            }
+            cap_warning: CapWarning::new(),
         }
     }
 
@@ -265,7 +231,7 @@ where
         request: &Request<ReplayableBody<B>>,
     ) -> Option<Request<ReplayableBody<B>>> {
         try_clone_idempotent(request, self.allow_keyed_post).unwrap_or_else(|reason| {
-            self.not_replayable(request, reason);
+            self.cap_warning.report(Resender::Retry, request, reason);
             None
         })
     }
@@ -281,7 +247,7 @@ where
         match replay.body().replay_status() {
             Ok(()) => true,
             Err(reason) => {
-                self.not_replayable(replay, reason);
+                self.cap_warning.report(Resender::Retry, replay, reason);
                 false
             }
         }
