@@ -49,7 +49,7 @@ use std::time::Duration;
 use ::http::{Request, Response};
 use seawall_core::{Classify, Outcome};
 use seawall_http::classify::AsDynError;
-use seawall_http::replay::{try_clone_idempotent, CapWarning, ReplayableBody, Resender};
+use seawall_http::replay::{ReplayableBody, Resend, Resender};
 use seawall_http::retry_after::RetryAfterParser;
 use seawall_http::retry_signal::is_marked_do_not_retry;
 use seawall_http::HttpClassifier;
@@ -65,11 +65,10 @@ use crate::{says_do_not_retry, Policy, Verdict};
 #[derive(Clone, Debug)]
 pub struct HttpPolicy<C = HttpClassifier> {
     classifier: C,
-    allow_keyed_post: bool,
+    /// Which requests are sent again; the warning about bodies over the replay cap.
+    resend: Resend,
     per_authority: bool,
     retry_after: RetryAfterParser,
-    /// Says once that bodies over the replay cap are not hedged.
-    cap_warning: CapWarning,
 }
 
 impl Default for HttpPolicy {
@@ -84,11 +83,10 @@ impl HttpPolicy {
     pub fn new() -> Self {
         Self {
             classifier: HttpClassifier::new().other_errors(Outcome::Ignored),
-            allow_keyed_post: false,
+            resend: Resend::new(Resender::Hedge),
             per_authority: false,
             // The layer stops at its ceiling; longer hints stop further attempts.
             retry_after: RetryAfterParser::new(Duration::from_secs(3600)),
-            cap_warning: CapWarning::new(),
         }
     }
 }
@@ -100,17 +98,16 @@ impl<C> HttpPolicy<C> {
     pub fn classifier<D>(self, classifier: D) -> HttpPolicy<D> {
         HttpPolicy {
             classifier,
-            allow_keyed_post: self.allow_keyed_post,
+            resend: self.resend,
             per_authority: self.per_authority,
             retry_after: self.retry_after,
-            cap_warning: CapWarning::new(),
         }
     }
 
     /// Also hedges POSTs that carry a non-empty `Idempotency-Key` (default: off). Turn it on
     /// only for servers that honour the key.
     pub fn allow_keyed_post(mut self, allow: bool) -> Self {
-        self.allow_keyed_post = allow;
+        self.resend = self.resend.allow_keyed_post(allow);
         self
     }
 
@@ -147,20 +144,11 @@ where
         &self,
         request: &Request<ReplayableBody<B>>,
     ) -> Option<Request<ReplayableBody<B>>> {
-        try_clone_idempotent(request, self.allow_keyed_post).unwrap_or_else(|reason| {
-            self.cap_warning.report(Resender::Hedge, request, reason);
-            None
-        })
+        self.resend.try_copy(request)
     }
 
     fn can_replay(&self, replay: &Request<ReplayableBody<B>>) -> bool {
-        match replay.body().replay_status() {
-            Ok(()) => true,
-            Err(reason) => {
-                self.cap_warning.report(Resender::Hedge, replay, reason);
-                false
-            }
-        }
+        self.resend.can_replay(replay)
     }
 
     fn key(&self, request: &Request<ReplayableBody<B>>) -> Option<u64> {

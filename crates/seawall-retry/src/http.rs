@@ -107,7 +107,7 @@ use ::http::header::HeaderName;
 use ::http::{HeaderValue, Request, Response};
 use seawall_core::{Classify, Outcome};
 use seawall_http::classify::AsDynError;
-use seawall_http::replay::{try_clone_idempotent, CapWarning, ReplayableBody, Resender};
+use seawall_http::replay::{ReplayableBody, Resend, Resender};
 use seawall_http::retry_after::RetryAfterParser;
 use seawall_http::retry_signal;
 
@@ -134,12 +134,11 @@ pub fn builder() -> RetryLayerBuilder<HttpPolicy> {
 #[derive(Clone, Debug)]
 pub struct HttpPolicy<C = HttpClassifier> {
     classifier: C,
-    allow_keyed_post: bool,
+    /// Which requests are sent again; the warning about bodies over the replay cap.
+    resend: Resend,
     attempt_header: Option<HeaderName>,
     mark_give_ups: bool,
     retry_after: RetryAfterParser,
-    /// Says once that bodies over the replay cap are not retried.
-    cap_warning: CapWarning,
 }
 
 impl Default for HttpPolicy {
@@ -154,12 +153,11 @@ impl HttpPolicy {
     pub fn new() -> Self {
         Self {
             classifier: HttpClassifier::new().other_errors(Outcome::Ignored),
-            allow_keyed_post: false,
+            resend: Resend::new(Resender::Retry),
             attempt_header: None,
             mark_give_ups: true,
             // The layer cuts the hint to its own `max_retry_after`.
             retry_after: RetryAfterParser::new(Duration::from_secs(3600)),
-            cap_warning: CapWarning::new(),
         }
     }
 }
@@ -173,18 +171,17 @@ impl<C> HttpPolicy<C> {
     pub fn classifier<D>(self, classifier: D) -> HttpPolicy<D> {
         HttpPolicy {
             classifier,
-            allow_keyed_post: self.allow_keyed_post,
+            resend: self.resend,
             attempt_header: self.attempt_header,
             mark_give_ups: self.mark_give_ups,
             retry_after: self.retry_after,
-            cap_warning: CapWarning::new(),
         }
     }
 
     /// Also retries POSTs that carry a non-empty `Idempotency-Key` (default: off). Turn it
     /// on only for servers that honour the key.
     pub fn allow_keyed_post(mut self, allow: bool) -> Self {
-        self.allow_keyed_post = allow;
+        self.resend = self.resend.allow_keyed_post(allow);
         self
     }
 
@@ -230,10 +227,7 @@ where
         &self,
         request: &Request<ReplayableBody<B>>,
     ) -> Option<Request<ReplayableBody<B>>> {
-        try_clone_idempotent(request, self.allow_keyed_post).unwrap_or_else(|reason| {
-            self.cap_warning.report(Resender::Retry, request, reason);
-            None
-        })
+        self.resend.try_copy(request)
     }
 
     fn describe<'a>(&self, result: &'a Result<Response<ResB>, E>) -> Described<'a> {
@@ -244,13 +238,7 @@ where
     }
 
     fn can_replay(&self, replay: &Request<ReplayableBody<B>>) -> bool {
-        match replay.body().replay_status() {
-            Ok(()) => true,
-            Err(reason) => {
-                self.cap_warning.report(Resender::Retry, replay, reason);
-                false
-            }
-        }
+        self.resend.can_replay(replay)
     }
 
     fn prepare_retry(&self, request: &mut Request<ReplayableBody<B>>, attempt: u32) {

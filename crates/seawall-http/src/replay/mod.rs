@@ -43,12 +43,12 @@ pub mod error;
 mod kept;
 mod layer;
 mod request;
+mod resend;
 mod waiters;
-mod warning;
 
 pub use body::{ReplayableBody, DEFAULT_REPLAY_CAP};
 pub use error::{NotReplayable, ReplayError};
 #[allow(deprecated)]
 pub use layer::{Replay, ReplayLayer, ReplayableBodyLayer, ReplayableBodyService};
 pub use request::{is_replayable, make_replayable, try_clone_idempotent, try_clone_request};
-pub use warning::{CapWarning, Resender};
+pub use resend::{Resend, Resender};
