@@ -66,11 +66,6 @@ impl Resend {
         self
     }
 
-    /// Whether keyed POSTs are sent again.
-    pub fn allows_keyed_post(&self) -> bool {
-        self.allow_keyed_post
-    }
-
     /// A copy of `request` for another attempt, or `None` when it must not be sent again:
     /// its method does not allow it, or its body can no longer be replayed (reported once
     /// at `WARN` when the reason is the cap).
